@@ -1,0 +1,145 @@
+//! Wiring: [`App::build`] opens the store, runs migrations, binds the listener (port 0 in
+//! tests) and returns before serving, so callers can read the real address first.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::http::{self, AppState};
+use crate::notify::Notifiers;
+use crate::store::Store;
+
+/// How the app runs besides its config.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub clock: Clock,
+    /// Run the background engine loop. Tests drive `run_once` themselves instead.
+    pub engine: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clock: Clock::System,
+            engine: true,
+        }
+    }
+}
+
+/// A built, bound, not yet serving application.
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    engine: Engine,
+    run_engine: bool,
+}
+
+impl App {
+    pub async fn build(config: Config, options: Options) -> anyhow::Result<App> {
+        let store = Store::connect(&config.settings.database_url).await?;
+        store.migrate().await.context("migrating the database")?;
+
+        let listener = TcpListener::bind(config.settings.listen)
+            .await
+            .with_context(|| format!("binding {}", config.settings.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+
+        let config = Arc::new(config);
+        let wake = Arc::new(Notify::new());
+        let notifiers = Notifiers::new(&config.settings)?;
+        let engine = Engine {
+            store: store.clone(),
+            config: config.clone(),
+            notifiers,
+            clock: options.clock.clone(),
+            wake: wake.clone(),
+        };
+        let state = AppState {
+            store,
+            config,
+            clock: options.clock,
+            wake,
+            draining: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(App {
+            listener,
+            addr,
+            state,
+            engine,
+            run_engine: options.engine,
+        })
+    }
+
+    /// The address the server is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves until `shutdown` completes, then drains: intake answers 503, in-flight
+    /// requests finish, the engine finishes its pass, and the database closes.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let engine = self
+            .run_engine
+            .then(|| tokio::spawn(self.engine.clone().run(stop_rx)));
+        let draining = self.state.draining.clone();
+        let store = self.state.store.clone();
+        let router = http::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                draining.store(true, Ordering::SeqCst);
+                let _ = stop_tx.send(true);
+            })
+            .await
+            .context("serving HTTP")?;
+        if let Some(engine) = engine {
+            engine.await.context("joining the engine")?;
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

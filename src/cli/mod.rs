@@ -1,0 +1,143 @@
+//! The `dutybell` command line. Global flags locate the config directory and the data;
+//! every flag is also a `DUTYBELL_*` environment variable. Commands other than `serve` act
+//! on the local database directly, so they work while the server runs.
+
+mod alerts;
+mod oncall;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dutybell",
+    version,
+    about = "Incident response for small teams"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Log filter, e.g. `info` or `dutybell=debug`.
+    #[arg(long, env = "DUTYBELL_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The team's config directory (team.toml, oncall.toml, services.toml).
+    #[arg(
+        long,
+        env = "DUTYBELL_CONFIG",
+        default_value = "examples/team",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// Where the SQLite database and generated secrets live.
+    #[arg(long, env = "DUTYBELL_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; defaults to `sqlite://<data dir>/dutybell.db`.
+    #[arg(long, env = "DUTYBELL_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Address to serve on (default 127.0.0.1:8080).
+    #[arg(long, env = "DUTYBELL_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Base URL for links in notifications (default http://<listen>).
+    #[arg(long, env = "DUTYBELL_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Test hook: read "now" from this file (RFC 3339) instead of the system clock.
+    #[arg(long, env = "DUTYBELL_CLOCK_FILE", hide = true, global = true)]
+    pub clock_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP and run the escalation engine.
+    Serve,
+    /// Who is on call now (or at --at) for each rotation, and until when.
+    Oncall {
+        /// An instant (RFC 3339, e.g. 2025-06-02T10:00:00Z) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// List open alerts (`alerts show <id>` for one with its timeline).
+    Alerts {
+        #[command(subcommand)]
+        command: Option<AlertsCommand>,
+        /// Include resolved alerts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge an alert: escalation and further pages stop.
+    Ack {
+        /// Alert id, e.g. 12 or A-12.
+        alert: String,
+        /// Who acknowledges (a person id from team.toml).
+        #[arg(long = "as", env = "DUTYBELL_USER")]
+        by: Option<String>,
+    },
+    /// Resolve an alert.
+    Resolve {
+        alert: String,
+        #[arg(long = "as", env = "DUTYBELL_USER")]
+        by: Option<String>,
+    },
+    /// Print each integration's intake URL (contains its secret key).
+    Integrations,
+    /// Validate the config directory and exit non-zero on problems.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// One alert with its timeline.
+    Show { alert: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = cli
+        .global
+        .clock_file
+        .clone()
+        .map_or(Clock::System, Clock::File);
+    let config = load_config(&cli.global)?;
+    match cli.command {
+        Command::Serve => serve::run(config, clock).await,
+        Command::Check => {
+            println!("{}: configuration is valid", config.dir.display());
+            Ok(())
+        }
+        Command::Oncall { at } => oncall::run(&config, &clock, at.as_deref()),
+        Command::Integrations => {
+            oncall::integrations(&config);
+            Ok(())
+        }
+        Command::Alerts { command: None, all } => alerts::list(&config, &clock, all).await,
+        Command::Alerts {
+            command: Some(AlertsCommand::Show { alert }),
+            ..
+        } => alerts::show(&config, &alert).await,
+        Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
+        Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
+    }
+}
+
+fn load_config(global: &Global) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        listen: global.listen,
+        public_url: global.public_url.clone(),
+        data_dir: global.data_dir.clone(),
+        database_url: global.database_url.clone(),
+    };
+    let env = std::env::vars().collect();
+    Config::load(&global.config, &overrides, &env)
+        .with_context(|| format!("loading config from {}", global.config.display()))
+}

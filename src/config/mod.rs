@@ -1,0 +1,898 @@
+//! The team's config directory, loaded and checked before anything serves.
+//!
+//! Layers, later wins: built-in defaults, `dutybell.toml` in the config directory,
+//! `DUTYBELL_*` environment variables and command-line flags (both through clap, applied as
+//! [`Overrides`]). Raw TOML (`raw`) is validated into [`Config`], resolving every reference
+//! (service → policy → rotation → person) and reporting every problem with its file and key,
+//! not just the first. Secrets come from the environment or `secrets.toml` in the data dir.
+
+pub mod raw;
+pub mod secrets;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+
+use crate::domain::alert::Severity;
+use crate::domain::escalation::{Policy, Step, Target};
+use crate::domain::fingerprint::sha256_hex;
+use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations};
+use raw::Env;
+use secrets::{SecretSlot, Secrets};
+
+/// One problem in the config directory.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: cannot parse: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("{file}: `{key}`: {problem}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+/// Every problem found, one per line.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for err in &self.0 {
+            writeln!(f, "  {err}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A notification channel kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        match s {
+            "email" => Some(ChannelKind::Email),
+            "webhook" => Some(ChannelKind::Webhook),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+}
+
+/// A way to reach a person.
+#[derive(Clone, Debug)]
+pub struct Contact {
+    pub kind: ChannelKind,
+    /// Email address or webhook URL.
+    pub address: String,
+    /// Webhook signing secret.
+    pub secret: Option<SecretString>,
+}
+
+/// "After N minutes of a ladder run, notify via this kind."
+#[derive(Clone, Debug)]
+pub struct NotifyRule {
+    pub after: SignedDuration,
+    pub via: ChannelKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub time_zone: TimeZone,
+    pub contacts: Vec<Contact>,
+    pub notify: Vec<NotifyRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub escalation: String,
+    pub runbook_url: Option<String>,
+}
+
+/// Wire formats an integration accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrationKind {
+    Alertmanager,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+/// A configured alert source.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    /// `<service>/<id or kind>`; shown in logs instead of the key.
+    pub id: String,
+    pub service: String,
+    pub kind: IntegrationKind,
+    pub key: SecretString,
+    /// Lowercase hex SHA-256 of the key: what intake looks a presented key up by.
+    pub key_hash: String,
+    pub token: Option<SecretString>,
+    pub default_severity: Severity,
+}
+
+/// SMTP relay settings for email notifications.
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub url: String,
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+/// Instance settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Base of every link dutybell sends out.
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub smtp: Option<Smtp>,
+    pub max_body_bytes: usize,
+    pub signing_secret: SecretString,
+    /// Bearer token for the admin API and remote CLI.
+    pub api_token: SecretString,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub settings: Settings,
+    pub people: BTreeMap<String, Person>,
+    pub rotations: Rotations,
+    pub policies: BTreeMap<String, Policy>,
+    pub services: BTreeMap<String, Service>,
+    pub integrations: Vec<Integration>,
+}
+
+/// Values from flags and environment, applied over `dutybell.toml`.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "dutybell-data";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+impl Config {
+    /// Loads and validates `dir`, generating missing instance secrets into the data dir.
+    pub fn load(dir: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Config> {
+        use anyhow::Context as _;
+        let data_dir = overrides.data_dir.clone().unwrap_or_else(|| {
+            read_optional::<raw::InstanceFile>(&dir.join("dutybell.toml"))
+                .ok()
+                .flatten()
+                .and_then(|f| f.server.data_dir.map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        });
+        let mut secrets = Secrets::load(&data_dir).context("loading instance secrets")?;
+        let config = load_with(dir, overrides, env, &mut secrets)?;
+        secrets
+            .save_if_changed(&config.settings.data_dir)
+            .context("saving instance secrets")?;
+        Ok(config)
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.get(id)
+    }
+
+    pub fn integration_by_key_hash(&self, hash: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.key_hash == hash)
+    }
+}
+
+/// Loads and validates with the given secrets (which may gain generated values).
+pub fn load_with(
+    dir: &Path,
+    overrides: &Overrides,
+    env: &Env,
+    secrets: &mut Secrets,
+) -> Result<Config, ConfigErrors> {
+    let mut v = Validator { errors: Vec::new() };
+    let instance = v.file::<raw::InstanceFile>(dir, "dutybell.toml", false);
+    let team = v.file::<raw::TeamFile>(dir, "team.toml", true);
+    let oncall = v.file::<raw::OncallFile>(dir, "oncall.toml", true);
+    let services = v.file::<raw::ServicesFile>(dir, "services.toml", true);
+
+    let settings = v.settings(dir, instance.unwrap_or_default(), overrides, env, secrets);
+    let people = v.people(dir, team.unwrap_or_default(), env);
+    let oncall = oncall.unwrap_or_default();
+    let rotations = v.rotations(dir, &oncall.rotation, &people);
+    let policies = v.policies(dir, &oncall.escalation, &people, &rotations);
+    let (services, integrations) =
+        v.services(dir, services.unwrap_or_default(), &policies, env, secrets);
+
+    match (v.errors.is_empty(), settings) {
+        (true, Some(settings)) => Ok(Config {
+            dir: dir.to_path_buf(),
+            settings,
+            people,
+            rotations,
+            policies,
+            services,
+            integrations,
+        }),
+        _ => Err(ConfigErrors(v.errors)),
+    }
+}
+
+/// Parses `"15m"`, `"0m"`, `"24h"`, `"7d"`, `"30s"`.
+pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like \"15m\", \"24h\" or \"7d\""))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?} needs a unit: s, m, h or d")),
+    };
+    Ok(SignedDuration::from_secs(seconds))
+}
+
+fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|err| ConfigError::Parse {
+            file: path.to_path_buf(),
+            message: err.to_string(),
+        })
+}
+
+struct Validator {
+    errors: Vec<ConfigError>,
+}
+
+impl Validator {
+    fn invalid(
+        &mut self,
+        dir: &Path,
+        file: &str,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+    ) {
+        self.errors.push(ConfigError::Invalid {
+            file: dir.join(file),
+            key: key.into(),
+            problem: problem.into(),
+        });
+    }
+
+    fn file<T: DeserializeOwned>(&mut self, dir: &Path, name: &str, required: bool) -> Option<T> {
+        match read_optional(&dir.join(name)) {
+            Ok(Some(value)) => Some(value),
+            Ok(None) if required => {
+                self.errors.push(ConfigError::Read {
+                    file: dir.join(name),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+                });
+                None
+            }
+            Ok(None) => None,
+            Err(err) => {
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
+    fn zone(&mut self, dir: &Path, file: &str, key: String, name: &str) -> Option<TimeZone> {
+        match TimeZone::get(name) {
+            Ok(zone) => Some(zone),
+            Err(_) => {
+                self.invalid(dir, file, key, format!("{name:?} is not an IANA time zone"));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, dir: &Path, file: &str, key: String, text: &str) -> SignedDuration {
+        parse_duration(text).unwrap_or_else(|problem| {
+            self.invalid(dir, file, key, problem);
+            SignedDuration::ZERO
+        })
+    }
+
+    fn secret_from_env(
+        &mut self,
+        dir: &Path,
+        file: &str,
+        key: String,
+        var: &str,
+        env: &Env,
+    ) -> Option<SecretString> {
+        match env.get(var) {
+            Some(value) if !value.is_empty() => Some(SecretString::from(value.clone())),
+            _ => {
+                self.invalid(
+                    dir,
+                    file,
+                    key,
+                    format!("environment variable {var} is not set"),
+                );
+                None
+            }
+        }
+    }
+
+    fn settings(
+        &mut self,
+        dir: &Path,
+        file: raw::InstanceFile,
+        overrides: &Overrides,
+        env: &Env,
+        secrets: &mut Secrets,
+    ) -> Option<Settings> {
+        const FILE: &str = "dutybell.toml";
+        let listen = match (overrides.listen, &file.server.listen) {
+            (Some(addr), _) => addr,
+            (None, Some(text)) => match text.parse() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        "server.listen",
+                        format!("{text:?} is not ip:port"),
+                    );
+                    return None;
+                }
+            },
+            (None, None) => DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses"),
+        };
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or_else(|| file.server.data_dir.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or(file.server.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("dutybell.db").display()));
+        let public_url = overrides
+            .public_url
+            .clone()
+            .or(file.server.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let smtp = file.smtp.map(|smtp| {
+            let password = smtp.password_env.as_deref().and_then(|var| {
+                self.secret_from_env(dir, FILE, "smtp.password_env".into(), var, env)
+            });
+            Smtp {
+                url: smtp.url,
+                from: smtp.from,
+                username: smtp.username,
+                password,
+            }
+        });
+        let signing_secret = env
+            .get("DUTYBELL_SIGNING_SECRET")
+            .cloned()
+            .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
+        let api_token = env
+            .get("DUTYBELL_API_TOKEN")
+            .cloned()
+            .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::ApiToken));
+        Some(Settings {
+            listen,
+            public_url,
+            data_dir,
+            database_url,
+            smtp,
+            max_body_bytes: file.intake.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            signing_secret: SecretString::from(signing_secret),
+            api_token: SecretString::from(api_token),
+        })
+    }
+
+    fn people(&mut self, dir: &Path, team: raw::TeamFile, env: &Env) -> BTreeMap<String, Person> {
+        const FILE: &str = "team.toml";
+        let mut people = BTreeMap::new();
+        for (i, raw) in team.person.into_iter().enumerate() {
+            let key = |field: &str| format!("person[{i}].{field}");
+            if people.contains_key(&raw.id) {
+                self.invalid(
+                    dir,
+                    FILE,
+                    key("id"),
+                    format!("duplicate person id {:?}", raw.id),
+                );
+                continue;
+            }
+            let zone_name = raw.time_zone.as_deref().unwrap_or("UTC");
+            let time_zone = self
+                .zone(dir, FILE, key("time_zone"), zone_name)
+                .unwrap_or(TimeZone::UTC);
+
+            let mut contacts = Vec::new();
+            if let Some(email) = &raw.email {
+                contacts.push(Contact {
+                    kind: ChannelKind::Email,
+                    address: email.clone(),
+                    secret: None,
+                });
+            }
+            for (j, contact) in raw.contact.iter().enumerate() {
+                let ckey = |field: &str| format!("person[{i}].contact[{j}].{field}");
+                let Some(kind) = ChannelKind::parse(&contact.kind) else {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        ckey("kind"),
+                        format!(
+                            "unknown contact kind {:?} (expected email or webhook)",
+                            contact.kind
+                        ),
+                    );
+                    continue;
+                };
+                let (address, secret) = match kind {
+                    ChannelKind::Email => match &contact.to {
+                        Some(to) if to.contains('@') => (to.clone(), None),
+                        _ => {
+                            self.invalid(dir, FILE, ckey("to"), "an email contact needs `to`");
+                            continue;
+                        }
+                    },
+                    ChannelKind::Webhook => {
+                        let Some(url) = contact.url.clone().filter(|u| is_http_url(u)) else {
+                            self.invalid(
+                                dir,
+                                FILE,
+                                ckey("url"),
+                                "a webhook needs an http(s) `url`",
+                            );
+                            continue;
+                        };
+                        let Some(var) = &contact.secret_env else {
+                            self.invalid(
+                                dir,
+                                FILE,
+                                ckey("secret_env"),
+                                "a webhook needs `secret_env`",
+                            );
+                            continue;
+                        };
+                        (
+                            url,
+                            self.secret_from_env(dir, FILE, ckey("secret_env"), var, env),
+                        )
+                    }
+                };
+                if contacts
+                    .iter()
+                    .any(|c: &Contact| c.kind == kind && c.address == address)
+                {
+                    continue;
+                }
+                contacts.push(Contact {
+                    kind,
+                    address,
+                    secret,
+                });
+            }
+
+            let mut notify = Vec::new();
+            for (j, rule) in raw.notify.iter().enumerate() {
+                let rkey = |field: &str| format!("person[{i}].notify[{j}].{field}");
+                let after = self.duration(dir, FILE, rkey("after"), &rule.after);
+                match ChannelKind::parse(&rule.via) {
+                    Some(via) if contacts.iter().any(|c| c.kind == via) => {
+                        notify.push(NotifyRule { after, via });
+                    }
+                    Some(_) => self.invalid(
+                        dir,
+                        FILE,
+                        rkey("via"),
+                        format!("{} has no {} contact", raw.id, rule.via),
+                    ),
+                    None => self.invalid(
+                        dir,
+                        FILE,
+                        rkey("via"),
+                        format!("unknown channel {:?}", rule.via),
+                    ),
+                }
+            }
+            // Without rules, every contact method is used at once.
+            if raw.notify.is_empty() {
+                let kinds: BTreeSet<ChannelKind> = contacts.iter().map(|c| c.kind).collect();
+                notify = kinds
+                    .into_iter()
+                    .map(|via| NotifyRule {
+                        after: SignedDuration::ZERO,
+                        via,
+                    })
+                    .collect();
+            }
+
+            let name = raw.name.unwrap_or_else(|| raw.id.clone());
+            people.insert(
+                raw.id.clone(),
+                Person {
+                    id: raw.id,
+                    name,
+                    time_zone,
+                    contacts,
+                    notify,
+                },
+            );
+        }
+        people
+    }
+
+    fn rotations(
+        &mut self,
+        dir: &Path,
+        raws: &[raw::RawRotation],
+        people: &BTreeMap<String, Person>,
+    ) -> Rotations {
+        const FILE: &str = "oncall.toml";
+        let mut rotations = Rotations::new();
+        for (i, raw) in raws.iter().enumerate() {
+            let key = |field: &str| format!("rotation[{i}].{field}");
+            let kind = match raw.kind.as_str() {
+                "hourly" => RotationKind::Hourly,
+                "daily" => RotationKind::Daily,
+                "weekly" => RotationKind::Weekly,
+                "monthly" => RotationKind::Monthly,
+                other => {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("kind"),
+                        format!("{other:?} is not hourly, daily, weekly or monthly"),
+                    );
+                    continue;
+                }
+            };
+            let advance = match raw.advance.as_deref() {
+                None | Some("calendar") => Advance::Calendar,
+                Some("on-active-shifts") => Advance::OnActiveShifts,
+                Some(other) => {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("advance"),
+                        format!("{other:?} is not calendar or on-active-shifts"),
+                    );
+                    continue;
+                }
+            };
+            let shift_length = raw.shift_length.unwrap_or(1);
+            if !(1..=9000).contains(&shift_length) {
+                self.invalid(dir, FILE, key("shift_length"), "must be between 1 and 9000");
+            }
+            let start = match raw.start.parse::<jiff::civil::DateTime>() {
+                Ok(start) => start,
+                Err(_) => {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("start"),
+                        format!(
+                            "{:?} is not a local date and time like \"2025-06-02T10:00\"",
+                            raw.start
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let Some(time_zone) = self.zone(dir, FILE, key("time_zone"), &raw.time_zone) else {
+                continue;
+            };
+            for (j, person) in raw.people.iter().enumerate() {
+                if !people.contains_key(person) {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        format!("rotation[{i}].people[{j}]"),
+                        format!("no person {person:?} in team.toml"),
+                    );
+                }
+            }
+            if rotations.contains_key(&raw.id) {
+                self.invalid(
+                    dir,
+                    FILE,
+                    key("id"),
+                    format!("duplicate rotation id {:?}", raw.id),
+                );
+            }
+            rotations.insert(
+                raw.id.clone(),
+                Rotation {
+                    id: raw.id.clone(),
+                    kind,
+                    shift_length,
+                    start,
+                    time_zone,
+                    people: raw.people.clone(),
+                    advance,
+                    anchor: None,
+                },
+            );
+        }
+        rotations
+    }
+
+    fn policies(
+        &mut self,
+        dir: &Path,
+        raws: &[raw::RawPolicy],
+        people: &BTreeMap<String, Person>,
+        rotations: &Rotations,
+    ) -> BTreeMap<String, Policy> {
+        const FILE: &str = "oncall.toml";
+        let mut policies = BTreeMap::new();
+        for (i, raw) in raws.iter().enumerate() {
+            if raw.steps.is_empty() {
+                self.invalid(
+                    dir,
+                    FILE,
+                    format!("escalation[{i}].steps"),
+                    "needs at least one step",
+                );
+            }
+            let repeat = raw.repeat.unwrap_or(0);
+            if repeat > 5 {
+                self.invalid(dir, FILE, format!("escalation[{i}].repeat"), "must be 0..5");
+            }
+            let mut steps = Vec::new();
+            for (j, step) in raw.steps.iter().enumerate() {
+                let key = |field: &str| format!("escalation[{i}].steps[{j}].{field}");
+                let after = step.after.as_deref().unwrap_or("15m");
+                let after = self.duration(dir, FILE, key("after"), after);
+                let mut targets = Vec::new();
+                for (k, text) in step.targets.iter().enumerate() {
+                    let tkey = format!("escalation[{i}].steps[{j}].targets[{k}]");
+                    match Target::parse(text) {
+                        Some(Target::Person(p)) if !people.contains_key(&p) => {
+                            self.invalid(dir, FILE, tkey, format!("no person {p:?} in team.toml"));
+                        }
+                        Some(Target::Rotation(r)) if !rotations.contains_key(&r) => {
+                            self.invalid(dir, FILE, tkey, format!("no rotation {r:?}"));
+                        }
+                        Some(Target::Schedule(s)) => {
+                            // TODO(#3): schedules in config; until then only rotations and people.
+                            self.invalid(
+                                dir,
+                                FILE,
+                                tkey,
+                                format!("schedule {s:?}: schedules are not supported yet"),
+                            );
+                        }
+                        Some(target) => targets.push(target),
+                        None => self.invalid(
+                            dir,
+                            FILE,
+                            tkey,
+                            format!("{text:?} is not person:<id>, rotation:<id> or schedule:<id>"),
+                        ),
+                    }
+                }
+                steps.push(Step { targets, after });
+            }
+            policies.insert(
+                raw.id.clone(),
+                Policy {
+                    id: raw.id.clone(),
+                    repeat,
+                    steps,
+                },
+            );
+        }
+        policies
+    }
+
+    fn services(
+        &mut self,
+        dir: &Path,
+        file: raw::ServicesFile,
+        policies: &BTreeMap<String, Policy>,
+        env: &Env,
+        secrets: &mut Secrets,
+    ) -> (BTreeMap<String, Service>, Vec<Integration>) {
+        const FILE: &str = "services.toml";
+        let mut services = BTreeMap::new();
+        let mut integrations: Vec<Integration> = Vec::new();
+        for (i, raw) in file.service.into_iter().enumerate() {
+            let key = |field: &str| format!("service[{i}].{field}");
+            if !policies.contains_key(&raw.escalation) {
+                self.invalid(
+                    dir,
+                    FILE,
+                    key("escalation"),
+                    format!("no escalation policy {:?} in oncall.toml", raw.escalation),
+                );
+            }
+            if let Some(url) = &raw.runbook_url
+                && !is_http_url(url)
+            {
+                self.invalid(dir, FILE, key("runbook_url"), "must be an http(s) URL");
+            }
+            for (j, integration) in raw.integrations.iter().enumerate() {
+                let ikey = |field: &str| format!("service[{i}].integrations[{j}].{field}");
+                let kind = match integration.kind.as_str() {
+                    "alertmanager" => IntegrationKind::Alertmanager,
+                    other => {
+                        // TODO(#4): grafana, pagerduty, generic and email intake.
+                        self.invalid(
+                            dir,
+                            FILE,
+                            ikey("kind"),
+                            format!("{other:?} is not a supported integration kind (alertmanager)"),
+                        );
+                        continue;
+                    }
+                };
+                if let Some(mode) = &integration.mode
+                    && mode != "group"
+                {
+                    // TODO(#4): `alert` mode (one alert per fingerprint).
+                    self.invalid(
+                        dir,
+                        FILE,
+                        ikey("mode"),
+                        format!("{mode:?}: only \"group\" is supported"),
+                    );
+                }
+                let default_severity = match integration.default_severity.as_deref() {
+                    None => Severity::Error,
+                    Some(text) => Severity::from_wire(text).unwrap_or_else(|| {
+                        self.invalid(
+                            dir,
+                            FILE,
+                            ikey("default_severity"),
+                            format!("{text:?} is not critical, error, warning or info"),
+                        );
+                        Severity::Error
+                    }),
+                };
+                let id = format!(
+                    "{}/{}",
+                    raw.id,
+                    integration.id.as_deref().unwrap_or(kind.as_str())
+                );
+                let key_value = match integration.key_env.as_deref().and_then(|var| env.get(var)) {
+                    Some(value) => value.clone(),
+                    None => secrets.get_or_generate(SecretSlot::IntegrationKey(&id)),
+                };
+                if key_value.len() < 16 {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        ikey("key_env"),
+                        "the key must have at least 16 characters",
+                    );
+                }
+                let token = integration
+                    .token_env
+                    .as_deref()
+                    .and_then(|var| self.secret_from_env(dir, FILE, ikey("token_env"), var, env));
+                let key_hash = sha256_hex(&[&key_value]);
+                if integrations
+                    .iter()
+                    .any(|other| other.id == id || other.key_hash == key_hash)
+                {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        ikey("id"),
+                        format!("integration {id:?} or its key is not unique"),
+                    );
+                    continue;
+                }
+                integrations.push(Integration {
+                    id,
+                    service: raw.id.clone(),
+                    kind,
+                    key: SecretString::from(key_value),
+                    key_hash,
+                    token,
+                    default_severity,
+                });
+            }
+            let name = raw.name.unwrap_or_else(|| raw.id.clone());
+            let service = Service {
+                id: raw.id.clone(),
+                name,
+                escalation: raw.escalation,
+                runbook_url: raw.runbook_url,
+            };
+            if services.insert(raw.id.clone(), service).is_some() {
+                self.invalid(
+                    dir,
+                    FILE,
+                    key("id"),
+                    format!("duplicate service id {:?}", raw.id),
+                );
+            }
+        }
+        (services, integrations)
+    }
+}
+
+/// Whether `url` is an absolute http or https URL.
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://")) && url.len() > "https://".len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("15m"), Ok(SignedDuration::from_mins(15)));
+        assert_eq!(parse_duration("0m"), Ok(SignedDuration::ZERO));
+        assert_eq!(parse_duration("7d"), Ok(SignedDuration::from_hours(168)));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}

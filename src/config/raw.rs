@@ -1,0 +1,154 @@
+//! The config directory exactly as written: serde structs over the TOML files, before any
+//! cross-reference is checked. `super::validate` turns these into `Config`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `team.toml`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamFile {
+    #[serde(default)]
+    pub person: Vec<RawPerson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerson {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub contact: Vec<RawContact>,
+    #[serde(default)]
+    pub notify: Vec<RawNotifyRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContact {
+    pub kind: String,
+    /// Email address (email).
+    pub to: Option<String>,
+    /// Endpoint (webhook).
+    pub url: Option<String>,
+    /// Environment variable holding the webhook signing secret.
+    pub secret_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifyRule {
+    pub after: String,
+    pub via: String,
+}
+
+/// `oncall.toml`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OncallFile {
+    #[serde(default)]
+    pub rotation: Vec<RawRotation>,
+    #[serde(default)]
+    pub escalation: Vec<RawPolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRotation {
+    pub id: String,
+    pub kind: String,
+    pub shift_length: Option<u32>,
+    pub start: String,
+    pub time_zone: String,
+    pub people: Vec<String>,
+    pub advance: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub id: String,
+    pub repeat: Option<u32>,
+    pub steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub targets: Vec<String>,
+    pub after: Option<String>,
+}
+
+/// `services.toml`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesFile {
+    #[serde(default)]
+    pub service: Vec<RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub id: String,
+    pub name: Option<String>,
+    pub escalation: String,
+    /// Runbook for every alert of the service that does not name its own.
+    pub runbook_url: Option<String>,
+    #[serde(default)]
+    pub integrations: Vec<RawIntegration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntegration {
+    pub kind: String,
+    pub id: Option<String>,
+    pub key_env: Option<String>,
+    pub token_env: Option<String>,
+    pub mode: Option<String>,
+    pub default_severity: Option<String>,
+}
+
+/// `dutybell.toml` (optional): instance settings that are not about the team.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceFile {
+    #[serde(default)]
+    pub server: RawServer,
+    pub smtp: Option<RawSmtp>,
+    #[serde(default)]
+    pub intake: RawIntake,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    /// `smtp://host:port` (plain, for a local relay), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://host:465`.
+    pub url: String,
+    pub from: String,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntake {
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Raw environment values, passed in so tests never touch the process environment.
+pub type Env = BTreeMap<String, String>;

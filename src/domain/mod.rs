@@ -1,0 +1,11 @@
+//! Pure decisions: given state and an instant, decide. No I/O, no clock reads, no SQL.
+//!
+//! The caller passes `now`; the result says what to store and what to send.
+
+pub mod action_link;
+pub mod alert;
+pub mod delivery;
+pub mod escalation;
+pub mod fingerprint;
+pub mod members;
+pub mod oncall;

@@ -1,0 +1,150 @@
+//! Firing due escalation steps: ask `domain::escalation` what the due time means, resolve
+//! targets with `domain::oncall` at that instant, and store the new state, the timeline and
+//! the pages in one transaction.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::Engine;
+use crate::config::Config;
+use crate::domain::escalation::{self, Event, Target};
+use crate::store::alerts::{self, DueEscalation};
+use crate::store::outbox::NewPage;
+
+/// Escalations handled per pass; the rest wait for the next pass, oldest first.
+const BATCH: i64 = 200;
+/// Firing later than this is noted on the timeline.
+const LATE: SignedDuration = SignedDuration::from_mins(1);
+
+/// Fires every escalation due at `now`; returns how many were handled.
+pub async fn run_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
+    let due = alerts::due_escalations(&engine.store, now, BATCH).await?;
+    let mut fired = 0;
+    for item in &due {
+        if fire(engine, item, now).await? {
+            fired += 1;
+        }
+    }
+    Ok(fired)
+}
+
+#[tracing::instrument(skip_all, fields(alert.id = due.alert_id, step = due.state.step))]
+async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::Result<bool> {
+    let config = &engine.config;
+    let Some(policy) = config.policies.get(&due.policy_id) else {
+        // TODO(#9): config reload that removes a policy should move its alerts to the
+        // service's current one; until then they stay triggered without paging.
+        tracing::error!(policy.id = %due.policy_id, "escalation policy no longer exists");
+        return Ok(false);
+    };
+    let firing = escalation::on_due(policy, due.state, now, |targets| {
+        resolve(config, targets, now)
+    });
+
+    let mut timeline = Vec::new();
+    let mut pages = Vec::new();
+    let late = now.duration_since(due.due_at);
+    for event in &firing.events {
+        match event {
+            Event::NobodyOnCall { step, loop_index } => {
+                tracing::warn!(step, loop_index, "nobody on call");
+                timeline.push((
+                    "nobody_on_call",
+                    serde_json::json!({ "step": step, "loop": loop_index }),
+                ));
+            }
+            Event::Escalated {
+                step,
+                loop_index,
+                people,
+            } => {
+                tracing::info!(step, loop_index, people = ?people, "escalated");
+                let mut detail =
+                    serde_json::json!({ "step": step, "loop": loop_index, "people": people });
+                if late > LATE {
+                    detail["late_seconds"] = late.as_secs().into();
+                }
+                timeline.push(("escalated", detail));
+                let event = if *step == 0 && *loop_index == 0 {
+                    "alert.triggered"
+                } else {
+                    "alert.escalated"
+                };
+                for person in people {
+                    let queued = pages_for(config, person, event, *step, now);
+                    if queued.is_empty() {
+                        timeline.push((
+                            "no_notification_sent",
+                            serde_json::json!({ "person": person }),
+                        ));
+                    }
+                    pages.extend(queued);
+                }
+            }
+            Event::Exhausted => {
+                tracing::info!("escalation exhausted");
+                timeline.push(("escalation_exhausted", serde_json::json!({})));
+            }
+        }
+    }
+    let stored = alerts::record_firing(&engine.store, due, &firing, &timeline, &pages, now).await?;
+    if !stored {
+        tracing::debug!("alert changed since its due time was read; skipped");
+    }
+    Ok(stored)
+}
+
+/// The people a step's targets name at `now`, each once, in target order (D14).
+pub fn resolve(config: &Config, targets: &[Target], now: Timestamp) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    for target in targets {
+        let found: Vec<String> = match target {
+            Target::Person(id) => vec![id.clone()],
+            Target::Rotation(id) => config
+                .rotations
+                .get(id)
+                .and_then(|rotation| rotation.slot_at(now).person)
+                .into_iter()
+                .collect(),
+            // TODO(#3): schedule targets resolve through `domain::oncall::oncall`.
+            Target::Schedule(_) => Vec::new(),
+        };
+        for person in found {
+            if !people.contains(&person) {
+                people.push(person);
+            }
+        }
+    }
+    people
+}
+
+/// One page per notification rule and matching contact method: a ladder run (on-call §1.1)
+/// whose later rungs wait in the outbox until their due time or an ack drops them.
+fn pages_for(
+    config: &Config,
+    person: &str,
+    event: &str,
+    step: usize,
+    now: Timestamp,
+) -> Vec<NewPage> {
+    let Some(person) = config.person(person) else {
+        return Vec::new();
+    };
+    person
+        .notify
+        .iter()
+        .flat_map(|rule| {
+            person
+                .contacts
+                .iter()
+                .filter(move |c| c.kind == rule.via)
+                .map(move |contact| NewPage {
+                    person_id: person.id.clone(),
+                    channel: contact.kind.as_str().to_string(),
+                    destination: contact.address.clone(),
+                    event: event.to_string(),
+                    step,
+                    due_at: now.saturating_add(rule.after).unwrap_or(now),
+                })
+        })
+        .collect()
+}

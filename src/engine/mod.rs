@@ -1,0 +1,94 @@
+//! Background work as a step function over persisted due times.
+//!
+//! [`Engine::run_once`] does one pass at a given instant: fire due escalation steps
+//! (`escalation`), then deliver due pages (`outbox`). It returns the next instant anything is
+//! due, read back from the database, so a restart at any moment — even `kill -9` — resumes
+//! exactly. [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack,
+//! or shutdown. Tests call `run_once` with a manual clock and never sleep.
+
+pub mod escalation;
+pub mod outbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::notify::Notifiers;
+use crate::store::{self, Store};
+
+/// Shared handles the engine works with.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub notifiers: Notifiers,
+    pub clock: Clock,
+    /// Poked by intake and acks so new work does not wait for the next tick.
+    pub wake: Arc<Notify>,
+}
+
+/// What one pass did, for tests and logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub escalations: usize,
+    pub pages_attempted: usize,
+    /// The earliest due time left after this pass.
+    pub next_due: Option<Timestamp>,
+}
+
+impl Engine {
+    /// One pass at `now`.
+    pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<Pass> {
+        use anyhow::Context as _;
+        let escalations = escalation::run_due(self, now)
+            .await
+            .context("firing due escalations")?;
+        let pages_attempted = outbox::deliver_due(self, now)
+            .await
+            .context("delivering pages")?;
+        let next_due = [
+            store::alerts::next_escalation_at(&self.store).await?,
+            store::outbox::next_due_at(&self.store).await?,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        Ok(Pass {
+            escalations,
+            pages_attempted,
+            next_due,
+        })
+    }
+
+    /// Runs passes until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::info!("engine started");
+        loop {
+            let now = self.clock.now();
+            let wait = match self.run_once(now).await {
+                Ok(pass) => pass
+                    .next_due
+                    .map(|due| Duration::try_from(due.duration_since(now)).unwrap_or_default())
+                    .unwrap_or(Duration::MAX)
+                    .min(self.clock.max_idle()),
+                Err(err) => {
+                    tracing::error!(error = %crate::telemetry::chain(&err), "engine pass failed");
+                    Duration::from_secs(1)
+                }
+            };
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+                _ = stop.changed() => break,
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+}

@@ -1,0 +1,123 @@
+//! Signed one-click links from notifications (`/a/{token}`). `GET` only shows a page with
+//! one button, because mail scanners prefetch links; `POST` acts. Repeats are no-ops.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::get;
+use secrecy::ExposeSecret as _;
+
+use super::{AppError, AppState};
+use crate::domain::action_link::{self, Action, ActionClaim};
+use crate::store::{StoreError, alerts};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/a/{token}", get(confirm).post(act))
+}
+
+fn claim(state: &AppState, token: &str) -> Result<ActionClaim, (StatusCode, Html<String>)> {
+    let secret = state
+        .config
+        .settings
+        .signing_secret
+        .expose_secret()
+        .as_bytes();
+    action_link::verify(token, secret, state.clock.now()).map_err(|err| {
+        (
+            StatusCode::FORBIDDEN,
+            page("Link not valid", &err.to_string(), None),
+        )
+    })
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, (StatusCode, Html<String>)> {
+    let claim = claim(&state, &token)?;
+    let summary = match alerts::get(&state.store, claim.target).await {
+        Ok(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
+        Err(_) => format!("#A-{}", claim.target),
+    };
+    let title = format!("{} alert", claim.act.verb());
+    Ok(page(&title, &summary, Some((&token, claim.act))))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, (StatusCode, Html<String>)> {
+    let claim = claim(&state, &token)?;
+    let now = state.clock.now();
+    let result = match claim.act {
+        Action::Ack => {
+            alerts::acknowledge(&state.store, claim.target, &claim.person, "link", now).await
+        }
+        Action::Resolve => {
+            alerts::resolve(&state.store, claim.target, &claim.person, "link", now).await
+        }
+    };
+    let message = match result {
+        Ok(_) => format!(
+            "Alert #A-{} is now {}.",
+            claim.target,
+            past_tense(claim.act)
+        ),
+        Err(StoreError::Conflict(reason)) => format!("Nothing to do: {reason}."),
+        Err(err) => {
+            let status = match AppError::from(err) {
+                AppError::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return Err((
+                status,
+                page("Try again", "dutybell could not record that.", None),
+            ));
+        }
+    };
+    state.wake.notify_one();
+    Ok(page("Done", &message, None))
+}
+
+fn past_tense(act: Action) -> &'static str {
+    match act {
+        Action::Ack => "acknowledged",
+        Action::Resolve => "resolved",
+    }
+}
+
+// TODO(#7): render through askama templates with the web UI; until then this one small
+// page escapes every value it inserts.
+fn page(title: &str, text: &str, form: Option<(&str, Action)>) -> Html<String> {
+    let button = form.map_or_else(String::new, |(token, act)| {
+        format!(
+            "<form method=\"post\" action=\"/a/{}\"><button type=\"submit\">{}</button></form>",
+            escape(token),
+            escape(act.verb())
+        )
+    });
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title} · dutybell</title>\
+         </head><body><h1>{title}</h1><p>{text}</p>{button}</body></html>",
+        title = escape(title),
+        text = escape(text),
+    ))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,44 @@
+//! Request credentials: integration tokens and the admin API token, compared in constant
+//! time.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use base64::Engine as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::{Digest as _, Sha256};
+
+/// The credential a request presents: a Bearer token, or the password of Basic auth (how
+/// Alertmanager's `basic_auth` and Grafana's user/password send it).
+pub fn presented(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
+    None
+}
+
+/// Whether the request carries `expected`.
+pub fn matches(headers: &HeaderMap, expected: &SecretString) -> bool {
+    presented(headers)
+        .is_some_and(|given| equal(given.as_bytes(), expected.expose_secret().as_bytes()))
+}
+
+/// Constant-time equality: compares fixed-length digests with no early exit, so timing
+/// reveals neither the length nor a matching prefix.
+pub fn equal(a: &[u8], b: &[u8]) -> bool {
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}

@@ -1,0 +1,87 @@
+//! The one place errors become HTTP responses. Handlers return `Result<_, AppError>`;
+//! layer errors convert with `From`, and nothing else picks a status code.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::intake::IntakeError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("missing or wrong credentials")]
+    Unauthorized,
+    #[error("no such integration, or the key belongs to another kind")]
+    UnknownIntegration,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("body larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Transient trouble (storage down, deadline hit, draining): the sender should retry.
+    #[error("not stored, retry later")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<IntakeError> for AppError {
+    fn from(err: IntakeError) -> Self {
+        match err {
+            IntakeError::Invalid { field, message } => AppError::Invalid { field, message },
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Conflict(message) => AppError::Conflict(message),
+            StoreError::Backend(_) => AppError::Unavailable(err.into()),
+            StoreError::Corrupt(_) => AppError::Internal(err.into()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_payload"),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::UnknownIntegration => (StatusCode::NOT_FOUND, "unknown_integration"),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AppError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        match &self {
+            AppError::Unavailable(err) | AppError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "request failed");
+            }
+            AppError::TooLarge { limit } => {
+                tracing::error!(limit, "request body too large; rejected");
+            }
+            _ => {}
+        }
+        let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
+        if let AppError::Invalid { field, .. } = &self {
+            body["field"] = field.clone().into();
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

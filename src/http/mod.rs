@@ -1,0 +1,84 @@
+//! HTTP surface: one router per resource, thin handlers, errors mapped in `error`.
+//!
+//! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
+//! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
+//! - `actions`: signed one-click links from notifications (`/a/{token}`).
+//! - `health`: liveness and database check.
+
+pub mod actions;
+pub mod alerts;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod intake;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::Notify;
+use tracing::Instrument as _;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+pub use error::AppError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    /// Wakes the engine after intake or an ack.
+    pub wake: Arc<Notify>,
+    /// Set while shutting down: intake answers 503 so senders retry elsewhere or later.
+    pub draining: Arc<AtomicBool>,
+}
+
+/// The whole application router; public so tests can call it without a socket.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(intake::router(&state.config))
+        .merge(alerts::router())
+        .merge(actions::router())
+        .merge(health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+/// Runs each request in a span keyed by the matched route, never the raw path: intake
+/// paths carry integration keys, which must not reach the logs.
+async fn request_span(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", |path| path.as_str())
+        .to_string();
+    let span = tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.route = %route,
+        request.id = %ulid::Ulid::new(),
+    );
+    async move {
+        let response = next.run(request).await;
+        tracing::debug!(http.status = response.status().as_u16(), "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}

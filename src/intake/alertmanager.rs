@@ -1,0 +1,464 @@
+//! Prometheus Alertmanager webhook (`version: "4"`), intake spec §2.1, `group` mode: one
+//! dutybell alert per (receiver, groupKey), members tracked one by one by fingerprint.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::{IntakeError, MAX_SUMMARY_CHARS, Parsed, truncate_chars};
+use crate::domain::alert::Severity;
+use crate::domain::delivery::{GroupDelivery, Link, Member};
+use crate::domain::fingerprint::{fingerprint, sha256_hex};
+use crate::domain::members::{MemberStatus, Occurrence};
+
+/// Lines of per-member detail before the rest is summarised as "… N more".
+const MAX_DETAIL_LINES: usize = 50;
+/// Alertmanager's "no end yet".
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Parses a webhook body received at `now` for the integration `integration_id`.
+pub fn parse(
+    body: &[u8],
+    integration_id: &str,
+    default_severity: Severity,
+    now: Timestamp,
+) -> Parsed {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| IntakeError::invalid("", format!("body is not JSON: {err}")))?;
+    let Value::Object(top) = value else {
+        return Err(IntakeError::invalid("", "expected a JSON object"));
+    };
+    let mut warnings = Vec::new();
+
+    if top.get("version") != Some(&Value::String("4".into())) {
+        warnings.push("version: expected \"4\"".to_string());
+    }
+    let receiver = string_field(&top, "receiver", &mut warnings);
+    let group_key = string_field(&top, "groupKey", &mut warnings);
+    let external_url = string_field(&top, "externalURL", &mut warnings);
+    let common_labels = string_map(&top, "commonLabels", &mut warnings);
+    let common_annotations = string_map(&top, "commonAnnotations", &mut warnings);
+    let _ = string_map(&top, "groupLabels", &mut warnings);
+
+    let entries = match top.get("alerts") {
+        Some(Value::Array(entries)) if !entries.is_empty() => entries,
+        Some(Value::Array(_)) => return Err(IntakeError::invalid("alerts", "must not be empty")),
+        Some(_) => return Err(IntakeError::invalid("alerts", "expected an array")),
+        None => return Err(IntakeError::invalid("alerts", "is missing")),
+    };
+    let mut members = Vec::with_capacity(entries.len());
+    let mut links = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let (member, generator_url) = parse_member(i, entry, now, &mut warnings)?;
+        if let Some(url) = generator_url
+            && !links.iter().any(|l: &Link| l.href == url)
+        {
+            links.push(Link {
+                href: url,
+                text: "Source".into(),
+            });
+        }
+        members.push(member);
+    }
+    if is_http(&external_url) {
+        links.push(Link {
+            href: external_url.clone(),
+            text: "Alertmanager".into(),
+        });
+    }
+
+    let firing: Vec<&Member> = members
+        .iter()
+        .filter(|m| m.occurrence.status == MemberStatus::Firing)
+        .collect();
+    let lead = firing.first().copied().unwrap_or(&members[0]);
+    let summary = summary(&common_annotations, lead, firing.len());
+    let details = details(&common_annotations, &common_labels, &firing);
+    let severity = firing
+        .iter()
+        .filter_map(|m| {
+            m.labels
+                .get("severity")
+                .and_then(|s| Severity::from_wire(s))
+        })
+        .max()
+        .unwrap_or(default_severity);
+    let source = common_labels
+        .get("instance")
+        .or_else(|| common_labels.get("job"))
+        .cloned()
+        .or_else(|| host_of(&external_url))
+        .unwrap_or_else(|| integration_id.to_string());
+    let runbook_url = common_annotations
+        .get("runbook_url")
+        .or_else(|| lead.annotations.get("runbook_url"))
+        .filter(|url| is_http(url))
+        .cloned();
+
+    Ok(GroupDelivery {
+        dedup_key: sha256_hex(&[&receiver, &group_key]),
+        digest: digest(integration_id, &receiver, &group_key, &members),
+        summary,
+        details,
+        severity,
+        source,
+        runbook_url,
+        labels: common_labels,
+        links,
+        members,
+        warnings,
+        received_at: now,
+    })
+}
+
+fn parse_member(
+    i: usize,
+    entry: &Value,
+    now: Timestamp,
+    warnings: &mut Vec<String>,
+) -> Result<(Member, Option<String>), IntakeError> {
+    let field = |name: &str| format!("alerts[{i}].{name}");
+    let Value::Object(entry) = entry else {
+        return Err(IntakeError::invalid(
+            format!("alerts[{i}]"),
+            "expected an object",
+        ));
+    };
+    let has_labels = matches!(entry.get("labels"), Some(Value::Object(_)));
+    let sent_fingerprint = entry
+        .get("fingerprint")
+        .and_then(Value::as_str)
+        .filter(|f| !f.is_empty());
+    if !has_labels && sent_fingerprint.is_none() {
+        return Err(IntakeError::invalid(
+            field("labels"),
+            "an alert needs labels or a fingerprint",
+        ));
+    }
+    let mut labels = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    let mut scoped = Vec::new();
+    collect_strings(
+        entry.get("labels"),
+        &mut labels,
+        &field("labels"),
+        &mut scoped,
+    );
+    collect_strings(
+        entry.get("annotations"),
+        &mut annotations,
+        &field("annotations"),
+        &mut scoped,
+    );
+    warnings.extend(scoped);
+    labels.retain(|_, value| !value.is_empty());
+
+    let starts_at = match entry
+        .get("startsAt")
+        .and_then(Value::as_str)
+        .map(parse_time)
+    {
+        Some(Some(at)) => at,
+        _ => {
+            warnings.push(format!(
+                "{}: missing or not RFC 3339; using receive time",
+                field("startsAt")
+            ));
+            now
+        }
+    };
+    let ends_at = match entry.get("endsAt").and_then(Value::as_str) {
+        None | Some("") | Some(ZERO_TIME) => None,
+        Some(text) => parse_time(text),
+    };
+    let status = match entry
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(MemberStatus::parse)
+    {
+        Some(status) => status,
+        None => {
+            warnings.push(format!(
+                "{}: expected firing or resolved; inferred from endsAt",
+                field("status")
+            ));
+            if ends_at.is_some_and(|end| end <= now) {
+                MemberStatus::Resolved
+            } else {
+                MemberStatus::Firing
+            }
+        }
+    };
+    let generator_url = entry
+        .get("generatorURL")
+        .and_then(Value::as_str)
+        .filter(|u| is_http(u))
+        .map(str::to_string);
+    let member = Member {
+        fingerprint: sent_fingerprint.map_or_else(|| fingerprint(&labels), str::to_string),
+        occurrence: Occurrence {
+            starts_at,
+            status,
+            ends_at,
+        },
+        labels,
+        annotations,
+    };
+    Ok((member, generator_url))
+}
+
+fn summary(common: &BTreeMap<String, String>, lead: &Member, firing: usize) -> String {
+    let base = common
+        .get("summary")
+        .or_else(|| lead.annotations.get("summary"))
+        .or_else(|| lead.labels.get("alertname"))
+        .cloned()
+        .unwrap_or_else(|| format!("alert {}", lead.fingerprint));
+    let text = if firing > 1 {
+        format!("{base} (+{} more firing)", firing - 1)
+    } else {
+        base
+    };
+    truncate_chars(&text, MAX_SUMMARY_CHARS)
+}
+
+fn details(
+    common: &BTreeMap<String, String>,
+    common_labels: &BTreeMap<String, String>,
+    firing: &[&Member],
+) -> String {
+    if let Some(description) = common.get("description") {
+        return description.clone();
+    }
+    let mut lines: Vec<String> = firing
+        .iter()
+        .take(MAX_DETAIL_LINES)
+        .map(|m| {
+            let text = m
+                .annotations
+                .get("summary")
+                .or_else(|| m.annotations.get("description"))
+                .map_or("", String::as_str);
+            let own: Vec<String> = m
+                .labels
+                .iter()
+                .filter(|(k, _)| !common_labels.contains_key(*k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("- {text} [{}]", own.join(", "))
+        })
+        .collect();
+    if firing.len() > MAX_DETAIL_LINES {
+        lines.push(format!("… {} more", firing.len() - MAX_DETAIL_LINES));
+    }
+    lines.join("\n")
+}
+
+/// Digest of a delivery's member states (D3): equal snapshots are duplicates.
+fn digest(integration: &str, receiver: &str, group_key: &str, members: &[Member]) -> String {
+    let mut tuples: Vec<String> = members
+        .iter()
+        .map(|m| {
+            let o = &m.occurrence;
+            let end = o.ends_at.map(|t| t.to_string()).unwrap_or_default();
+            format!(
+                "{}|{}|{}|{end}",
+                m.fingerprint,
+                o.starts_at,
+                o.status.as_str()
+            )
+        })
+        .collect();
+    tuples.sort();
+    let mut parts = vec![integration, receiver, group_key];
+    parts.extend(tuples.iter().map(String::as_str));
+    sha256_hex(&parts)
+}
+
+fn string_field(top: &Map<String, Value>, name: &str, warnings: &mut Vec<String>) -> String {
+    match top.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        None => String::new(),
+        Some(_) => {
+            warnings.push(format!("{name}: expected a string; ignored"));
+            String::new()
+        }
+    }
+}
+
+fn string_map(
+    top: &Map<String, Value>,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    collect_strings(top.get(name), &mut map, name, warnings);
+    map
+}
+
+/// Copies string values of a JSON object into `into`; anything else becomes a warning.
+fn collect_strings(
+    value: Option<&Value>,
+    into: &mut BTreeMap<String, String>,
+    field: &str,
+    warnings: &mut Vec<String>,
+) {
+    match value {
+        None => {}
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(s) => {
+                        into.insert(key.clone(), s.clone());
+                    }
+                    _ => warnings.push(format!("{field}.{key}: expected a string; ignored")),
+                }
+            }
+        }
+        Some(_) => warnings.push(format!("{field}: expected an object; ignored")),
+    }
+}
+
+/// RFC 3339 with any fraction and `Z` or an offset, to a UTC instant.
+fn parse_time(text: &str) -> Option<Timestamp> {
+    text.parse::<Timestamp>().ok()
+}
+
+fn is_http(url: &str) -> bool {
+    crate::config::is_http_url(url)
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"{"receiver":"dutybell\\.prod","status":"firing","alerts":[
+      {"status":"firing","startsAt":"2025-06-02T07:41:10.91173976Z",
+       "labels":{"alertname":"QueueBacklog","job":"worker","queue":"billing","severity":"critical"},
+       "annotations":{"summary":"billing: 48k waiting","runbook_url":"https://rb.example/queue"},
+       "endsAt":"0001-01-01T00:00:00Z","fingerprint":"bc3c2641a15bcac7",
+       "generatorURL":"http://prom.example:9090/graph?g0.expr=queue_depth\u0026g0.tab=1"},
+      {"status":"resolved","startsAt":"2025-06-02T07:41:10.91173976Z",
+       "labels":{"alertname":"QueueBacklog","job":"worker","queue":"emails","severity":"warning"},
+       "annotations":{"summary":"emails: 12k waiting"},"endsAt":"2025-06-02T07:52:00Z",
+       "generatorURL":"","fingerprint":"22cb2d17615155ae"}],
+     "groupLabels":{"alertname":"QueueBacklog"},"commonAnnotations":{},
+     "commonLabels":{"alertname":"QueueBacklog","job":"worker"},
+     "externalURL":"http://am.example:9093","version":"4",
+     "groupKey":"{}:{alertname=\"QueueBacklog\"}","truncatedAlerts":0}"#;
+
+    fn now() -> Timestamp {
+        "2025-06-02T08:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn maps_the_spec_example_group() {
+        let d = parse(
+            SPEC_EXAMPLE.as_bytes(),
+            "api/alertmanager",
+            Severity::Error,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.dedup_key,
+            sha256_hex(&["dutybell\\.prod", "{}:{alertname=\"QueueBacklog\"}"])
+        );
+        assert_eq!(d.summary, "billing: 48k waiting");
+        assert_eq!(d.severity, Severity::Critical);
+        assert_eq!(d.source, "worker");
+        assert_eq!(d.runbook_url.as_deref(), Some("https://rb.example/queue"));
+        assert_eq!(d.members.len(), 2);
+        assert_eq!(
+            d.members[0].occurrence.ends_at, None,
+            "zero endsAt means none (IN-03)"
+        );
+        assert_eq!(d.members[1].occurrence.status, MemberStatus::Resolved);
+        assert_eq!(
+            d.links[0].href,
+            "http://prom.example:9090/graph?g0.expr=queue_depth&g0.tab=1"
+        );
+        assert_eq!(d.links.last().unwrap().href, "http://am.example:9093");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        assert_eq!(
+            d.details,
+            "- billing: 48k waiting [queue=billing, severity=critical]"
+        );
+    }
+
+    #[test]
+    fn lenient_fields_become_warnings_in_09() {
+        let body = r#"{"version":4,"groupLabels":null,"surprise":true,"receiver":"r","groupKey":"g",
+          "alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-06-02T07:00:00Z"}]}"#;
+        let d = parse(body.as_bytes(), "i", Severity::Error, now()).unwrap();
+        assert!(
+            d.warnings.iter().any(|w| w.starts_with("version")),
+            "{:?}",
+            d.warnings
+        );
+        assert!(
+            d.warnings.iter().any(|w| w.starts_with("groupLabels")),
+            "{:?}",
+            d.warnings
+        );
+        assert_eq!(d.members[0].fingerprint, fingerprint(&d.members[0].labels));
+        assert_eq!(
+            d.severity,
+            Severity::Error,
+            "no severity label: the integration default"
+        );
+    }
+
+    #[test]
+    fn unidentifiable_input_is_refused_with_its_field() {
+        let cases = [
+            ("not json", ""),
+            ("[1,2]", ""),
+            (r#"{"alerts":5}"#, "alerts"),
+            (r#"{"alerts":[]}"#, "alerts"),
+            (r#"{"alerts":[{"status":"firing"}]}"#, "alerts[0].labels"),
+            (r#"{"alerts":[{"labels":{}}, 7]}"#, "alerts[1]"),
+        ];
+        for (body, field) in cases {
+            match parse(body.as_bytes(), "i", Severity::Error, now()) {
+                Err(IntakeError::Invalid { field: got, .. }) => assert_eq!(got, field, "{body}"),
+                Ok(_) => panic!("{body} was accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn equal_snapshots_have_equal_digests_whatever_the_order() {
+        let a = parse(SPEC_EXAMPLE.as_bytes(), "i", Severity::Error, now()).unwrap();
+        let changed_url = SPEC_EXAMPLE.replace("http://am.example:9093", "http://am2:9093");
+        let b = parse(changed_url.as_bytes(), "i", Severity::Error, now()).unwrap();
+        assert_eq!(a.digest, b.digest, "IN-01: only externalURL changed");
+        let other_integration =
+            parse(SPEC_EXAMPLE.as_bytes(), "j", Severity::Error, now()).unwrap();
+        assert_ne!(a.digest, other_integration.digest);
+    }
+
+    #[test]
+    fn summary_counts_more_firing_members_and_is_capped() {
+        let long = "x".repeat(2000);
+        let body = format!(
+            r#"{{"alerts":[{{"status":"firing","labels":{{"alertname":"A","i":"1"}},
+               "annotations":{{"summary":"{long}"}}}},
+              {{"status":"firing","labels":{{"alertname":"A","i":"2"}}}}]}}"#
+        );
+        let d = parse(body.as_bytes(), "i", Severity::Error, now()).unwrap();
+        assert_eq!(d.summary.chars().count(), MAX_SUMMARY_CHARS);
+        assert!(d.summary.ends_with('…'));
+        let two = r#"{"alerts":[{"status":"firing","labels":{"alertname":"A","i":"1"}},
+            {"status":"firing","labels":{"alertname":"A","i":"2"}}]}"#;
+        let d = parse(two.as_bytes(), "i", Severity::Error, now()).unwrap();
+        assert_eq!(d.summary, "A (+1 more firing)");
+    }
+}

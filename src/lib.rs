@@ -1,0 +1,31 @@
+//! dutybell: self-hosted incident response for small teams.
+//!
+//! # Layout
+//!
+//! Modules follow the way an alert flows through the system:
+//!
+//! - [`config`]: the team's config directory (TOML), parsed into `RawConfig` and checked into
+//!   a typed [`config::Config`] that every other layer reads.
+//! - [`domain`]: pure decisions with no I/O and no clock reads: fingerprints, member rules,
+//!   severities, escalation steps, on-call resolution, signed action links.
+//! - [`store`]: the only module with SQL; one submodule per aggregate.
+//! - [`intake`]: one parse function per wire format into normalised deliveries.
+//! - [`notify`]: one module per channel; renders and sends a single message.
+//! - [`engine`]: background work as `run_once(now)` over persisted due times.
+//! - [`http`]: axum routers, thin handlers and the one place errors become responses.
+//! - [`cli`]: the `dutybell` command line.
+//! - [`app`]: wires the above into a server bound to a port.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod intake;
+pub mod notify;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;

@@ -1,0 +1,132 @@
+//! Email pages over SMTP (comms spec §3.2): a plain-text body with the alert, its links and
+//! signed ack/resolve links; 4xx replies and connection trouble are retried, 5xx are final.
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, header::Header};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret as _;
+
+use super::{NotifyError, Page, SEND_TIMEOUT};
+use crate::config::Smtp;
+
+/// Longest subject line we send.
+const MAX_SUBJECT: usize = 150;
+
+#[derive(Clone)]
+pub struct EmailSender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl EmailSender {
+    pub fn new(smtp: &Smtp) -> anyhow::Result<EmailSender> {
+        use anyhow::Context as _;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
+            .context("parsing [smtp] url")?
+            .timeout(Some(SEND_TIMEOUT));
+        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        let from = smtp.from.parse().context("parsing [smtp] from")?;
+        Ok(EmailSender {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    pub async fn send(&self, to: &str, page: &Page) -> Result<(), NotifyError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| NotifyError::Reject(format!("bad address: {e}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject(page))
+            .header(AutoSubmitted)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body(page))
+            .map_err(|e| NotifyError::Reject(format!("building the message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
+            Err(err) => Err(NotifyError::Retry(err.to_string())),
+        }
+    }
+}
+
+/// `[dutybell] FIRING critical api: HighErrorRate (#A-12)`, at most 150 characters.
+pub fn subject(page: &Page) -> String {
+    let a = &page.alert;
+    let state = match a.status {
+        crate::domain::alert::AlertState::Triggered => "FIRING",
+        crate::domain::alert::AlertState::Acknowledged => "ACKED",
+        crate::domain::alert::AlertState::Resolved => "RESOLVED",
+    };
+    let tail = format!(" (#A-{})", a.id);
+    let head = format!("[dutybell] {state} {} {}: ", a.severity, a.service);
+    let room = MAX_SUBJECT.saturating_sub(head.chars().count() + tail.chars().count());
+    // Header values must not carry line breaks.
+    let summary: String = a
+        .summary
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!(
+        "{head}{}{tail}",
+        crate::intake::truncate_chars(&summary, room)
+    )
+}
+
+/// The plain-text body.
+pub fn body(page: &Page) -> String {
+    let a = &page.alert;
+    let mut text = format!(
+        "{summary}\n\nService:  {service}\nSeverity: {severity}\nAlert:    #A-{id} ({event})\n\
+         Started:  {created}\n\nView:        {url}\nAcknowledge: {ack}\nResolve:     {resolve}\n",
+        summary = a.summary,
+        service = a.service,
+        severity = a.severity,
+        id = a.id,
+        event = page.event,
+        created = a.created_at,
+        url = a.url,
+        ack = page.ack_url,
+        resolve = page.resolve_url,
+    );
+    if let Some(runbook) = &a.runbook_url {
+        text.push_str(&format!("Runbook:     {runbook}\n"));
+    }
+    if !a.labels.is_empty() {
+        text.push_str("\nLabels:\n");
+        for (k, v) in &a.labels {
+            text.push_str(&format!("  {k}={v}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nSent by dutybell to {} ({}).\n",
+        page.person_name, page.person_id
+    ));
+    text
+}
+
+/// `Auto-Submitted: auto-generated`, so vacation responders stay quiet (RFC 3834).
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_string())
+    }
+}

@@ -1,0 +1,344 @@
+//! Intake writes: one delivery, its member changes and their consequences for the dutybell
+//! alert, committed in one transaction before the sender gets its 2xx (intake spec D7).
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sqlx::{Row as _, SqliteConnection};
+
+use super::alerts::{add_event, resolve_in};
+use super::{Result, Store, from_ms, from_ms_opt, to_ms};
+use crate::domain::delivery::{GroupDelivery, Member};
+use crate::domain::members::{self, MemberChange, MemberStatus, Occurrence};
+
+/// Where a delivery is applied.
+#[derive(Clone, Debug)]
+pub struct Target<'a> {
+    pub integration_id: &'a str,
+    pub service_id: &'a str,
+    pub policy_id: &'a str,
+}
+
+/// What applying a delivery did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Applied {
+    pub delivery_id: String,
+    pub duplicate: bool,
+    pub alert_id: Option<i64>,
+    /// A new alert was opened (and its first escalation is due now).
+    pub opened: bool,
+    /// The alert resolved because every member did (G3).
+    pub resolved: bool,
+}
+
+/// Duplicate deliveries are recognised for this long (D3).
+const DUPLICATE_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
+/// Applies a group delivery: duplicate check, member rules, open / join / resolve.
+pub async fn apply_group(
+    store: &Store,
+    target: &Target<'_>,
+    delivery: &GroupDelivery,
+    body: &[u8],
+) -> Result<Applied> {
+    let now = delivery.received_at;
+    let mut tx = store.begin().await?;
+    let delivery_id = ulid::Ulid::new().to_string();
+
+    let since = now.saturating_sub(DUPLICATE_WINDOW).unwrap_or(now);
+    let seen: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT alert_id FROM deliveries WHERE integration_id = ? AND digest = ? \
+         AND received_at >= ? LIMIT 1",
+    )
+    .bind(target.integration_id)
+    .bind(&delivery.digest)
+    .bind(to_ms(since))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(alert_id) = seen {
+        return Ok(Applied {
+            delivery_id,
+            duplicate: true,
+            alert_id,
+            opened: false,
+            resolved: false,
+        });
+    }
+
+    let open = open_alert(&mut tx, target.integration_id, &delivery.dedup_key).await?;
+    let mut newly_firing = Vec::new();
+    for member in &delivery.members {
+        if apply_member(&mut tx, target.integration_id, member, now).await? {
+            newly_firing.push(member.fingerprint.as_str());
+        }
+    }
+
+    let mut opened = false;
+    let alert_id = match open {
+        Some(id) => {
+            refresh_alert(&mut tx, id, delivery, now).await?;
+            for fingerprint in &newly_firing {
+                attach(&mut tx, target.integration_id, fingerprint, id).await?;
+                let detail = serde_json::json!({ "fingerprint": fingerprint });
+                add_event(&mut tx, id, now, "member_joined", None, detail).await?;
+            }
+            Some(id)
+        }
+        None if !newly_firing.is_empty() => {
+            let id = insert_alert(&mut tx, target, delivery, &delivery_id).await?;
+            for fingerprint in &newly_firing {
+                attach(&mut tx, target.integration_id, fingerprint, id).await?;
+            }
+            opened = true;
+            Some(id)
+        }
+        // TODO(#4): re-fire within `reopen_window` (F1) and disputed re-fires (M2) reopen.
+        None => None,
+    };
+
+    let mut resolved = false;
+    if let Some(id) = alert_id
+        && !opened
+        && let Some(ended_at) = all_members_resolved(&mut tx, id).await?
+    {
+        resolve_in(&mut tx, id, target.integration_id, "source", ended_at, now).await?;
+        resolved = true;
+    }
+
+    sqlx::query(
+        "INSERT INTO deliveries (id, integration_id, digest, received_at, alert_id, body) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&delivery_id)
+    .bind(target.integration_id)
+    .bind(&delivery.digest)
+    .bind(to_ms(now))
+    .bind(alert_id)
+    .bind(body)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Applied {
+        delivery_id,
+        duplicate: false,
+        alert_id,
+        opened,
+        resolved,
+    })
+}
+
+async fn open_alert(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    key: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM alerts WHERE integration_id = ? AND dedup_key = ? AND state <> 'resolved'",
+    )
+    .bind(integration)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Applies one member entry (M1–M3); true when it starts a new firing occurrence.
+async fn apply_member(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    member: &Member,
+    now: Timestamp,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT status, starts_at, ends_at FROM alert_members \
+         WHERE integration_id = ? AND fingerprint = ?",
+    )
+    .bind(integration)
+    .bind(&member.fingerprint)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let latest = match row {
+        Some(row) => {
+            let status: String = row.try_get("status")?;
+            Some(Occurrence {
+                status: MemberStatus::parse(&status).unwrap_or(MemberStatus::Firing),
+                starts_at: from_ms(row.try_get("starts_at")?)?,
+                ends_at: from_ms_opt(row.try_get("ends_at")?)?,
+            })
+        }
+        None => None,
+    };
+    let labels = serde_json::to_string(&member.labels).unwrap_or_default();
+    let annotations = serde_json::to_string(&member.annotations).unwrap_or_default();
+    match members::apply(latest.as_ref(), &member.occurrence, now) {
+        MemberChange::Ignore | MemberChange::DisputedRefire => Ok(false),
+        MemberChange::Refresh => {
+            sqlx::query(
+                "UPDATE alert_members SET labels = ?, annotations = ?, updated_at = ? \
+                 WHERE integration_id = ? AND fingerprint = ?",
+            )
+            .bind(labels)
+            .bind(annotations)
+            .bind(to_ms(now))
+            .bind(integration)
+            .bind(&member.fingerprint)
+            .execute(conn)
+            .await?;
+            Ok(false)
+        }
+        MemberChange::Resolve { at } => {
+            sqlx::query(
+                "UPDATE alert_members SET status = 'resolved', ends_at = ?, updated_at = ? \
+                 WHERE integration_id = ? AND fingerprint = ?",
+            )
+            .bind(to_ms(at))
+            .bind(to_ms(now))
+            .bind(integration)
+            .bind(&member.fingerprint)
+            .execute(conn)
+            .await?;
+            Ok(false)
+        }
+        MemberChange::New(occurrence) => {
+            let firing = occurrence.status == MemberStatus::Firing;
+            sqlx::query(
+                "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
+                 starts_at, ends_at, labels, annotations, updated_at) \
+                 VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
+                 alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
+                 status = excluded.status, starts_at = excluded.starts_at, \
+                 ends_at = excluded.ends_at, labels = excluded.labels, \
+                 annotations = excluded.annotations, updated_at = excluded.updated_at",
+            )
+            .bind(integration)
+            .bind(&member.fingerprint)
+            .bind(occurrence.status.as_str())
+            .bind(to_ms(occurrence.starts_at))
+            .bind(occurrence.ends_at.map(to_ms))
+            .bind(labels)
+            .bind(annotations)
+            .bind(to_ms(now))
+            .execute(conn)
+            .await?;
+            Ok(firing)
+        }
+    }
+}
+
+async fn attach(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    fingerprint: &str,
+    alert: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE alert_members SET alert_id = ? WHERE integration_id = ? AND fingerprint = ?",
+    )
+    .bind(alert)
+    .bind(integration)
+    .bind(fingerprint)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When every member of the alert has resolved, the latest member end (G3).
+async fn all_members_resolved(
+    conn: &mut SqliteConnection,
+    alert: i64,
+) -> Result<Option<Timestamp>> {
+    let row = sqlx::query(
+        "SELECT SUM(status = 'firing') AS firing, MAX(ends_at) AS ended, COUNT(*) AS members \
+         FROM alert_members WHERE alert_id = ?",
+    )
+    .bind(alert)
+    .fetch_one(conn)
+    .await?;
+    let firing: Option<i64> = row.try_get("firing")?;
+    let members: i64 = row.try_get("members")?;
+    if members == 0 || firing.unwrap_or(0) > 0 {
+        return Ok(None);
+    }
+    let ended: Option<i64> = row.try_get("ended")?;
+    from_ms_opt(ended)
+}
+
+async fn insert_alert(
+    conn: &mut SqliteConnection,
+    target: &Target<'_>,
+    delivery: &GroupDelivery,
+    delivery_id: &str,
+) -> Result<i64> {
+    let now = to_ms(delivery.received_at);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
+         source, runbook_url, labels, links, state, created_at, updated_at, policy_id, \
+         esc_waiting, next_escalation_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'triggered', ?, ?, ?, 1, ?) RETURNING id",
+    )
+    .bind(target.service_id)
+    .bind(target.integration_id)
+    .bind(&delivery.dedup_key)
+    .bind(&delivery.summary)
+    .bind(&delivery.details)
+    .bind(delivery.severity.as_str())
+    .bind(&delivery.source)
+    .bind(&delivery.runbook_url)
+    .bind(serde_json::to_string(&delivery.labels).unwrap_or_default())
+    .bind(serde_json::to_string(&delivery.links).unwrap_or_default())
+    .bind(now)
+    .bind(now)
+    .bind(target.policy_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let detail = serde_json::json!({
+        "summary": delivery.summary,
+        "severity": delivery.severity,
+        "delivery_id": delivery_id,
+        "members": delivery.members.len(),
+    });
+    add_event(
+        conn,
+        id,
+        delivery.received_at,
+        "created",
+        Some(target.integration_id),
+        detail,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// A delivery for an open alert refreshes what it shows; severity never goes down while
+/// open, and a changed summary pages no one.
+async fn refresh_alert(
+    conn: &mut SqliteConnection,
+    id: i64,
+    delivery: &GroupDelivery,
+    now: Timestamp,
+) -> Result<()> {
+    let current: String = sqlx::query_scalar("SELECT severity FROM alerts WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let severity = current
+        .parse()
+        .map_or(delivery.severity, |s| delivery.severity.max(s));
+    sqlx::query(
+        "UPDATE alerts SET summary = ?, details = ?, severity = ?, source = ?, \
+         runbook_url = COALESCE(?, runbook_url), labels = ?, links = ?, updated_at = ? \
+         WHERE id = ?",
+    )
+    .bind(&delivery.summary)
+    .bind(&delivery.details)
+    .bind(severity.as_str())
+    .bind(&delivery.source)
+    .bind(&delivery.runbook_url)
+    .bind(serde_json::to_string(&delivery.labels).unwrap_or_default())
+    .bind(serde_json::to_string(&delivery.links).unwrap_or_default())
+    .bind(to_ms(now))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The only module that speaks SQL. [`Store`] wraps the pool; one submodule per aggregate:
+//! `deliveries` (intake writes), `alerts` (reads, ack, resolve, escalation state),
+//! `outbox` (pages waiting to be sent and what became of them).
+//!
+//! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
+//! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
+//! other, so the CLI can act on the database while the server runs.
+
+pub mod alerts;
+pub mod deliveries;
+pub mod outbox;
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// Errors callers branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed or is unavailable; the caller may retry.
+    #[error("storage failure: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle to the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    /// Test hook: when set, every write fails as if the disk were gone.
+    fail_writes: Arc<AtomicBool>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        use anyhow::Context as _;
+        if url.starts_with("postgres") {
+            // TODO(#8): the Postgres backend.
+            anyhow::bail!("Postgres is not supported yet; use a sqlite:// database URL");
+        }
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating database directory {}", parent.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("parsing database URL {url}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening database {url}"))?;
+        Ok(Store {
+            pool,
+            fail_writes: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Test hook: makes every following write fail (or work again).
+    pub fn set_fail_writes(&self, fail: bool) {
+        self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// Starts a write transaction, honouring the failure hook.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(sqlx::Error::PoolTimedOut));
+        }
+        Ok(self.pool.begin().await?)
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Instant → stored integer (unix milliseconds, UTC).
+pub(crate) fn to_ms(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+/// Stored integer → instant.
+pub(crate) fn from_ms(ms: i64) -> Result<Timestamp> {
+    Timestamp::from_millisecond(ms).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+pub(crate) fn from_ms_opt(ms: Option<i64>) -> Result<Option<Timestamp>> {
+    ms.map(from_ms).transpose()
+}
