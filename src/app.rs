@@ -52,6 +52,9 @@ impl App {
             .with_context(|| format!("binding {}", config.settings.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
 
+        // With port 0 (tests) only the bound address makes links that work.
+        let mut config = config;
+        config.settings.listen = addr;
         let config = Arc::new(config);
         let wake = Arc::new(Notify::new());
         let notifiers = Notifiers::new(&config.settings)?;

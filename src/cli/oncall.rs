@@ -38,7 +38,7 @@ pub fn run(config: &Config, clock: &Clock, at: Option<&str>) -> anyhow::Result<(
 }
 
 pub fn integrations(config: &Config) {
-    let base = &config.settings.public_url;
+    let base = config.settings.public_url();
     for integration in &config.integrations {
         println!(
             "{:<28} {base}/api/v1/integrations/{}/{}",

@@ -159,8 +159,9 @@ pub struct Smtp {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
-    /// Base of every link dutybell sends out.
-    pub public_url: String,
+    /// Base of every link dutybell sends out; `None` until set or bound (see
+    /// [`Settings::public_url`]).
+    pub public_url: Option<String>,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub smtp: Option<Smtp>,
@@ -168,6 +169,15 @@ pub struct Settings {
     pub signing_secret: SecretString,
     /// Bearer token for the admin API and remote CLI.
     pub api_token: SecretString,
+}
+
+impl Settings {
+    /// The base URL for links: as configured, else the listen address.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 /// The validated configuration.
@@ -414,9 +424,7 @@ impl Validator {
             .public_url
             .clone()
             .or(file.server.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"))
-            .trim_end_matches('/')
-            .to_string();
+            .map(|url| url.trim_end_matches('/').to_string());
         let smtp = file.smtp.map(|smtp| {
             let password = smtp.password_env.as_deref().and_then(|var| {
                 self.secret_from_env(dir, FILE, "smtp.password_env".into(), var, env)

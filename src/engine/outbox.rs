@@ -70,7 +70,7 @@ async fn attempt(engine: &Engine, page: &PendingPage, now: Timestamp) -> anyhow:
 
 fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Timestamp) -> Page {
     let settings = &engine.config.settings;
-    let base = &settings.public_url;
+    let base = &settings.public_url();
     let secret = settings.signing_secret.expose_secret().as_bytes();
     let exp = now.saturating_add(LINK_LIFETIME).unwrap_or(now).as_second();
     let link = |act| {

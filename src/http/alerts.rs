@@ -70,8 +70,9 @@ async fn ack(
     let by = actor(&state, body)?;
     let done = alerts::acknowledge(&state.store, id, &by, "api", state.clock.now()).await?;
     state.wake.notify_one();
+    let changed = done == Transition::Changed;
     Ok(Json(
-        serde_json::json!({ "id": id, "state": "acknowledged", "changed": done == Transition::Changed }),
+        serde_json::json!({ "id": id, "state": "acknowledged", "changed": changed }),
     ))
 }
 

@@ -63,7 +63,11 @@ async fn alertmanager_webhook(
     .map_err(|_| AppError::Unavailable(anyhow::anyhow!("storing the delivery took too long")))??;
 
     if applied.opened {
-        tracing::info!(integration.id = %integration.id, alert.id = applied.alert_id, "alert opened");
+        tracing::info!(
+            integration.id = %integration.id,
+            alert.id = applied.alert_id,
+            "alert opened"
+        );
         state.wake.notify_one();
     }
     Ok((

@@ -396,7 +396,8 @@ mod tests {
     #[test]
     fn lenient_fields_become_warnings_in_09() {
         let body = r#"{"version":4,"groupLabels":null,"surprise":true,"receiver":"r","groupKey":"g",
-          "alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-06-02T07:00:00Z"}]}"#;
+          "alerts":[{"status":"firing","labels":{"alertname":"A"},
+                     "startsAt":"2025-06-02T07:00:00Z"}]}"#;
         let d = parse(body.as_bytes(), "i", Severity::Error, now()).unwrap();
         assert!(
             d.warnings.iter().any(|w| w.starts_with("version")),

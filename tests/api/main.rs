@@ -1,1 +1,14 @@
+//! Integration tests: one binary, one module per feature. `helpers` builds the real app on
+//! port 0 with a temp SQLite database, a manual clock and real local receivers (an SMTP
+//! sink and a webhook server).
 
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod actions;
+mod alertmanager_real;
+mod bad_input;
+mod escalation;
+mod helpers;
+mod intake;
+mod restart;

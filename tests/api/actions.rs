@@ -1,0 +1,90 @@
+//! Signed one-click links: GET shows a button, POST acts, tampering and expiry are refused.
+
+use jiff::SignedDuration;
+
+use crate::helpers::spawn_app;
+
+/// The ack link from the first webhook page.
+async fn ack_link(app: &crate::helpers::TestApp) -> String {
+    app.fire("DiskFull").await;
+    app.run_engine_once().await;
+    app.hooks.hooks()[0].body["data"]["actions"]["acknowledge"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn get_only_shows_a_button_and_post_acknowledges() {
+    let app = spawn_app().await;
+    let link = ack_link(&app).await;
+
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<form method=\"post\""), "{html}");
+    assert_eq!(
+        app.open_alerts().await[0]["state"],
+        "triggered",
+        "GET must not act"
+    );
+
+    let done = app.client.post(&link).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    let alert = &app.open_alerts().await[0];
+    assert_eq!(alert["state"], "acknowledged");
+    assert_eq!(
+        alert["acked_by"], "ben",
+        "the link's recipient is the actor"
+    );
+
+    let repeat = app.client.post(&link).send().await.unwrap();
+    assert_eq!(repeat.status(), 200, "repeats are no-ops");
+}
+
+#[tokio::test]
+async fn a_tampered_or_expired_link_is_refused() {
+    let app = spawn_app().await;
+    let link = ack_link(&app).await;
+
+    let tampered = link.replace("/a/e", "/a/f").replace("/a/ey", "/a/ez");
+    let tampered = if tampered == link {
+        format!("{link}x")
+    } else {
+        tampered
+    };
+    assert_eq!(
+        app.client.post(&tampered).send().await.unwrap().status(),
+        403
+    );
+
+    app.clock.advance(SignedDuration::from_hours(25));
+    assert_eq!(app.client.post(&link).send().await.unwrap().status(), 403);
+    assert_eq!(app.open_alerts().await[0]["state"], "triggered");
+}
+
+#[tokio::test]
+async fn user_text_on_the_link_page_is_escaped() {
+    let app = spawn_app().await;
+    let body = crate::helpers::am_body("X", &[("firing", "2025-06-12T02:59:00Z")])
+        .replace("X on host-0", "<script>alert(1)</script>");
+    app.post_alertmanager(&body).await;
+    app.run_engine_once().await;
+    let link = app.hooks.hooks()[0].body["data"]["actions"]["acknowledge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let html = app
+        .client
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"));
+}

@@ -1,0 +1,504 @@
+//! Test harness: `spawn_app()` and the local receivers pages are delivered to.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use dutybell::app::{App, Options};
+use dutybell::clock::Clock;
+use dutybell::config::raw::Env;
+use dutybell::config::secrets::Secrets;
+use dutybell::config::{self, Overrides};
+use dutybell::engine::{Engine, Pass};
+use dutybell::store::Store;
+use jiff::{SignedDuration, Timestamp};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpListener;
+
+pub const KEY: &str = "5f0c1e7a9d2b4c6e8a1f3b5d7c9e0a2b";
+pub const TOKEN: &str = "am-token-for-tests";
+pub const API_TOKEN: &str = "api-token-for-tests";
+pub const WEBHOOK_SECRET: &str = "webhook-secret-0123456789abcdef0123";
+pub const SIGNING_SECRET: &str = "signing-secret-0123456789abcdef0123";
+
+/// 2025-06-12 05:00 Madrid, a Thursday: primary is ben, secondary dara (see `write_config`).
+pub fn t0() -> Timestamp {
+    "2025-06-12T03:00:00Z".parse().unwrap()
+}
+
+/// A running app with its receivers.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub engine: Engine,
+    pub store: Store,
+    pub smtp: SmtpSink,
+    pub hooks: WebhookSink,
+    /// Holds the config and database until the test ends.
+    _dir: tempfile::TempDir,
+}
+
+pub struct Setup {
+    pub clock: Clock,
+    pub engine_loop: bool,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            clock: Clock::manual(t0()),
+            engine_loop: false,
+            max_body_bytes: None,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::default()).await
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let smtp = SmtpSink::start().await;
+    let hooks = WebhookSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), smtp.addr, hooks.addr, setup.max_body_bytes);
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: Some(dir.path().join("data")),
+        ..Overrides::default()
+    };
+    let config =
+        config::load_with(dir.path(), &overrides, &test_env(), &mut Secrets::default()).unwrap();
+    let options = Options {
+        clock: setup.clock.clone(),
+        engine: setup.engine_loop,
+    };
+    let app = App::build(config, options).await.unwrap();
+    let addr = app.addr();
+    let engine = app.engine().clone();
+    let store = app.state().store.clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        clock: setup.clock,
+        engine,
+        store,
+        smtp,
+        hooks,
+        _dir: dir,
+    }
+}
+
+/// The environment the test config reads its secrets from.
+pub fn test_env() -> Env {
+    [
+        ("DUTYBELL_KEY_API", KEY),
+        ("DUTYBELL_TOKEN_API", TOKEN),
+        ("DUTYBELL_API_TOKEN", API_TOKEN),
+        ("DUTYBELL_SIGNING_SECRET", SIGNING_SECRET),
+        ("HOOK_SECRET", WEBHOOK_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect::<BTreeMap<_, _>>()
+}
+
+/// A team of four on a weekly Madrid rotation (handoff Mondays 10:00) plus a lead, every
+/// person reachable by email (the SMTP sink) and webhook (the webhook sink).
+pub fn write_config(dir: &Path, smtp: SocketAddr, hooks: SocketAddr, max_body: Option<usize>) {
+    let mut team = String::new();
+    for id in ["ana", "ben", "chen", "dara", "lead"] {
+        team.push_str(&format!(
+            "[[person]]\nid = \"{id}\"\nname = \"{id} name\"\nemail = \"{id}@example.com\"\n\
+             time_zone = \"Europe/Madrid\"\ncontact = [{{ kind = \"webhook\", \
+             url = \"http://{hooks}/hook/{id}\", secret_env = \"HOOK_SECRET\" }}]\n\n"
+        ));
+    }
+    std::fs::write(dir.join("team.toml"), team).unwrap();
+    std::fs::write(
+        dir.join("oncall.toml"),
+        r#"
+[[rotation]]
+id = "primary"
+kind = "weekly"
+start = "2025-06-02T10:00"
+time_zone = "Europe/Madrid"
+people = ["ana", "ben", "chen", "dara"]
+
+[[rotation]]
+id = "secondary"
+kind = "weekly"
+start = "2025-06-02T10:00"
+time_zone = "Europe/Madrid"
+people = ["chen", "dara", "ana", "ben"]
+
+[[escalation]]
+id = "default"
+repeat = 0
+steps = [
+  { targets = ["rotation:primary"], after = "15m" },
+  { targets = ["rotation:secondary"], after = "15m" },
+  { targets = ["person:lead"], after = "15m" },
+]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("services.toml"),
+        r#"
+[[service]]
+id = "api"
+name = "Public API"
+escalation = "default"
+runbook_url = "https://runbooks.example.com/api"
+integrations = [
+  { kind = "alertmanager", key_env = "DUTYBELL_KEY_API", token_env = "DUTYBELL_TOKEN_API" },
+]
+"#,
+    )
+    .unwrap();
+    let mut instance =
+        format!("[smtp]\nurl = \"smtp://{smtp}\"\nfrom = \"dutybell <dutybell@example.com>\"\n");
+    if let Some(limit) = max_body {
+        instance.push_str(&format!("[intake]\nmax_body_bytes = {limit}\n"));
+    }
+    std::fs::write(dir.join("dutybell.toml"), instance).unwrap();
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn intake_url(&self) -> String {
+        self.url(&format!("/api/v1/integrations/{KEY}/alertmanager"))
+    }
+
+    /// Posts an Alertmanager webhook body with the integration's token.
+    pub async fn post_alertmanager(&self, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.intake_url())
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Fires one alert (a group with one member) starting now on the manual clock.
+    pub async fn fire(&self, alertname: &str) -> serde_json::Value {
+        let body = am_body(alertname, &[("firing", &self.clock.now().to_string())]);
+        let response = self.post_alertmanager(&body).await;
+        assert_eq!(response.status(), 202);
+        response.json().await.unwrap()
+    }
+
+    pub async fn run_engine_once(&self) -> Pass {
+        self.engine.run_once(self.clock.now()).await.unwrap()
+    }
+
+    /// Advances the manual clock and runs one engine pass.
+    pub async fn advance_and_run(&self, minutes: i64) -> Pass {
+        self.clock.advance(SignedDuration::from_mins(minutes));
+        self.run_engine_once().await
+    }
+
+    pub async fn api_get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn api_post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn alert(&self, id: i64) -> serde_json::Value {
+        self.api_get(&format!("/api/v1/alerts/{id}")).await
+    }
+
+    pub async fn open_alerts(&self) -> Vec<serde_json::Value> {
+        self.api_get("/api/v1/alerts")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn timeline_kinds(&self, id: i64) -> Vec<String> {
+        let alert = self.alert(id).await;
+        alert["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// An Alertmanager v4 webhook body for group `alertname` with one member per
+/// (status, startsAt) given; members are told apart by an `instance` label.
+pub fn am_body(alertname: &str, members: &[(&str, &str)]) -> String {
+    let alerts: Vec<serde_json::Value> = members
+        .iter()
+        .enumerate()
+        .map(|(i, (status, starts))| {
+            let ends = if *status == "resolved" {
+                *starts
+            } else {
+                "0001-01-01T00:00:00Z"
+            };
+            serde_json::json!({
+                "status": status,
+                "labels": { "alertname": alertname, "instance": format!("host-{i}"),
+                            "severity": "critical" },
+                "annotations": { "summary": format!("{alertname} on host-{i}") },
+                "startsAt": starts,
+                "endsAt": ends,
+                "generatorURL": "http://prometheus.example:9090/graph",
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4",
+        "receiver": "dutybell",
+        "status": "firing",
+        "groupKey": format!("{{}}:{{alertname=\"{alertname}\"}}"),
+        "groupLabels": { "alertname": alertname },
+        "commonLabels": { "alertname": alertname },
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example:9093",
+        "truncatedAlerts": 0,
+        "alerts": alerts,
+    })
+    .to_string()
+}
+
+/// A received email.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A real SMTP server on 127.0.0.1 that accepts every message and keeps it.
+#[derive(Clone)]
+pub struct SmtpSink {
+    pub addr: SocketAddr,
+    pub mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let sink = SmtpSink {
+            addr,
+            mails: mails.clone(),
+        };
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve_smtp(socket, mails.clone()));
+            }
+        });
+        sink
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Recipients of every mail received, in order.
+    pub fn recipients(&self) -> Vec<String> {
+        self.mails().into_iter().flat_map(|m| m.to).collect()
+    }
+}
+
+async fn serve_smtp(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    let mut to = Vec::new();
+    let _ = write.write_all(b"220 sink ESMTP ready\r\n").await;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250-sink\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("MAIL FROM") {
+            to.clear();
+            b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO") {
+            let address = line.trim()[8..].trim().trim_matches(['<', '>']).to_string();
+            to.push(address);
+            b"250 OK\r\n"
+        } else if upper.starts_with("DATA") {
+            let _ = write.write_all(b"354 go ahead\r\n").await;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            mails.lock().unwrap().push(Mail {
+                to: to.clone(),
+                data,
+            });
+            b"250 queued\r\n"
+        } else if upper.starts_with("QUIT") {
+            let _ = write.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            b"250 OK\r\n"
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A received webhook call.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub person: String,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+    /// Whether `Dutybell-Signature` matched the shared secret and the timestamp.
+    pub signature_ok: bool,
+}
+
+/// A local HTTP server that records webhook calls to `/hook/{person}` and checks their
+/// signatures; `fail_next` makes the next calls answer 503.
+#[derive(Clone)]
+pub struct WebhookSink {
+    pub addr: SocketAddr,
+    pub hooks: Arc<Mutex<Vec<Hook>>>,
+    pub fail_next: Arc<Mutex<usize>>,
+}
+
+type SinkState = (Arc<Mutex<Vec<Hook>>>, Arc<Mutex<usize>>);
+
+impl WebhookSink {
+    pub async fn start() -> WebhookSink {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> WebhookSink {
+        let hooks = Arc::new(Mutex::new(Vec::new()));
+        let fail_next = Arc::new(Mutex::new(0));
+        let router = axum::Router::new()
+            .route("/hook/{person}", axum::routing::post(receive))
+            .with_state((hooks.clone(), fail_next.clone()));
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        WebhookSink {
+            addr,
+            hooks,
+            fail_next,
+        }
+    }
+
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.hooks.lock().unwrap().clone()
+    }
+
+    /// People paged by webhook, in order.
+    pub fn recipients(&self) -> Vec<String> {
+        self.hooks().into_iter().map(|h| h.person).collect()
+    }
+}
+
+async fn receive(
+    State((hooks, fail_next)): State<SinkState>,
+    axum::extract::Path(person): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    {
+        let mut fail = fail_next.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    }
+    let timestamp: i64 = header(&headers, "dutybell-timestamp").parse().unwrap_or(0);
+    let signature_ok = header(&headers, "dutybell-signature") == sign(timestamp, &body);
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    hooks.lock().unwrap().push(Hook {
+        person,
+        headers,
+        body,
+        signature_ok,
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// What a receiver computes to check a delivery: `v1=` + hex HMAC-SHA256 of
+/// `v1:{timestamp}:{body}` under the shared secret (comms spec §3.1).
+fn sign(timestamp: i64, body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(format!("v1:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Polls `check` every 50 ms until it returns true or `limit` passes.
+pub async fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
+
+/// A free port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

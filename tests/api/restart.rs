@@ -1,0 +1,111 @@
+//! Pages survive `kill -9`: a real `dutybell serve` process is killed between the first
+//! page and the 15-minute escalation; the restarted process pages the secondary on time.
+//! The process reads "now" from a file (`DUTYBELL_CLOCK_FILE`), so the test moves time
+//! across the restart without waiting 15 minutes.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{
+    KEY, SmtpSink, TOKEN, WebhookSink, am_body, free_port, test_env, wait_until, write_config,
+};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, port: u16, clock: &Path) -> Server {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("dutybell.log"))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dutybell"))
+        .arg("--config")
+        .arg(dir)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .envs(test_env())
+        .env("DUTYBELL_CLOCK_FILE", clock)
+        .env("DUTYBELL_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("starting dutybell");
+    Server(child)
+}
+
+async fn wait_healthy(client: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("dutybell did not become healthy");
+}
+
+#[tokio::test]
+async fn a_killed_process_still_pages_the_secondary_on_time() {
+    let smtp = SmtpSink::start().await;
+    let hooks = WebhookSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), smtp.addr, hooks.addr, None);
+    let clock = dir.path().join("now");
+    std::fs::write(&clock, "2025-06-12T03:00:00Z").unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+
+    let mut server = start(dir.path(), port, &clock);
+    wait_healthy(&client, port).await;
+    let url = format!("http://127.0.0.1:{port}/api/v1/integrations/{KEY}/alertmanager");
+    let body = am_body("DiskFull", &[("firing", "2025-06-12T02:59:30Z")]);
+    let response = client
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(wait_until(Duration::from_secs(10), || hooks.recipients() == ["ben"]).await);
+
+    std::fs::write(&clock, "2025-06-12T03:10:00Z").unwrap();
+    server.0.kill().unwrap(); // SIGKILL: no shutdown path runs
+    server.0.wait().unwrap();
+    std::fs::write(&clock, "2025-06-12T03:14:00Z").unwrap();
+    let _server = start(dir.path(), port, &clock);
+    wait_healthy(&client, port).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hooks.recipients(), ["ben"], "not before the due time");
+
+    std::fs::write(&clock, "2025-06-12T03:15:00Z").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || hooks.recipients()
+            == ["ben", "dara"])
+        .await,
+        "secondary not paged after restart: {:?}",
+        hooks.recipients()
+    );
+    assert_eq!(
+        hooks.hooks()[1].body["occurred_at"],
+        "2025-06-12T03:15:00Z",
+        "on time"
+    );
+    assert!(wait_until(Duration::from_secs(5), || smtp.recipients().len() == 2).await);
+    assert_eq!(smtp.recipients(), ["ben@example.com", "dara@example.com"]);
+}
