@@ -89,6 +89,11 @@ pub async fn act(
 ) -> anyhow::Result<()> {
     let store = open(config).await?;
     let id = parse_id(id)?;
+    if let Some(by) = &by
+        && config.person(by).is_none()
+    {
+        anyhow::bail!("--as {by:?}: no such person in team.toml");
+    }
     let by = by.unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "cli".into()));
     let now = clock.now();
     let (verb, result) = if ack {

@@ -614,7 +614,8 @@ impl Validator {
                         key("kind"),
                         format!("{other:?} is not hourly, daily, weekly or monthly"),
                     );
-                    continue;
+                    // Keep checking the rest of the rotation; the config fails anyway.
+                    RotationKind::Weekly
                 }
             };
             let advance = match raw.advance.as_deref() {
@@ -627,7 +628,7 @@ impl Validator {
                         key("advance"),
                         format!("{other:?} is not calendar or on-active-shifts"),
                     );
-                    continue;
+                    Advance::Calendar
                 }
             };
             let shift_length = raw.shift_length.unwrap_or(1);
@@ -646,12 +647,14 @@ impl Validator {
                             raw.start
                         ),
                     );
-                    continue;
+                    jiff::civil::DateTime::default()
                 }
             };
-            let Some(time_zone) = self.zone(dir, FILE, key("time_zone"), &raw.time_zone) else {
-                continue;
-            };
+            // A bad zone is reported; the rotation still counts as defined, so steps that
+            // name it do not add a second, misleading error.
+            let time_zone = self
+                .zone(dir, FILE, key("time_zone"), &raw.time_zone)
+                .unwrap_or(TimeZone::UTC);
             for (j, person) in raw.people.iter().enumerate() {
                 if !people.contains_key(person) {
                     self.invalid(

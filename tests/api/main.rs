@@ -8,6 +8,7 @@
 mod actions;
 mod alertmanager_real;
 mod bad_input;
+mod config;
 mod escalation;
 mod helpers;
 mod intake;
