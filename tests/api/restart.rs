@@ -109,3 +109,37 @@ async fn a_killed_process_still_pages_the_secondary_on_time() {
     assert!(wait_until(Duration::from_secs(5), || smtp.recipients().len() == 2).await);
     assert_eq!(smtp.recipients(), ["ben@example.com", "dara@example.com"]);
 }
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_cleanly() {
+    let smtp = SmtpSink::start().await;
+    let hooks = WebhookSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), smtp.addr, hooks.addr, None);
+    let clock = dir.path().join("now");
+    std::fs::write(&clock, "2025-06-12T03:00:00Z").unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let mut server = start(dir.path(), port, &clock);
+    wait_healthy(&client, port).await;
+
+    let pid = server.0.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let mut status = None;
+    for _ in 0..100 {
+        status = server.0.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let status = status.expect("dutybell did not exit within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    let log = std::fs::read_to_string(dir.path().join("dutybell.log")).unwrap();
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+}
