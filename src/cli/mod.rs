@@ -3,7 +3,10 @@
 //! on the local database directly, so they work while the server runs.
 
 mod alerts;
+mod ical;
 mod oncall;
+mod overrides;
+mod schedule;
 mod serve;
 
 use std::net::SocketAddr;
@@ -14,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,7 +66,7 @@ pub struct Global {
 pub enum Command {
     /// Serve HTTP and run the escalation engine.
     Serve,
-    /// Who is on call now (or at --at) for each rotation, and until when.
+    /// Who is on call now (or at --at) for each schedule and rotation, and until when.
     Oncall {
         /// An instant (RFC 3339, e.g. 2025-06-02T10:00:00Z) instead of now.
         #[arg(long)]
@@ -92,8 +96,56 @@ pub enum Command {
     },
     /// Print each integration's intake URL (contains its secret key).
     Integrations,
+    /// Schedule overrides: cover someone's shifts, add or remove a person for a while.
+    Override {
+        #[command(subcommand)]
+        command: OverrideCommand,
+    },
+    /// Schedules: `schedule preview <id>` shows the coming shifts, warnings and gaps.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// Print the secret calendar feed URL of a schedule or a person.
+    #[command(group(clap::ArgGroup::new("feed").required(true).args(["schedule", "person"])))]
+    IcalUrl {
+        /// A schedule id from oncall.toml.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// A person id from team.toml: their shifts on every schedule.
+        #[arg(long)]
+        person: Option<String>,
+    },
     /// Validate the config directory and exit non-zero on problems.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OverrideCommand {
+    /// Add an override: `--replace alice --with bob`, `--add bob` or `--remove alice`.
+    Add(overrides::AddArgs),
+    /// List a schedule's overrides in the order they apply.
+    List {
+        #[arg(long)]
+        schedule: String,
+    },
+    /// Delete an override by id.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// A text calendar of the coming shifts, then warnings and gaps in the next 7 days.
+    Preview {
+        /// A schedule id from oncall.toml.
+        schedule: String,
+        /// How many weeks to show.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=53))]
+        weeks: u16,
+        /// Start (RFC 3339, or local `YYYY-MM-DDTHH:MM` in the schedule's zone); default now.
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,7 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}: configuration is valid", config.dir.display());
             Ok(())
         }
-        Command::Oncall { at } => oncall::run(&config, &clock, at.as_deref()),
+        Command::Oncall { at } => oncall::run(&config, &clock, at.as_deref()).await,
         Command::Integrations => {
             oncall::integrations(&config);
             Ok(())
@@ -125,9 +177,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: Some(AlertsCommand::Show { alert }),
             ..
         } => alerts::show(&config, &alert).await,
+        Command::Override { command } => overrides::run(&config, &clock, command).await,
+        Command::Schedule {
+            command:
+                ScheduleCommand::Preview {
+                    schedule: id,
+                    weeks,
+                    from,
+                },
+        } => schedule::preview(&config, &clock, &id, weeks, from.as_deref()).await,
+        Command::IcalUrl { schedule, person } => {
+            ical::url(&config, schedule.as_deref(), person.as_deref())
+        }
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
     }
+}
+
+/// The local database, migrated.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.settings.database_url).await?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// `name (id)` for a person in the config, else the id alone.
+fn who(config: &Config, id: &str) -> String {
+    config
+        .person(id)
+        .map_or(id.to_string(), |person| format!("{} ({id})", person.name))
 }
 
 fn load_config(global: &Global) -> anyhow::Result<Config> {

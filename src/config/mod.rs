@@ -7,6 +7,7 @@
 //! not just the first. Secrets come from the environment or `secrets.toml` in the data dir.
 
 pub mod raw;
+mod schedules;
 pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::alert::Severity;
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::fingerprint::sha256_hex;
-use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations};
+use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations, Schedule};
 use raw::Env;
 use secrets::{SecretSlot, Secrets};
 
@@ -122,12 +123,29 @@ pub struct Service {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntegrationKind {
     Alertmanager,
+    Grafana,
+    /// PagerDuty Events API v2 senders (`/v2/enqueue`).
+    Pagerduty,
+    Generic,
 }
 
 impl IntegrationKind {
+    pub fn parse(s: &str) -> Option<IntegrationKind> {
+        match s {
+            "alertmanager" => Some(IntegrationKind::Alertmanager),
+            "grafana" => Some(IntegrationKind::Grafana),
+            "pagerduty" | "pagerduty_v2" => Some(IntegrationKind::Pagerduty),
+            "generic" => Some(IntegrationKind::Generic),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Grafana => "grafana",
+            IntegrationKind::Pagerduty => "pagerduty",
+            IntegrationKind::Generic => "generic",
         }
     }
 }
@@ -187,6 +205,9 @@ pub struct Config {
     pub settings: Settings,
     pub people: BTreeMap<String, Person>,
     pub rotations: Rotations,
+    /// Schedules from `oncall.toml`, without runtime state: their `overrides` and
+    /// `temporary` are empty; `store::overrides::with_overrides` adds the stored ones.
+    pub schedules: BTreeMap<String, Schedule>,
     pub policies: BTreeMap<String, Policy>,
     pub services: BTreeMap<String, Service>,
     pub integrations: Vec<Integration>,
@@ -250,7 +271,8 @@ pub fn load_with(
     let people = v.people(dir, team.unwrap_or_default(), env);
     let oncall = oncall.unwrap_or_default();
     let rotations = v.rotations(dir, &oncall.rotation, &people);
-    let policies = v.policies(dir, &oncall.escalation, &people, &rotations);
+    let schedules = v.schedules(dir, &oncall.schedule, &people, &rotations);
+    let policies = v.policies(dir, &oncall.escalation, &people, &rotations, &schedules);
     let (services, integrations) =
         v.services(dir, services.unwrap_or_default(), &policies, env, secrets);
 
@@ -260,6 +282,7 @@ pub fn load_with(
             settings,
             people,
             rotations,
+            schedules,
             policies,
             services,
             integrations,
@@ -696,6 +719,7 @@ impl Validator {
         raws: &[raw::RawPolicy],
         people: &BTreeMap<String, Person>,
         rotations: &Rotations,
+        schedules: &BTreeMap<String, Schedule>,
     ) -> BTreeMap<String, Policy> {
         const FILE: &str = "oncall.toml";
         let mut policies = BTreeMap::new();
@@ -724,17 +748,25 @@ impl Validator {
                         Some(Target::Person(p)) if !people.contains_key(&p) => {
                             self.invalid(dir, FILE, tkey, format!("no person {p:?} in team.toml"));
                         }
-                        Some(Target::Rotation(r)) if !rotations.contains_key(&r) => {
-                            self.invalid(dir, FILE, tkey, format!("no rotation {r:?}"));
-                        }
-                        Some(Target::Schedule(s)) => {
-                            // TODO(#3): schedules in config; until then only rotations and people.
-                            self.invalid(
-                                dir,
-                                FILE,
-                                tkey,
-                                format!("schedule {s:?}: schedules are not supported yet"),
-                            );
+                        Some(Target::Rotation(r)) => match rotations.get(&r) {
+                            None => self.invalid(dir, FILE, tkey, format!("no rotation {r:?}")),
+                            // Its turns depend on a schedule's rules, so on its own it has no
+                            // single answer (D2): page it through that schedule.
+                            Some(rotation) if rotation.advance == Advance::OnActiveShifts => {
+                                self.invalid(
+                                    dir,
+                                    FILE,
+                                    tkey,
+                                    format!(
+                                        "rotation {r:?} advances on active shifts; target a \
+                                         schedule that uses it instead"
+                                    ),
+                                );
+                            }
+                            Some(_) => targets.push(Target::Rotation(r)),
+                        },
+                        Some(Target::Schedule(s)) if !schedules.contains_key(&s) => {
+                            self.invalid(dir, FILE, tkey, format!("no schedule {s:?}"));
                         }
                         Some(target) => targets.push(target),
                         None => self.invalid(
@@ -787,18 +819,18 @@ impl Validator {
             }
             for (j, integration) in raw.integrations.iter().enumerate() {
                 let ikey = |field: &str| format!("service[{i}].integrations[{j}].{field}");
-                let kind = match integration.kind.as_str() {
-                    "alertmanager" => IntegrationKind::Alertmanager,
-                    other => {
-                        // TODO(#4): grafana, pagerduty, generic and email intake.
-                        self.invalid(
-                            dir,
-                            FILE,
-                            ikey("kind"),
-                            format!("{other:?} is not a supported integration kind (alertmanager)"),
-                        );
-                        continue;
-                    }
+                let Some(kind) = IntegrationKind::parse(&integration.kind) else {
+                    // TODO(#4): inbound email intake.
+                    self.invalid(
+                        dir,
+                        FILE,
+                        ikey("kind"),
+                        format!(
+                            "{:?} is not alertmanager, grafana, pagerduty or generic",
+                            integration.kind
+                        ),
+                    );
+                    continue;
                 };
                 if let Some(mode) = &integration.mode
                     && mode != "group"

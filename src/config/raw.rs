@@ -52,6 +52,8 @@ pub struct OncallFile {
     #[serde(default)]
     pub rotation: Vec<RawRotation>,
     #[serde(default)]
+    pub schedule: Vec<RawSchedule>,
+    #[serde(default)]
     pub escalation: Vec<RawPolicy>,
 }
 
@@ -65,6 +67,34 @@ pub struct RawRotation {
     pub time_zone: String,
     pub people: Vec<String>,
     pub advance: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub id: String,
+    pub time_zone: String,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+/// `{ days = ["mon", "tue"] | "all" | "weekdays" | "weekends", from = "09:00", to = "17:00",
+/// target = "rotation:primary" | "person:ana" }`; `days` defaults to every day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub days: Option<RawDays>,
+    pub from: String,
+    pub to: String,
+    pub target: String,
+}
+
+/// A rule's days: a named set or a list of day names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDays {
+    Named(String),
+    List(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,9 @@
-//! A normalised delivery: what every wire format parses into before dedup and storage.
+//! Normalised deliveries: what every wire format parses into before dedup and storage.
 //!
-//! `intake/` produces it from a request body; `store::deliveries` applies it in one
-//! transaction with the member rules of `domain::members`.
+//! Group formats (Alertmanager, Grafana) give a [`GroupDelivery`] whose members follow the
+//! rules of `domain::members`; event formats (PagerDuty Events v2, generic JSON) give
+//! [`AlertEvent`]s keyed by `dedup_key`. `store::deliveries` applies either in one
+//! transaction.
 
 use std::collections::BTreeMap;
 
@@ -46,4 +48,51 @@ pub struct GroupDelivery {
     pub warnings: Vec<String>,
     /// When dutybell received it.
     pub received_at: Timestamp,
+}
+
+impl GroupDelivery {
+    /// What the alert shows, in the shape shared with event formats.
+    pub fn fields(&self) -> AlertFields {
+        AlertFields {
+            summary: self.summary.clone(),
+            details: self.details.clone(),
+            severity: Some(self.severity),
+            source: self.source.clone(),
+            runbook_url: self.runbook_url.clone(),
+            labels: self.labels.clone(),
+            links: self.links.clone(),
+        }
+    }
+}
+
+/// What an event asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+/// What an alert shows; the same fields whatever the wire format.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AlertFields {
+    pub summary: String,
+    pub details: String,
+    pub severity: Option<Severity>,
+    pub source: String,
+    pub runbook_url: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub links: Vec<Link>,
+}
+
+/// One event of an event format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertEvent {
+    pub action: EventAction,
+    pub dedup_key: String,
+    /// Empty for acknowledge and resolve.
+    pub fields: AlertFields,
+    /// When the sender says it happened (receive time when it does not say).
+    pub timestamp: Timestamp,
 }

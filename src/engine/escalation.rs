@@ -2,13 +2,18 @@
 //! targets with `domain::oncall` at that instant, and store the new state, the timeline and
 //! the pages in one transaction.
 
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 
 use super::Engine;
 use crate::config::Config;
-use crate::domain::escalation::{self, Event, Target};
+use crate::domain::escalation::{self, Event, Policy, Target};
+use crate::domain::oncall::{self, Schedule};
 use crate::store::alerts::{self, DueEscalation};
 use crate::store::outbox::NewPage;
+use crate::store::{Store, overrides};
 
 /// Escalations handled per pass; the rest wait for the next pass, oldest first.
 const BATCH: i64 = 200;
@@ -36,8 +41,9 @@ async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::R
         tracing::error!(policy.id = %due.policy_id, "escalation policy no longer exists");
         return Ok(false);
     };
+    let schedules = schedules_at(&engine.store, config, policy, now).await?;
     let firing = escalation::on_due(policy, due.state, now, |targets| {
-        resolve(config, targets, now)
+        resolve(config, &schedules, targets, now)
     });
 
     let mut timeline = Vec::new();
@@ -93,8 +99,46 @@ async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::R
     Ok(stored)
 }
 
+/// The schedules `policy` names, each with the stored overrides active at `now` merged in.
+async fn schedules_at(
+    store: &Store,
+    config: &Config,
+    policy: &Policy,
+    now: Timestamp,
+) -> anyhow::Result<BTreeMap<String, Schedule>> {
+    let mut schedules = BTreeMap::new();
+    let named = policy.steps.iter().flat_map(|step| &step.targets);
+    for target in named {
+        let Target::Schedule(id) = target else {
+            continue;
+        };
+        let Some(schedule) = config.schedules.get(id) else {
+            continue;
+        };
+        if schedules.contains_key(id) {
+            continue;
+        }
+        let end = now
+            .checked_add(SignedDuration::from_nanos(1))
+            .unwrap_or(now);
+        let merged = overrides::with_overrides(store, schedule, now, end)
+            .await
+            .with_context(|| format!("reading overrides of schedule {id:?}"))?;
+        schedules.insert(id.clone(), merged);
+    }
+    Ok(schedules)
+}
+
 /// The people a step's targets name at `now`, each once, in target order (D14).
-pub fn resolve(config: &Config, targets: &[Target], now: Timestamp) -> Vec<String> {
+///
+/// `schedules` holds each named schedule with its stored overrides merged in; a schedule
+/// missing from it (config validation rejects unknown ones) yields nobody.
+pub fn resolve(
+    config: &Config,
+    schedules: &BTreeMap<String, Schedule>,
+    targets: &[Target],
+    now: Timestamp,
+) -> Vec<String> {
     let mut people: Vec<String> = Vec::new();
     for target in targets {
         let found: Vec<String> = match target {
@@ -105,8 +149,12 @@ pub fn resolve(config: &Config, targets: &[Target], now: Timestamp) -> Vec<Strin
                 .and_then(|rotation| rotation.slot_at(now).person)
                 .into_iter()
                 .collect(),
-            // TODO(#3): schedule targets resolve through `domain::oncall::oncall`.
-            Target::Schedule(_) => Vec::new(),
+            Target::Schedule(id) => schedules
+                .get(id)
+                .map(|schedule| oncall::oncall(schedule, &config.rotations, now))
+                .into_iter()
+                .flatten()
+                .collect(),
         };
         for person in found {
             if !people.contains(&person) {

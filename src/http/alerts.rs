@@ -18,12 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn require_token(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    // TODO(#7): per-user API tokens and roles; one admin token for now.
-    if auth::matches(headers, &state.config.settings.api_token) {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized)
-    }
+    auth::require_admin(state, headers)
 }
 
 #[derive(Deserialize)]

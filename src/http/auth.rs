@@ -7,6 +7,8 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 
+use super::{AppError, AppState};
+
 /// The credential a request presents: a Bearer token, or the password of Basic auth (how
 /// Alertmanager's `basic_auth` and Grafana's user/password send it).
 pub fn presented(headers: &HeaderMap) -> Option<String> {
@@ -25,6 +27,16 @@ pub fn presented(headers: &HeaderMap) -> Option<String> {
             .map(|(_, password)| password.to_string());
     }
     None
+}
+
+/// Admin API access: the request must carry the instance API token.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    // TODO(#7): per-user API tokens and roles; one admin token for now.
+    if matches(headers, &state.config.settings.api_token) {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized)
+    }
 }
 
 /// Whether the request carries `expected`.

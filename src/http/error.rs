@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::override_request::RequestError;
 use crate::intake::IntakeError;
 use crate::store::StoreError;
 
@@ -35,6 +36,15 @@ impl From<IntakeError> for AppError {
     fn from(err: IntakeError) -> Self {
         match err {
             IntakeError::Invalid { field, message } => AppError::Invalid { field, message },
+        }
+    }
+}
+
+impl From<RequestError> for AppError {
+    fn from(err: RequestError) -> Self {
+        AppError::Invalid {
+            field: err.field,
+            message: err.message,
         }
     }
 }
@@ -76,12 +86,51 @@ impl IntoResponse for AppError {
         if let AppError::Invalid { field, .. } = &self {
             body["field"] = field.clone().into();
         }
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
+        respond(status, body)
     }
+}
+
+/// An error on the PagerDuty-compatible endpoints, answered in PagerDuty's shapes
+/// (intake spec §2.3) so PagerDuty senders read it as they would PagerDuty's own.
+#[derive(Debug)]
+pub struct PagerDutyError(pub AppError);
+
+impl From<AppError> for PagerDutyError {
+    fn from(err: AppError) -> Self {
+        PagerDutyError(err)
+    }
+}
+
+impl IntoResponse for PagerDutyError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self.0 {
+            AppError::Invalid { message, .. } => (
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "status": "invalid event",
+                    "message": "Event object is invalid", "errors": [message] }),
+            ),
+            AppError::Unavailable(_) | AppError::Internal(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "unavailable",
+                    "message": "Event not stored, retry later", "errors": [] }),
+            ),
+            // Everything else keeps dutybell's own status and body.
+            _ => return self.0.into_response(),
+        };
+        if let AppError::Unavailable(err) | AppError::Internal(err) = &self.0 {
+            tracing::error!(error = format!("{err:#}"), "PagerDuty event not stored");
+        }
+        respond(status, body)
+    }
+}
+
+/// A JSON response; 503s tell the sender when to retry.
+fn respond(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }

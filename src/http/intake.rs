@@ -1,6 +1,7 @@
-//! Alert intake over HTTP: the single handler path every wire format goes through —
-//! body limit, integration lookup by hashed key, token check, parse, one committed
-//! transaction, then the answer (intake spec §2.5, §4).
+//! Alert intake over HTTP: one pipeline for every wire format — body limit, integration
+//! lookup by hashed key, token check, parse, one committed transaction, then the answer
+//! (intake spec §2.5, §4). Formats differ only in their parse function and, for PagerDuty,
+//! in the shape of the answer.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,12 +12,16 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
+use serde_json::json;
 
+use super::error::PagerDutyError;
 use super::{AppError, AppState, auth};
 use crate::config::{Config, Integration, IntegrationKind};
+use crate::domain::delivery::{AlertEvent, GroupDelivery};
 use crate::domain::fingerprint::sha256_hex;
-use crate::intake::alertmanager;
+use crate::intake::{alertmanager, generic, pagerduty};
 use crate::store::deliveries::{self, Target};
+use crate::store::services;
 
 /// A 2xx is only sent after the commit; past this, 503 so the sender retries.
 const RESPONSE_DEADLINE: Duration = Duration::from_secs(5);
@@ -27,60 +32,219 @@ pub fn router(config: &Config) -> Router<AppState> {
             "/api/v1/integrations/{key}/alertmanager",
             post(alertmanager_webhook),
         )
+        .route(
+            "/api/v1/integrations/{key}/grafana",
+            post(grafana_webhook).put(grafana_webhook),
+        )
+        .route("/api/v1/integrations/{key}/generic", post(generic_webhook))
+        .route("/v2/enqueue", post(pagerduty_enqueue))
+        .route("/v2/change/enqueue", post(pagerduty_change))
         .layer(DefaultBodyLimit::max(config.settings.max_body_bytes))
 }
 
+type Answer = Result<(StatusCode, Json<serde_json::Value>), AppError>;
+type Body = Result<Bytes, BytesRejection>;
+
 async fn alertmanager_webhook(
+    s: State<AppState>,
+    k: Path<String>,
+    h: HeaderMap,
+    b: Body,
+) -> Answer {
+    keyed(s, k, h, b, IntegrationKind::Alertmanager).await
+}
+
+async fn grafana_webhook(s: State<AppState>, k: Path<String>, h: HeaderMap, b: Body) -> Answer {
+    keyed(s, k, h, b, IntegrationKind::Grafana).await
+}
+
+async fn generic_webhook(s: State<AppState>, k: Path<String>, h: HeaderMap, b: Body) -> Answer {
+    keyed(s, k, h, b, IntegrationKind::Generic).await
+}
+
+/// What a body parses into.
+enum Parsed {
+    Group(Box<GroupDelivery>),
+    Events(Vec<AlertEvent>),
+}
+
+/// The native endpoints: key in the path, the answer in dutybell's own shape.
+async fn keyed(
     State(state): State<AppState>,
     Path(key): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    body: Body,
+    kind: IntegrationKind,
+) -> Answer {
     let body = body.map_err(|rejection| body_error(&state, &rejection))?;
-    let integration = authorize(&state, &key, IntegrationKind::Alertmanager, &headers)?;
+    let integration = authorize(&state, &key, kind, &headers)?;
     let now = state.clock.now();
-    let delivery = alertmanager::parse(&body, &integration.id, integration.default_severity, now)?;
-
-    if state.draining.load(Ordering::SeqCst) {
-        return Err(AppError::Unavailable(anyhow::anyhow!("shutting down")));
+    let (id, severity) = (integration.id.as_str(), integration.default_severity);
+    let parsed = match kind {
+        IntegrationKind::Alertmanager => {
+            Parsed::Group(Box::new(alertmanager::parse(&body, id, severity, now)?))
+        }
+        IntegrationKind::Grafana => Parsed::Group(Box::new(alertmanager::parse_grafana(
+            &body, id, severity, now,
+        )?)),
+        IntegrationKind::Generic => Parsed::Events(generic::parse(&body, now, new_key)?),
+        IntegrationKind::Pagerduty => return Err(AppError::UnknownIntegration),
+    };
+    match parsed {
+        Parsed::Group(delivery) => {
+            let target = target(&state, &integration)?;
+            let write = deliveries::apply_group(&state.store, &target, &delivery, &body);
+            let applied = within_deadline(write).await?;
+            if applied.opened {
+                opened(&state, &integration, applied.alert_id);
+            }
+            Ok(accepted(json!({
+                "delivery_id": applied.delivery_id,
+                "alert_id": applied.alert_id,
+                "alerts": delivery.members.len(),
+                "duplicate": applied.duplicate,
+                "warnings": delivery.warnings,
+            })))
+        }
+        Parsed::Events(events) => {
+            let (delivery_id, outcomes) =
+                apply_events(&state, &integration, &events, &body).await?;
+            let keys: Vec<&str> = outcomes.iter().map(|o| o.dedup_key.as_str()).collect();
+            Ok(accepted(json!({
+                "delivery_id": delivery_id,
+                "alerts": events.len(),
+                "duplicate": false,
+                "dedup_keys": keys,
+                "results": outcomes,
+                "warnings": [],
+            })))
+        }
     }
+}
+
+/// `POST /v2/enqueue`: PagerDuty Events API v2, answered in PagerDuty's shapes.
+async fn pagerduty_enqueue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), PagerDutyError> {
+    let (body, integration) = pagerduty_integration(&state, &headers, body)?;
+    let enqueue =
+        pagerduty::parse_enqueue(&body, state.clock.now(), new_key).map_err(AppError::from)?;
+    let events = [enqueue.event];
+    apply_events(&state, &integration, &events, &body).await?;
+    let [event] = events;
+    let answer = json!({
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": event.dedup_key,
+    });
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+/// `POST /v2/change/enqueue`: a change event lands on the service timeline; never pages.
+async fn pagerduty_change(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), PagerDutyError> {
+    let (body, integration) = pagerduty_integration(&state, &headers, body)?;
+    let change = pagerduty::parse_change(&body, state.clock.now()).map_err(AppError::from)?;
+    draining(&state)?;
+    services::record_change(&state.store, &integration.service, &integration.id, &change)
+        .await
+        .map_err(AppError::from)?;
+    let answer = json!({ "status": "success", "message": "Change event processed" });
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+/// The body and the integration its `routing_key` names. PagerDuty answers an unknown
+/// routing key with 400, not 404.
+fn pagerduty_integration(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Integration), AppError> {
+    let body = body.map_err(|rejection| body_error(state, &rejection))?;
+    let key = pagerduty::routing_key(&body)?;
+    match authorize(state, &key, IntegrationKind::Pagerduty, headers) {
+        Ok(integration) => Ok((body, integration)),
+        Err(AppError::UnknownIntegration) => Err(AppError::Invalid {
+            field: "routing_key".into(),
+            message: "'routing_key' is not a known integration key".into(),
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+async fn apply_events(
+    state: &AppState,
+    integration: &Integration,
+    events: &[AlertEvent],
+    body: &[u8],
+) -> Result<(String, Vec<deliveries::EventOutcome>), AppError> {
+    let now = state.clock.now();
+    let severity = integration.default_severity;
+    let target = target(state, integration)?;
+    let write = deliveries::apply_events(&state.store, &target, events, severity, body, now);
+    let (id, outcomes) = within_deadline(write).await?;
+    for outcome in outcomes.iter().filter(|o| o.effect == "opened") {
+        opened(state, integration, outcome.alert_id);
+    }
+    Ok((id, outcomes))
+}
+
+/// Where `integration`'s deliveries go; refused while draining.
+fn target<'a>(state: &'a AppState, integration: &'a Integration) -> Result<Target<'a>, AppError> {
+    draining(state)?;
     let policy = state
         .config
         .services
         .get(&integration.service)
-        .map(|service| service.escalation.clone())
+        .map(|service| service.escalation.as_str())
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("integration without service")))?;
-    let target = Target {
+    Ok(Target {
         integration_id: &integration.id,
         service_id: &integration.service,
-        policy_id: &policy,
-    };
-    let applied = tokio::time::timeout(
-        RESPONSE_DEADLINE,
-        deliveries::apply_group(&state.store, &target, &delivery, &body),
-    )
-    .await
-    .map_err(|_| AppError::Unavailable(anyhow::anyhow!("storing the delivery took too long")))??;
+        policy_id: policy,
+    })
+}
 
-    if applied.opened {
-        tracing::info!(
-            integration.id = %integration.id,
-            alert.id = applied.alert_id,
-            "alert opened"
-        );
-        state.wake.notify_one();
+/// Awaits a store write for at most the response deadline; late is 503 (the commit may
+/// still land, and the sender's retry is then a duplicate).
+async fn within_deadline<T>(
+    write: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
+) -> Result<T, AppError> {
+    tokio::time::timeout(RESPONSE_DEADLINE, write)
+        .await
+        .map_err(|_| AppError::Unavailable(anyhow::anyhow!("storing the delivery took too long")))?
+        .map_err(AppError::from)
+}
+
+fn draining(state: &AppState) -> Result<(), AppError> {
+    if state.draining.load(Ordering::SeqCst) {
+        return Err(AppError::Unavailable(anyhow::anyhow!("shutting down")));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({
-            "status": "accepted",
-            "delivery_id": applied.delivery_id,
-            "alert_id": applied.alert_id,
-            "alerts": delivery.members.len(),
-            "duplicate": applied.duplicate,
-            "warnings": delivery.warnings,
-        })),
-    ))
+    Ok(())
+}
+
+fn opened(state: &AppState, integration: &Integration, alert_id: Option<i64>) {
+    tracing::info!(integration.id = %integration.id, alert.id = alert_id, "alert opened");
+    state.wake.notify_one();
+}
+
+fn accepted(mut body: serde_json::Value) -> (StatusCode, Json<serde_json::Value>) {
+    body["status"] = "accepted".into();
+    (StatusCode::ACCEPTED, Json(body))
+}
+
+/// A fresh dedup key for a trigger that names none: never derived from content, so two
+/// different problems with equal text stay two alerts (IN-06).
+fn new_key() -> String {
+    format!(
+        "auto:{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    )
 }
 
 /// Finds the integration a presented key belongs to and checks its token. A key of

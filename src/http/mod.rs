@@ -2,6 +2,8 @@
 //!
 //! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
 //! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
+//! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
+//! - `ical`: calendar feeds per schedule and person (`/ical/…`), signed token in the query.
 //! - `actions`: signed one-click links from notifications (`/a/{token}`).
 //! - `health`: liveness and database check.
 
@@ -10,7 +12,10 @@ pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod ical;
 pub mod intake;
+pub mod schedules;
+pub mod services;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -44,6 +49,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(intake::router(&state.config))
         .merge(alerts::router())
+        .merge(schedules::router())
+        .merge(services::router())
+        .merge(ical::router())
         .merge(actions::router())
         .merge(health::router())
         .fallback(not_found)

@@ -1,12 +1,16 @@
 //! Prometheus Alertmanager webhook (`version: "4"`), intake spec §2.1, `group` mode: one
 //! dutybell alert per (receiver, groupKey), members tracked one by one by fingerprint.
+//!
+//! Grafana's webhook contact point (`version: "1"`, §2.2) embeds the same format with a few
+//! additions (`title`, dashboard/panel/silence URLs, `valueString`), so it is parsed here
+//! too, as a [`Flavor`].
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use super::{IntakeError, MAX_SUMMARY_CHARS, Parsed, truncate_chars};
+use super::{IntakeError, MAX_SUMMARY_CHARS, Parsed, is_http, truncate_chars};
 use crate::domain::alert::Severity;
 use crate::domain::delivery::{GroupDelivery, Link, Member};
 use crate::domain::fingerprint::{fingerprint, sha256_hex};
@@ -17,9 +21,42 @@ const MAX_DETAIL_LINES: usize = 50;
 /// Alertmanager's "no end yet".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// Parses a webhook body received at `now` for the integration `integration_id`.
+/// Which sender's dialect of the format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Alertmanager,
+    Grafana,
+}
+
+/// Parses an Alertmanager webhook body received at `now` for `integration_id`.
 pub fn parse(
     body: &[u8],
+    integration_id: &str,
+    default_severity: Severity,
+    now: Timestamp,
+) -> Parsed {
+    parse_flavor(
+        body,
+        Flavor::Alertmanager,
+        integration_id,
+        default_severity,
+        now,
+    )
+}
+
+/// Parses a Grafana webhook contact point body.
+pub fn parse_grafana(
+    body: &[u8],
+    integration_id: &str,
+    default_severity: Severity,
+    now: Timestamp,
+) -> Parsed {
+    parse_flavor(body, Flavor::Grafana, integration_id, default_severity, now)
+}
+
+fn parse_flavor(
+    body: &[u8],
+    flavor: Flavor,
     integration_id: &str,
     default_severity: Severity,
     now: Timestamp,
@@ -31,9 +68,11 @@ pub fn parse(
     };
     let mut warnings = Vec::new();
 
-    if top.get("version") != Some(&Value::String("4".into())) {
-        warnings.push("version: expected \"4\"".to_string());
+    let version = if flavor == Flavor::Grafana { "1" } else { "4" };
+    if top.get("version").and_then(Value::as_str) != Some(version) {
+        warnings.push(format!("version: expected \"{version}\""));
     }
+    let title = string_field(&top, "title", &mut warnings);
     let receiver = string_field(&top, "receiver", &mut warnings);
     let group_key = string_field(&top, "groupKey", &mut warnings);
     let external_url = string_field(&top, "externalURL", &mut warnings);
@@ -50,14 +89,11 @@ pub fn parse(
     let mut members = Vec::with_capacity(entries.len());
     let mut links = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let (member, generator_url) = parse_member(i, entry, now, &mut warnings)?;
-        if let Some(url) = generator_url
-            && !links.iter().any(|l: &Link| l.href == url)
-        {
-            links.push(Link {
-                href: url,
-                text: "Source".into(),
-            });
+        let (member, member_links) = parse_member(i, entry, now, &mut warnings)?;
+        for link in member_links {
+            if !links.iter().any(|l: &Link| l.href == link.href) {
+                links.push(link);
+            }
         }
         members.push(member);
     }
@@ -73,7 +109,12 @@ pub fn parse(
         .filter(|m| m.occurrence.status == MemberStatus::Firing)
         .collect();
     let lead = firing.first().copied().unwrap_or(&members[0]);
-    let summary = summary(&common_annotations, lead, firing.len());
+    let summary = summary(
+        &common_annotations,
+        lead,
+        Some(title.as_str()),
+        firing.len(),
+    );
     let details = details(&common_annotations, &common_labels, &firing);
     let severity = firing
         .iter()
@@ -117,7 +158,7 @@ fn parse_member(
     entry: &Value,
     now: Timestamp,
     warnings: &mut Vec<String>,
-) -> Result<(Member, Option<String>), IntakeError> {
+) -> Result<(Member, Vec<Link>), IntakeError> {
     let field = |name: &str| format!("alerts[{i}].{name}");
     let Value::Object(entry) = entry else {
         return Err(IntakeError::invalid(
@@ -152,7 +193,15 @@ fn parse_member(
         &mut scoped,
     );
     warnings.extend(scoped);
-    labels.retain(|_, value| !value.is_empty());
+    // Grafana hashes `__name__`-style labels into the fingerprint but they are internal.
+    let internal = |key: &str| key.len() > 4 && key.starts_with("__") && key.ends_with("__");
+    labels.retain(|key, value| !value.is_empty() && !internal(key));
+    annotations.retain(|key, _| !internal(key));
+    if let Some(value) = entry.get("valueString").and_then(Value::as_str)
+        && !value.is_empty()
+    {
+        annotations.insert("valueString".into(), value.to_string());
+    }
 
     let starts_at = match entry
         .get("startsAt")
@@ -190,11 +239,24 @@ fn parse_member(
             }
         }
     };
-    let generator_url = entry
-        .get("generatorURL")
-        .and_then(Value::as_str)
-        .filter(|u| is_http(u))
-        .map(str::to_string);
+    let links = [
+        ("generatorURL", "Source"),
+        ("dashboardURL", "Dashboard"),
+        ("panelURL", "Panel"),
+        ("silenceURL", "Silence"),
+    ]
+    .into_iter()
+    .filter_map(|(field, text)| {
+        let href = entry
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|u| is_http(u))?;
+        Some(Link {
+            href: href.to_string(),
+            text: text.to_string(),
+        })
+    })
+    .collect();
     let member = Member {
         fingerprint: sent_fingerprint.map_or_else(|| fingerprint(&labels), str::to_string),
         occurrence: Occurrence {
@@ -205,13 +267,20 @@ fn parse_member(
         labels,
         annotations,
     };
-    Ok((member, generator_url))
+    Ok((member, links))
 }
 
-fn summary(common: &BTreeMap<String, String>, lead: &Member, firing: usize) -> String {
+fn summary(
+    common: &BTreeMap<String, String>,
+    lead: &Member,
+    title: Option<&str>,
+    firing: usize,
+) -> String {
+    let title = title.filter(|t| !t.trim().is_empty()).map(str::to_string);
     let base = common
         .get("summary")
         .or_else(|| lead.annotations.get("summary"))
+        .or(title.as_ref())
         .or_else(|| lead.labels.get("alertname"))
         .cloned()
         .unwrap_or_else(|| format!("alert {}", lead.fingerprint));
@@ -246,7 +315,11 @@ fn details(
                 .filter(|(k, _)| !common_labels.contains_key(*k))
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            format!("- {text} [{}]", own.join(", "))
+            let value = m
+                .annotations
+                .get("valueString")
+                .map_or(String::new(), |v| format!(" {v}"));
+            format!("- {text} [{}]{value}", own.join(", "))
         })
         .collect();
     if firing.len() > MAX_DETAIL_LINES {
@@ -323,10 +396,6 @@ fn collect_strings(
 /// RFC 3339 with any fraction and `Z` or an offset, to a UTC instant.
 fn parse_time(text: &str) -> Option<Timestamp> {
     text.parse::<Timestamp>().ok()
-}
-
-fn is_http(url: &str) -> bool {
-    crate::config::is_http_url(url)
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -444,6 +513,46 @@ mod tests {
         let other_integration =
             parse(SPEC_EXAMPLE.as_bytes(), "j", Severity::Error, now()).unwrap();
         assert_ne!(a.digest, other_integration.digest);
+    }
+
+    #[test]
+    fn grafana_members_keep_their_sent_fingerprints_and_links() {
+        let body = r#"{"version":"1","orgId":1,"state":"alerting",
+          "title":"[FIRING:2] CertExpiresSoon (Edge lb-2)","message":"","receiver":"dutybell",
+          "status":"firing","groupKey":"g","truncatedAlerts":0,"commonAnnotations":{},
+          "commonLabels":{"alertname":"CertExpiresSoon","grafana_folder":"Edge"},
+          "alerts":[{"status":"firing","fingerprint":"7d1e0c5a9b224f36",
+            "labels":{"alertname":"CertExpiresSoon","grafana_folder":"Edge","host":"lb-2",
+                      "__alert_rule_uid__":"abc"},
+            "startsAt":"2025-05-12T08:30:00+02:00","endsAt":"0001-01-01T00:00:00Z",
+            "values":{"B":6},"valueString":"[ var='B' value=6 ]","silenceURL":"",
+            "dashboardURL":"https://grafana.example/d/1","panelURL":""},
+           {"status":"firing","fingerprint":"7d1e0c5a9b224f37",
+            "labels":{"alertname":"CertExpiresSoon","grafana_folder":"Edge","host":"lb-2"},
+            "startsAt":"2025-05-12T08:30:00+02:00"}]}"#;
+        let d = parse_grafana(body.as_bytes(), "i", Severity::Error, now()).unwrap();
+        assert_eq!(
+            d.members.len(),
+            2,
+            "same visible labels, different fingerprints: two"
+        );
+        assert_eq!(d.members[0].fingerprint, "7d1e0c5a9b224f36");
+        assert!(!d.members[0].labels.contains_key("__alert_rule_uid__"));
+        assert_eq!(
+            d.members[0].occurrence.starts_at,
+            "2025-05-12T06:30:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            d.summary,
+            "[FIRING:2] CertExpiresSoon (Edge lb-2) (+1 more firing)"
+        );
+        assert!(
+            d.links
+                .iter()
+                .any(|l| l.href == "https://grafana.example/d/1")
+        );
+        assert!(d.details.contains("value=6"), "{}", d.details);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! could not be identified.
 
 pub mod alertmanager;
+pub mod generic;
+pub mod pagerduty;
 
 use crate::domain::delivery::GroupDelivery;
 
@@ -38,6 +40,11 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// Whether `url` is an absolute http(s) URL: the only links dutybell keeps.
+pub fn is_http(url: &str) -> bool {
+    crate::config::is_http_url(url)
 }
 
 /// Parsed input shared by the group formats.

@@ -111,16 +111,21 @@ fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert> {
         resolved_by: row.try_get("resolved_by")?,
         trigger_count: row.try_get("trigger_count")?,
         policy_id: row.try_get("policy_id")?,
-        escalation: EscalationState {
-            step: usize::try_from(row.try_get::<i64, _>("esc_step")?).unwrap_or(0),
-            loop_index: u32::try_from(row.try_get::<i64, _>("esc_loop")?).unwrap_or(0),
-            loop_paged: row.try_get("esc_loop_paged")?,
-            waiting: row.try_get("esc_waiting")?,
-        },
+        escalation: escalation_from_row(row)?,
         next_escalation_at: from_ms_opt(row.try_get("next_escalation_at")?)?,
         paged: paged
             .map(|p| p.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
+    })
+}
+
+/// The `esc_*` columns of an alert row.
+fn escalation_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EscalationState> {
+    Ok(EscalationState {
+        step: usize::try_from(row.try_get::<i64, _>("esc_step")?).unwrap_or(0),
+        loop_index: u32::try_from(row.try_get::<i64, _>("esc_loop")?).unwrap_or(0),
+        loop_paged: row.try_get("esc_loop_paged")?,
+        waiting: row.try_get("esc_waiting")?,
     })
 }
 
@@ -199,7 +204,20 @@ pub async fn acknowledge(
     now: Timestamp,
 ) -> Result<Transition> {
     let mut tx = store.begin().await?;
-    match current_state(&mut tx, id).await? {
+    let done = acknowledge_in(&mut tx, id, by, via, now).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Acknowledges inside the caller's transaction.
+pub(crate) async fn acknowledge_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    by: &str,
+    via: &str,
+    now: Timestamp,
+) -> Result<Transition> {
+    match current_state(conn, id).await? {
         AlertState::Resolved => return Err(StoreError::Conflict("the alert is resolved".into())),
         AlertState::Acknowledged => return Ok(Transition::Unchanged),
         AlertState::Triggered => {}
@@ -212,12 +230,11 @@ pub async fn acknowledge(
     .bind(by)
     .bind(to_ms(now))
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    let dropped = outbox::drop_pending(&mut tx, id).await?;
+    let dropped = outbox::drop_pending(conn, id).await?;
     let detail = serde_json::json!({ "via": via, "dropped_pages": dropped });
-    add_event(&mut tx, id, now, "acknowledged", Some(by), detail).await?;
-    tx.commit().await?;
+    add_event(conn, id, now, "acknowledged", Some(by), detail).await?;
     Ok(Transition::Changed)
 }
 
@@ -306,12 +323,7 @@ pub async fn due_escalations(
                 alert_id: row.try_get("id")?,
                 service_id: row.try_get("service_id")?,
                 policy_id: row.try_get("policy_id")?,
-                state: EscalationState {
-                    step: usize::try_from(row.try_get::<i64, _>("esc_step")?).unwrap_or(0),
-                    loop_index: u32::try_from(row.try_get::<i64, _>("esc_loop")?).unwrap_or(0),
-                    loop_paged: row.try_get("esc_loop_paged")?,
-                    waiting: row.try_get("esc_waiting")?,
-                },
+                state: escalation_from_row(row)?,
                 due_at: from_ms(row.try_get("next_escalation_at")?)?,
             })
         })

@@ -5,9 +5,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sqlx::{Row as _, SqliteConnection};
 
-use super::alerts::{add_event, resolve_in};
+use super::alerts::{acknowledge_in, add_event, resolve_in};
 use super::{Result, Store, from_ms, from_ms_opt, to_ms};
-use crate::domain::delivery::{GroupDelivery, Member};
+use crate::domain::alert::Severity;
+use crate::domain::delivery::{AlertEvent, AlertFields, EventAction, GroupDelivery, Member};
 use crate::domain::members::{self, MemberChange, MemberStatus, Occurrence};
 
 /// Where a delivery is applied.
@@ -75,7 +76,7 @@ pub async fn apply_group(
     let mut opened = false;
     let alert_id = match open {
         Some(id) => {
-            refresh_alert(&mut tx, id, delivery, now).await?;
+            refresh_alert(&mut tx, id, &delivery.fields(), delivery.severity, now).await?;
             for fingerprint in &newly_firing {
                 attach(&mut tx, target.integration_id, fingerprint, id).await?;
                 let detail = serde_json::json!({ "fingerprint": fingerprint });
@@ -84,7 +85,20 @@ pub async fn apply_group(
             Some(id)
         }
         None if !newly_firing.is_empty() => {
-            let id = insert_alert(&mut tx, target, delivery, &delivery_id).await?;
+            let detail = serde_json::json!({
+                "delivery_id": delivery_id,
+                "members": delivery.members.len(),
+            });
+            let id = insert_alert(
+                &mut tx,
+                target,
+                &delivery.dedup_key,
+                &delivery.fields(),
+                delivery.severity,
+                now,
+                detail,
+            )
+            .await?;
             for fingerprint in &newly_firing {
                 attach(&mut tx, target.integration_id, fingerprint, id).await?;
             }
@@ -262,13 +276,17 @@ async fn all_members_resolved(
     from_ms_opt(ended)
 }
 
+/// Opens a new alert, due to escalate at once, with its `created` entry.
 async fn insert_alert(
     conn: &mut SqliteConnection,
     target: &Target<'_>,
-    delivery: &GroupDelivery,
-    delivery_id: &str,
+    key: &str,
+    fields: &AlertFields,
+    severity: Severity,
+    at: Timestamp,
+    mut detail: serde_json::Value,
 ) -> Result<i64> {
-    let now = to_ms(delivery.received_at);
+    let now = to_ms(at);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
          source, runbook_url, labels, links, state, created_at, updated_at, policy_id, \
@@ -277,35 +295,23 @@ async fn insert_alert(
     )
     .bind(target.service_id)
     .bind(target.integration_id)
-    .bind(&delivery.dedup_key)
-    .bind(&delivery.summary)
-    .bind(&delivery.details)
-    .bind(delivery.severity.as_str())
-    .bind(&delivery.source)
-    .bind(&delivery.runbook_url)
-    .bind(serde_json::to_string(&delivery.labels).unwrap_or_default())
-    .bind(serde_json::to_string(&delivery.links).unwrap_or_default())
+    .bind(key)
+    .bind(&fields.summary)
+    .bind(&fields.details)
+    .bind(severity.as_str())
+    .bind(&fields.source)
+    .bind(&fields.runbook_url)
+    .bind(serde_json::to_string(&fields.labels).unwrap_or_default())
+    .bind(serde_json::to_string(&fields.links).unwrap_or_default())
     .bind(now)
     .bind(now)
     .bind(target.policy_id)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    let detail = serde_json::json!({
-        "summary": delivery.summary,
-        "severity": delivery.severity,
-        "delivery_id": delivery_id,
-        "members": delivery.members.len(),
-    });
-    add_event(
-        conn,
-        id,
-        delivery.received_at,
-        "created",
-        Some(target.integration_id),
-        detail,
-    )
-    .await?;
+    detail["summary"] = fields.summary.clone().into();
+    detail["severity"] = severity.as_str().into();
+    add_event(conn, id, at, "created", Some(target.integration_id), detail).await?;
     Ok(id)
 }
 
@@ -314,7 +320,8 @@ async fn insert_alert(
 async fn refresh_alert(
     conn: &mut SqliteConnection,
     id: i64,
-    delivery: &GroupDelivery,
+    fields: &AlertFields,
+    severity: Severity,
     now: Timestamp,
 ) -> Result<()> {
     let current: String = sqlx::query_scalar("SELECT severity FROM alerts WHERE id = ?")
@@ -323,22 +330,131 @@ async fn refresh_alert(
         .await?;
     let severity = current
         .parse()
-        .map_or(delivery.severity, |s| delivery.severity.max(s));
+        .map_or(severity, |s: Severity| severity.max(s));
     sqlx::query(
         "UPDATE alerts SET summary = ?, details = ?, severity = ?, source = ?, \
          runbook_url = COALESCE(?, runbook_url), labels = ?, links = ?, updated_at = ? \
          WHERE id = ?",
     )
-    .bind(&delivery.summary)
-    .bind(&delivery.details)
+    .bind(&fields.summary)
+    .bind(&fields.details)
     .bind(severity.as_str())
-    .bind(&delivery.source)
-    .bind(&delivery.runbook_url)
-    .bind(serde_json::to_string(&delivery.labels).unwrap_or_default())
-    .bind(serde_json::to_string(&delivery.links).unwrap_or_default())
+    .bind(&fields.source)
+    .bind(&fields.runbook_url)
+    .bind(serde_json::to_string(&fields.labels).unwrap_or_default())
+    .bind(serde_json::to_string(&fields.links).unwrap_or_default())
     .bind(to_ms(now))
     .bind(id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// What applying one event did.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventOutcome {
+    pub dedup_key: String,
+    pub alert_id: Option<i64>,
+    /// `opened`, `updated`, `acknowledged`, `resolved` or `dropped` (nothing open to act on).
+    pub effect: &'static str,
+}
+
+/// Applies event-format deliveries (PagerDuty Events v2, generic JSON) in one transaction:
+/// a trigger opens an alert or updates the open one with its key (no new page), ack and
+/// resolve act on the open alert or are dropped. `default_severity` fills in a missing one.
+pub async fn apply_events(
+    store: &Store,
+    target: &Target<'_>,
+    events: &[AlertEvent],
+    default_severity: Severity,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(String, Vec<EventOutcome>)> {
+    let mut tx = store.begin().await?;
+    let delivery_id = ulid::Ulid::new().to_string();
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        let open = open_alert(&mut tx, target.integration_id, &event.dedup_key).await?;
+        let by = target.integration_id;
+        let effect = match (event.action, open) {
+            (EventAction::Trigger, None) => {
+                let severity = event.fields.severity.unwrap_or(default_severity);
+                let detail = serde_json::json!({ "delivery_id": delivery_id });
+                let id = insert_alert(
+                    &mut tx,
+                    target,
+                    &event.dedup_key,
+                    &event.fields,
+                    severity,
+                    now,
+                    detail,
+                )
+                .await?;
+                outcomes.push(outcome(event, Some(id), "opened"));
+                continue;
+            }
+            (EventAction::Trigger, Some(id)) => {
+                let severity = event.fields.severity.unwrap_or(default_severity);
+                refresh_alert(&mut tx, id, &event.fields, severity, now).await?;
+                record_duplicate(&mut tx, id, now).await?;
+                (Some(id), "updated")
+            }
+            (EventAction::Acknowledge, Some(id)) => {
+                acknowledge_in(&mut tx, id, by, "source", now).await?;
+                (Some(id), "acknowledged")
+            }
+            (EventAction::Resolve, Some(id)) => {
+                resolve_in(&mut tx, id, by, "source", event.timestamp.min(now), now).await?;
+                (Some(id), "resolved")
+            }
+            (EventAction::Acknowledge | EventAction::Resolve, None) => (None, "dropped"),
+        };
+        outcomes.push(outcome(event, effect.0, effect.1));
+    }
+    let digest = format!(
+        "events:{}",
+        crate::domain::fingerprint::sha256_hex(&[&delivery_id])
+    );
+    sqlx::query(
+        "INSERT INTO deliveries (id, integration_id, digest, received_at, alert_id, body) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&delivery_id)
+    .bind(target.integration_id)
+    .bind(digest)
+    .bind(to_ms(now))
+    .bind(outcomes.first().and_then(|o| o.alert_id))
+    .bind(body)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((delivery_id, outcomes))
+}
+
+fn outcome(event: &AlertEvent, alert_id: Option<i64>, effect: &'static str) -> EventOutcome {
+    EventOutcome {
+        dedup_key: event.dedup_key.clone(),
+        alert_id,
+        effect,
+    }
+}
+
+/// A repeated trigger bumps `trigger_count`; the timeline gets at most one `duplicate`
+/// entry per alert per minute (D9), so a chatty sender cannot flood it.
+async fn record_duplicate(conn: &mut SqliteConnection, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE alerts SET trigger_count = trigger_count + 1 WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(at) FROM timeline WHERE alert_id = ? AND kind = 'duplicate'",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let minute_ago = to_ms(now) - 60_000;
+    if last.is_none_or(|at| at <= minute_ago) {
+        add_event(conn, id, now, "duplicate", None, serde_json::json!({})).await?;
+    }
     Ok(())
 }

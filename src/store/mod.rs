@@ -1,6 +1,7 @@
 //! The only module that speaks SQL. [`Store`] wraps the pool; one submodule per aggregate:
 //! `deliveries` (intake writes), `alerts` (reads, ack, resolve, escalation state),
-//! `outbox` (pages waiting to be sent and what became of them).
+//! `outbox` (pages waiting to be sent and what became of them), `overrides` (schedule
+//! overrides, runtime state merged into config schedules).
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
@@ -9,6 +10,8 @@
 pub mod alerts;
 pub mod deliveries;
 pub mod outbox;
+pub mod overrides;
+pub mod services;
 
 use std::str::FromStr as _;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dutybell::clock::Clock;
 
-use crate::helpers::{KEY, Setup, TOKEN, TestApp, free_port, spawn_app_with, wait_until};
+use crate::helpers::{KEY, PD_KEY, Setup, TOKEN, TestApp, free_port, spawn_app_with, wait_until};
 
 const BINARY: &str = "/usr/bin/prometheus-alertmanager";
 
@@ -23,7 +23,47 @@ impl Drop for Guard {
     }
 }
 
-fn start_alertmanager(dir: &Path, app: &TestApp) -> (Guard, String) {
+/// The receiver config sending to dutybell's Alertmanager webhook endpoint.
+fn webhook_receiver(app: &TestApp) -> String {
+    format!(
+        r#"    webhook_configs:
+      - url: http://{addr}/api/v1/integrations/{KEY}/alertmanager
+        send_resolved: true
+        http_config:
+          authorization: {{type: Bearer, credentials: {TOKEN}}}
+"#,
+        addr = app.addr
+    )
+}
+
+/// The receiver config using Alertmanager's PagerDuty notifier against `/v2/enqueue`.
+fn pagerduty_receiver(app: &TestApp) -> String {
+    format!(
+        r#"    pagerduty_configs:
+      - url: http://{addr}/v2/enqueue
+        routing_key: {PD_KEY}
+        send_resolved: true
+"#,
+        addr = app.addr
+    )
+}
+
+/// Starts Alertmanager and waits until it is ready; returns its guard and base URL.
+async fn alertmanager(dir: &Path, receiver: &str) -> (Guard, String) {
+    let (guard, am) = start_alertmanager(dir, receiver);
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{am}/-/ready")).send().await
+            && r.status().is_success()
+        {
+            return (guard, am);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Alertmanager did not become ready");
+}
+
+fn start_alertmanager(dir: &Path, receiver: &str) -> (Guard, String) {
     assert!(
         Path::new(BINARY).exists(),
         "{BINARY} is missing: apt-get install -y prometheus-alertmanager"
@@ -38,13 +78,7 @@ fn start_alertmanager(dir: &Path, app: &TestApp) -> (Guard, String) {
   repeat_interval: 1h
 receivers:
   - name: dutybell
-    webhook_configs:
-      - url: http://{addr}/api/v1/integrations/{KEY}/alertmanager
-        send_resolved: true
-        http_config:
-          authorization: {{type: Bearer, credentials: {TOKEN}}}
-"#,
-        addr = app.addr
+{receiver}"#
     );
     std::fs::write(dir.join("alertmanager.yml"), config).unwrap();
     let log = std::fs::File::create(dir.join("alertmanager.log")).unwrap();
@@ -74,6 +108,29 @@ async fn push(client: &reqwest::Client, am: &str, alerts: serde_json::Value) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
+/// Ends the occurrence that started at `starts` a second ago, as Prometheus would.
+async fn resolve_in_alertmanager(
+    client: &reqwest::Client,
+    am: &str,
+    labels: &serde_json::Value,
+    starts: jiff::Timestamp,
+) {
+    let ended = Clock::System.now() - jiff::SignedDuration::from_secs(1);
+    let alert = serde_json::json!([{ "labels": labels, "startsAt": starts, "endsAt": ended }]);
+    push(client, am, alert).await;
+}
+
+/// Polls the alert for up to 20 s until it is resolved.
+async fn wait_for_resolved(app: &TestApp, id: i64) -> bool {
+    for _ in 0..200 {
+        if app.alert(id).await["alert"]["state"] == "resolved" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_real_alertmanager_alert_pages_stops_on_ack_and_closes_on_resolve() {
     let app = spawn_app_with(Setup {
@@ -83,20 +140,8 @@ async fn a_real_alertmanager_alert_pages_stops_on_ack_and_closes_on_resolve() {
     })
     .await;
     let am_dir = tempfile::tempdir().unwrap();
-    let (_guard, am) = start_alertmanager(am_dir.path(), &app);
+    let (_guard, am) = alertmanager(am_dir.path(), &webhook_receiver(&app)).await;
     let client = reqwest::Client::new();
-    let ready = async {
-        for _ in 0..200 {
-            if let Ok(r) = client.get(format!("{am}/-/ready")).send().await
-                && r.status().is_success()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
-    };
-    assert!(ready.await, "Alertmanager did not become ready");
     let primary = app.engine.config.rotations["primary"]
         .slot_at(Clock::System.now())
         .person;
@@ -157,30 +202,56 @@ async fn a_real_alertmanager_alert_pages_stops_on_ack_and_closes_on_resolve() {
     assert_eq!(app.smtp.mails().len(), 1);
     assert!(app.alert(id).await["alert"]["next_escalation_at"].is_null());
 
-    let ended = Clock::System.now() - jiff::SignedDuration::from_secs(1);
-    push(
-        &client,
-        &am,
-        serde_json::json!([{ "labels": labels, "startsAt": starts,
-                                            "endsAt": ended }]),
-    )
-    .await;
-    let mut state = String::new();
-    for _ in 0..200 {
-        state = app.alert(id).await["alert"]["state"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        if state == "resolved" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        state, "resolved",
+    resolve_in_alertmanager(&client, &am, &labels, starts).await;
+    assert!(
+        wait_for_resolved(&app, id).await,
         "Alertmanager's resolve did not close the alert"
     );
     let alert = app.alert(id).await;
     assert_eq!(alert["alert"]["resolved_by"], "api/alertmanager");
     assert_eq!(app.hooks.hooks().len(), 1);
+}
+
+#[tokio::test]
+async fn alertmanagers_pagerduty_notifier_works_by_changing_only_the_url() {
+    let app = spawn_app_with(Setup {
+        clock: Clock::System,
+        engine_loop: true,
+        ..Setup::default()
+    })
+    .await;
+    let am_dir = tempfile::tempdir().unwrap();
+    let (_guard, am) = alertmanager(am_dir.path(), &pagerduty_receiver(&app)).await;
+    let client = reqwest::Client::new();
+    let labels = serde_json::json!({ "alertname": "QueueBacklog", "queue": "billing" });
+    let starts = Clock::System.now() - jiff::SignedDuration::from_mins(1);
+
+    push(
+        &client,
+        &am,
+        serde_json::json!([{ "labels": labels, "startsAt": starts,
+        "annotations": { "summary": "billing queue backlog" } }]),
+    )
+    .await;
+    let paged = wait_until(Duration::from_secs(20), || !app.hooks.hooks().is_empty()).await;
+    assert!(
+        paged,
+        "no page within 20 s; see {}",
+        am_dir.path().join("alertmanager.log").display()
+    );
+
+    let alert = app.open_alerts().await.remove(0);
+    assert_eq!(alert["service_id"], "checkout");
+    assert_eq!(
+        alert["dedup_key"], "bbbd37304c1946a7f5cca9b4f1eb9618dc8747459ba0488e94de0dc9be40b8a8",
+        "Alertmanager's PagerDuty dedup_key for the group (intake spec §6)"
+    );
+    let id = alert["id"].as_i64().unwrap();
+
+    resolve_in_alertmanager(&client, &am, &labels, starts).await;
+    assert!(
+        wait_for_resolved(&app, id).await,
+        "the notifier's resolve event did not close the alert"
+    );
+    assert_eq!(app.hooks.hooks().len(), 1, "one page for the whole episode");
 }

@@ -25,6 +25,12 @@ pub const TOKEN: &str = "am-token-for-tests";
 pub const API_TOKEN: &str = "api-token-for-tests";
 pub const WEBHOOK_SECRET: &str = "webhook-secret-0123456789abcdef0123";
 pub const SIGNING_SECRET: &str = "signing-secret-0123456789abcdef0123";
+/// Key of the `web` service, whose policy pages the `business` schedule first.
+pub const WEB_KEY: &str = "9d4e5f60718293a4b5c6d7e8f90a1b2c";
+/// Keys of the `checkout` service's integrations, one per wire format.
+pub const GRAFANA_KEY: &str = "6a1b2c3d4e5f60718293a4b5c6d7e8f9";
+pub const PD_KEY: &str = "7b2c3d4e5f60718293a4b5c6d7e8f90a";
+pub const GENERIC_KEY: &str = "8c3d4e5f60718293a4b5c6d7e8f90a1b";
 
 /// 2025-06-12 05:00 Madrid, a Thursday: primary is ben, secondary dara (see `write_config`).
 pub fn t0() -> Timestamp {
@@ -105,6 +111,10 @@ pub fn test_env() -> Env {
         ("DUTYBELL_API_TOKEN", API_TOKEN),
         ("DUTYBELL_SIGNING_SECRET", SIGNING_SECRET),
         ("HOOK_SECRET", WEBHOOK_SECRET),
+        ("DUTYBELL_KEY_WEB", WEB_KEY),
+        ("KEY_GRAFANA", GRAFANA_KEY),
+        ("KEY_PD", PD_KEY),
+        ("KEY_GENERIC", GENERIC_KEY),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -148,6 +158,36 @@ steps = [
   { targets = ["rotation:secondary"], after = "15m" },
   { targets = ["person:lead"], after = "15m" },
 ]
+
+# Weekdays 09:00-18:00 Madrid the primary rotation, nights the lead, weekend days nobody:
+# at t0 (Thu 05:00 Madrid) the lead is on call here.
+[[schedule]]
+id = "business"
+time_zone = "Europe/Madrid"
+rules = [
+  { days = "weekdays", from = "09:00", to = "18:00", target = "rotation:primary" },
+  { days = "all", from = "18:00", to = "09:00", target = "person:lead" },
+]
+
+# Spec OC-03: a daily New York rotation handing off at 20:00 across the 23-hour day.
+[[rotation]]
+id = "nyc"
+kind = "daily"
+start = "2025-03-08T20:00"
+time_zone = "America/New_York"
+people = ["ana", "ben"]
+
+[[schedule]]
+id = "nyc"
+time_zone = "America/New_York"
+rules = [{ days = "all", from = "00:00", to = "00:00", target = "rotation:nyc" }]
+
+[[escalation]]
+id = "scheduled"
+steps = [
+  { targets = ["schedule:business"], after = "15m" },
+  { targets = ["person:dara"], after = "15m" },
+]
 "#,
     )
     .unwrap();
@@ -161,6 +201,22 @@ escalation = "default"
 runbook_url = "https://runbooks.example.com/api"
 integrations = [
   { kind = "alertmanager", key_env = "DUTYBELL_KEY_API", token_env = "DUTYBELL_TOKEN_API" },
+]
+
+[[service]]
+id = "web"
+escalation = "scheduled"
+integrations = [
+  { kind = "alertmanager", key_env = "DUTYBELL_KEY_WEB", token_env = "DUTYBELL_TOKEN_API" },
+]
+
+[[service]]
+id = "checkout"
+escalation = "default"
+integrations = [
+  { kind = "grafana", key_env = "KEY_GRAFANA" },
+  { kind = "pagerduty", key_env = "KEY_PD" },
+  { kind = "generic", key_env = "KEY_GENERIC", default_severity = "warning" },
 ]
 "#,
     )

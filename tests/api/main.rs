@@ -10,6 +10,8 @@ mod alertmanager_real;
 mod bad_input;
 mod config;
 mod escalation;
+mod formats;
 mod helpers;
 mod intake;
+mod oncall;
 mod restart;

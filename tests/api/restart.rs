@@ -59,16 +59,46 @@ async fn wait_healthy(client: &reqwest::Client, port: u16) {
     panic!("dutybell did not become healthy");
 }
 
+/// Receivers, a config directory, a clock file at t0 and a free port for one process.
+struct Fixture {
+    smtp: SmtpSink,
+    hooks: WebhookSink,
+    dir: tempfile::TempDir,
+    clock: std::path::PathBuf,
+    port: u16,
+    client: reqwest::Client,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let smtp = SmtpSink::start().await;
+        let hooks = WebhookSink::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        write_config(dir.path(), smtp.addr, hooks.addr, None);
+        let clock = dir.path().join("now");
+        std::fs::write(&clock, "2025-06-12T03:00:00Z").unwrap();
+        let client = reqwest::Client::new();
+        Fixture {
+            smtp,
+            hooks,
+            dir,
+            clock,
+            port: free_port(),
+            client,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_killed_process_still_pages_the_secondary_on_time() {
-    let smtp = SmtpSink::start().await;
-    let hooks = WebhookSink::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), smtp.addr, hooks.addr, None);
-    let clock = dir.path().join("now");
-    std::fs::write(&clock, "2025-06-12T03:00:00Z").unwrap();
-    let port = free_port();
-    let client = reqwest::Client::new();
+    let Fixture {
+        smtp,
+        hooks,
+        dir,
+        clock,
+        port,
+        client,
+    } = Fixture::new().await;
 
     let mut server = start(dir.path(), port, &clock);
     wait_healthy(&client, port).await;
@@ -112,14 +142,13 @@ async fn a_killed_process_still_pages_the_secondary_on_time() {
 
 #[tokio::test]
 async fn sigterm_drains_and_exits_cleanly() {
-    let smtp = SmtpSink::start().await;
-    let hooks = WebhookSink::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), smtp.addr, hooks.addr, None);
-    let clock = dir.path().join("now");
-    std::fs::write(&clock, "2025-06-12T03:00:00Z").unwrap();
-    let port = free_port();
-    let client = reqwest::Client::new();
+    let Fixture {
+        dir,
+        clock,
+        port,
+        client,
+        ..
+    } = Fixture::new().await;
     let mut server = start(dir.path(), port, &clock);
     wait_healthy(&client, port).await;
 

@@ -1,0 +1,265 @@
+//! Every intake format through the one pipeline: PagerDuty Events v2 (IN-12), generic JSON,
+//! Grafana, each mapping to the same alert model and paging the same way.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{GENERIC_KEY, GRAFANA_KEY, PD_KEY, TestApp, spawn_app};
+
+async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn pd(action: &str, key: Option<&str>, summary: &str) -> Value {
+    let mut body = json!({
+        "routing_key": PD_KEY,
+        "event_action": action,
+        "payload": { "summary": summary, "source": "lb-2", "severity": "warning",
+                     "custom_details": { "days_left": 6 } },
+        "links": [{ "href": "https://rb.example/cert-renewal", "text": "Runbook" }],
+    });
+    if let Some(key) = key {
+        body["dedup_key"] = key.into();
+    }
+    body
+}
+
+#[tokio::test]
+async fn pagerduty_lifecycle_in_12() {
+    let app = spawn_app().await;
+
+    let (status, body) = post(
+        &app,
+        "/v2/enqueue",
+        &pd("trigger", Some("lb-2/cert"), "cert"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        body,
+        json!({"status":"success","message":"Event processed","dedup_key":"lb-2/cert"})
+    );
+    app.run_engine_once().await;
+    let update = pd("trigger", Some("lb-2/cert"), "cert, now 5 days");
+    assert_eq!(post(&app, "/v2/enqueue", &update).await.0, 202);
+    app.run_engine_once().await;
+    assert_eq!(app.hooks.recipients(), ["ben"], "the update pages no one");
+    let alert = app.open_alerts().await.remove(0);
+    let id = alert["id"].as_i64().unwrap();
+    assert_eq!(alert["summary"], "cert, now 5 days");
+    assert_eq!(alert["trigger_count"], 2);
+    assert_eq!(alert["runbook_url"], "https://rb.example/cert-renewal");
+    assert_eq!(alert["service_id"], "checkout");
+
+    assert_eq!(
+        post(
+            &app,
+            "/v2/enqueue",
+            &pd("acknowledge", Some("lb-2/cert"), "")
+        )
+        .await
+        .0,
+        202
+    );
+    assert_eq!(app.alert(id).await["alert"]["state"], "acknowledged");
+    assert_eq!(
+        post(&app, "/v2/enqueue", &pd("resolve", Some("lb-2/cert"), ""))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        post(&app, "/v2/enqueue", &pd("resolve", Some("lb-2/cert"), ""))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(app.alert(id).await["alert"]["state"], "resolved");
+
+    app.clock.advance(jiff::SignedDuration::from_mins(20));
+    let (_, again) = post(
+        &app,
+        "/v2/enqueue",
+        &pd("trigger", Some("lb-2/cert"), "cert"),
+    )
+    .await;
+    app.run_engine_once().await;
+    let open = app.open_alerts().await;
+    assert_eq!(open.len(), 1);
+    assert_ne!(
+        open[0]["id"].as_i64().unwrap(),
+        id,
+        "a new alert after resolve"
+    );
+    assert_eq!(again["dedup_key"], "lb-2/cert");
+    assert_eq!(app.hooks.recipients(), ["ben", "ben"]);
+
+    let (_, generated) = post(&app, "/v2/enqueue", &pd("trigger", None, "no key")).await;
+    assert!(
+        generated["dedup_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto:")
+    );
+}
+
+#[tokio::test]
+async fn pagerduty_errors_have_pagerdutys_shape() {
+    let app = spawn_app().await;
+
+    let mut no_summary = pd("trigger", Some("k"), "");
+    no_summary["payload"]["summary"] = Value::Null;
+    let (status, body) = post(&app, "/v2/enqueue", &no_summary).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["status"], "invalid event");
+    assert_eq!(body["message"], "Event object is invalid");
+    assert_eq!(
+        body["errors"],
+        json!(["'payload.summary' is missing or blank"])
+    );
+
+    let mut unknown = pd("trigger", Some("k"), "x");
+    unknown["routing_key"] = "00000000000000000000000000000000".into();
+    let (status, body) = post(&app, "/v2/enqueue", &unknown).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (400, Some("invalid event"))
+    );
+
+    let response = app
+        .client
+        .post(app.url("/v2/enqueue"))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    app.store.set_fail_writes(true);
+    let response = app
+        .client
+        .post(app.url("/v2/enqueue"))
+        .json(&pd("trigger", Some("k"), "x"));
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    app.store.set_fail_writes(false);
+    assert!(
+        app.open_alerts().await.is_empty(),
+        "nothing stored by any of these"
+    );
+}
+
+#[tokio::test]
+async fn a_pagerduty_key_is_unknown_on_another_kinds_endpoint() {
+    let app = spawn_app().await;
+    let url = app.url(&format!("/api/v1/integrations/{PD_KEY}/alertmanager"));
+
+    let response = app.client.post(url).body("{}").send().await.unwrap();
+
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn change_events_land_on_the_service_timeline_and_page_no_one() {
+    let app = spawn_app().await;
+    let body = json!({ "routing_key": PD_KEY,
+        "payload": { "summary": "Deployed checkout v42", "timestamp": "2025-06-12T02:58:00Z" } });
+
+    let (status, answer) = post(&app, "/v2/change/enqueue", &body).await;
+    app.run_engine_once().await;
+
+    assert_eq!(status, 202);
+    assert_eq!(
+        answer,
+        json!({"status":"success","message":"Change event processed"})
+    );
+    assert!(app.open_alerts().await.is_empty());
+    let entries = app.api_get("/api/v1/services/checkout/timeline").await;
+    assert_eq!(entries[0]["kind"], "change");
+    assert_eq!(entries[0]["summary"], "Deployed checkout v42");
+    assert_eq!(entries[0]["at"], "2025-06-12T02:58:00Z");
+}
+
+#[tokio::test]
+async fn generic_json_array_opens_alerts_and_resolves_by_key() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/integrations/{GENERIC_KEY}/generic");
+    let batch = json!([
+        { "dedup_key": "backup-nightly", "summary": "Nightly backup of db-1 failed (exit 3)",
+          "severity": "error", "source": "backup-cron", "labels": { "team": "data" } },
+        { "summary": "Disk almost full" },
+        { "summary": "Disk almost full" },
+    ]);
+
+    let (status, body) = post(&app, &path, &batch).await;
+    app.run_engine_once().await;
+
+    assert_eq!(status, 202);
+    assert_eq!(body["dedup_keys"][0], "backup-nightly");
+    assert_eq!(
+        app.open_alerts().await.len(),
+        3,
+        "equal summaries stay two alerts (IN-06)"
+    );
+    let disk = app.open_alerts().await.remove(1);
+    assert_eq!(
+        disk["severity"], "warning",
+        "the integration's default_severity"
+    );
+    assert_eq!(app.hooks.recipients(), ["ben", "ben", "ben"]);
+
+    let resolve = json!({ "dedup_key": "backup-nightly", "action": "resolve" });
+    assert_eq!(post(&app, &path, &resolve).await.0, 202);
+    assert_eq!(app.open_alerts().await.len(), 2);
+
+    let bad = json!([{ "summary": "fine" }, { "action": "resolve" }]);
+    let (status, body) = post(&app, &path, &bad).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("[1].dedup_key"))
+    );
+    assert_eq!(app.open_alerts().await.len(), 2, "all or nothing");
+}
+
+#[tokio::test]
+async fn grafana_webhook_opens_one_alert_per_group() {
+    let app = spawn_app().await;
+    let body = json!({"version":"1","orgId":1,"state":"alerting",
+        "title":"[FIRING:1] CertExpiresSoon (Edge lb-2)","message":"","receiver":"dutybell",
+        "status":"firing","groupKey":"{}:{alertname=\"CertExpiresSoon\"}","truncatedAlerts":0,
+        "commonLabels":{"alertname":"CertExpiresSoon"},"commonAnnotations":{},
+        "externalURL":"https://grafana.example/",
+        "alerts":[{"status":"firing","fingerprint":"7d1e0c5a9b224f36",
+          "labels":{"alertname":"CertExpiresSoon","grafana_folder":"Edge","host":"lb-2"},
+          "annotations":{},
+          "startsAt":"2025-06-12T04:30:00+02:00","endsAt":"0001-01-01T00:00:00Z",
+          "values":{"B":6},"valueString":"[ var='B' value=6 ]","silenceURL":"",
+          "dashboardURL":"https://grafana.example/d/1","panelURL":""}]});
+    let url = app.url(&format!("/api/v1/integrations/{GRAFANA_KEY}/grafana"));
+
+    let response = app.client.put(&url).json(&body).send().await.unwrap();
+    app.run_engine_once().await;
+
+    assert_eq!(response.status(), 202);
+    let alert = app.open_alerts().await.remove(0);
+    assert_eq!(alert["summary"], "[FIRING:1] CertExpiresSoon (Edge lb-2)");
+    assert_eq!(alert["service_id"], "checkout");
+    assert!(
+        alert["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "Dashboard")
+    );
+    assert_eq!(app.hooks.recipients(), ["ben"]);
+}
