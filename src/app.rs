@@ -71,6 +71,7 @@ impl App {
             clock: options.clock,
             wake,
             draining: Arc::new(AtomicBool::new(false)),
+            limiter: Arc::default(),
         };
         Ok(App {
             listener,

@@ -54,7 +54,7 @@ pub struct Global {
     /// Address to serve on (default 127.0.0.1:8080).
     #[arg(long, env = "DUTYBELL_LISTEN", global = true)]
     pub listen: Option<SocketAddr>,
-    /// Base URL for links in notifications (default http://<listen>).
+    /// Base URL for links in notifications (default `http://<listen>`).
     #[arg(long, env = "DUTYBELL_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
     /// Test hook: read "now" from this file (RFC 3339) instead of the system clock.

@@ -66,21 +66,46 @@ impl std::error::Error for ConfigErrors {}
 pub enum ChannelKind {
     Email,
     Webhook,
+    /// Push through an ntfy server (`[ntfy]`).
+    Ntfy,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Microsoft Teams Workflows webhook.
+    Teams,
+    /// A Discord channel webhook.
+    Discord,
+    /// Text message through Twilio (`[twilio]`).
+    Sms,
+    /// Phone call through Twilio (`[twilio]`).
+    Voice,
 }
 
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 8] = [
+        ChannelKind::Email,
+        ChannelKind::Webhook,
+        ChannelKind::Ntfy,
+        ChannelKind::Slack,
+        ChannelKind::Teams,
+        ChannelKind::Discord,
+        ChannelKind::Sms,
+        ChannelKind::Voice,
+    ];
+
     pub fn parse(s: &str) -> Option<ChannelKind> {
-        match s {
-            "email" => Some(ChannelKind::Email),
-            "webhook" => Some(ChannelKind::Webhook),
-            _ => None,
-        }
+        ChannelKind::ALL.into_iter().find(|kind| kind.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Email => "email",
             ChannelKind::Webhook => "webhook",
+            ChannelKind::Ntfy => "ntfy",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Discord => "discord",
+            ChannelKind::Sms => "sms",
+            ChannelKind::Voice => "voice",
         }
     }
 }
@@ -89,10 +114,26 @@ impl ChannelKind {
 #[derive(Clone, Debug)]
 pub struct Contact {
     pub kind: ChannelKind,
-    /// Email address or webhook URL.
+    /// What identifies the destination (outbox rows and dedup match on it): the email
+    /// address, webhook URL, ntfy topic or E.164 number; for slack, teams and discord the
+    /// webhook URL, or `env:<VAR>` when the URL came from `url_env`.
     pub address: String,
-    /// Webhook signing secret.
+    /// webhook: the signing secret. slack, teams, discord: the webhook URL when it came
+    /// from `url_env` (it carries the token).
     pub secret: Option<SecretString>,
+}
+
+impl Contact {
+    /// Where an HTTP channel posts to: the secret URL if there is one, else `address`.
+    pub fn endpoint(&self) -> &str {
+        use secrecy::ExposeSecret as _;
+        match (self.kind, &self.secret) {
+            (ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Discord, Some(url)) => {
+                url.expose_secret()
+            }
+            _ => &self.address,
+        }
+    }
 }
 
 /// "After N minutes of a ladder run, notify via this kind."
@@ -117,6 +158,8 @@ pub struct Service {
     pub name: String,
     pub escalation: String,
     pub runbook_url: Option<String>,
+    /// New keys are refused (429) while this many alerts are open and unacknowledged.
+    pub max_open_unacked: u32,
 }
 
 /// Wire formats an integration accepts.
@@ -162,6 +205,32 @@ pub struct Integration {
     pub key_hash: String,
     pub token: Option<SecretString>,
     pub default_severity: Severity,
+    /// Ingress limit: at most `.0` requests per sliding `.1`; `None` is off.
+    pub rate: Option<(u32, SignedDuration)>,
+    pub reopen_window: SignedDuration,
+    pub refire_grace: SignedDuration,
+}
+
+/// Default ingress limit per integration key (on-call spec D10).
+pub const DEFAULT_RATE: &str = "6000/1m";
+
+/// Parses `"6000/1m"` (count per duration) or `"off"`.
+pub fn parse_rate(text: &str) -> Result<Option<(u32, SignedDuration)>, String> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    let (count, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not a rate like \"6000/1m\" or \"off\""))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{count:?} is not a count"))?;
+    let per = parse_duration(per)?;
+    if count == 0 || per <= SignedDuration::ZERO {
+        return Err(format!("{text:?}: count and period must be positive"));
+    }
+    Ok(Some((count, per)))
 }
 
 /// SMTP relay settings for email notifications.
@@ -173,6 +242,27 @@ pub struct Smtp {
     pub password: Option<SecretString>,
 }
 
+/// The ntfy server for `ntfy` contacts (`[ntfy]`).
+#[derive(Clone, Debug)]
+pub struct Ntfy {
+    /// Server root without a trailing slash.
+    pub server: String,
+    pub token: Option<SecretString>,
+}
+
+/// The Twilio account for `sms` and `voice` contacts (`[twilio]`).
+#[derive(Clone, Debug)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// E.164 number, or a Messaging Service SID (`MG…`).
+    pub from: String,
+    /// REST API root without a trailing slash.
+    pub api_base: String,
+}
+
+pub const DEFAULT_TWILIO_API_BASE: &str = "https://api.twilio.com";
+
 /// Instance settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -183,6 +273,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub smtp: Option<Smtp>,
+    pub ntfy: Option<Ntfy>,
+    pub twilio: Option<Twilio>,
     pub max_body_bytes: usize,
     pub signing_secret: SecretString,
     /// Bearer token for the admin API and remote CLI.
@@ -268,7 +360,7 @@ pub fn load_with(
     let services = v.file::<raw::ServicesFile>(dir, "services.toml", true);
 
     let settings = v.settings(dir, instance.unwrap_or_default(), overrides, env, secrets);
-    let people = v.people(dir, team.unwrap_or_default(), env);
+    let people = v.people(dir, team.unwrap_or_default(), env, settings.as_ref());
     let oncall = oncall.unwrap_or_default();
     let rotations = v.rotations(dir, &oncall.rotation, &people);
     let schedules = v.schedules(dir, &oncall.schedule, &people, &rotations);
@@ -459,6 +551,8 @@ impl Validator {
                 password,
             }
         });
+        let ntfy = file.ntfy.map(|ntfy| self.ntfy(dir, ntfy, env));
+        let twilio = file.twilio.map(|twilio| self.twilio(dir, twilio, env));
         let signing_secret = env
             .get("DUTYBELL_SIGNING_SECRET")
             .cloned()
@@ -473,13 +567,214 @@ impl Validator {
             data_dir,
             database_url,
             smtp,
+            ntfy,
+            twilio,
             max_body_bytes: file.intake.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             signing_secret: SecretString::from(signing_secret),
             api_token: SecretString::from(api_token),
         })
     }
 
-    fn people(&mut self, dir: &Path, team: raw::TeamFile, env: &Env) -> BTreeMap<String, Person> {
+    fn ntfy(&mut self, dir: &Path, raw: raw::RawNtfy, env: &Env) -> Ntfy {
+        const FILE: &str = "dutybell.toml";
+        if !is_http_url(&raw.server) {
+            self.invalid(dir, FILE, "ntfy.server", "must be an http(s) URL");
+        }
+        let token = raw
+            .token_env
+            .as_deref()
+            .and_then(|var| self.secret_from_env(dir, FILE, "ntfy.token_env".into(), var, env));
+        Ntfy {
+            server: raw.server.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    fn twilio(&mut self, dir: &Path, raw: raw::RawTwilio, env: &Env) -> Twilio {
+        const FILE: &str = "dutybell.toml";
+        if !is_sid(&raw.account_sid, "AC") {
+            self.invalid(
+                dir,
+                FILE,
+                "twilio.account_sid",
+                "must be \"AC\" followed by 32 hex digits",
+            );
+        }
+        if !is_e164(&raw.from) && !is_sid(&raw.from, "MG") {
+            self.invalid(
+                dir,
+                FILE,
+                "twilio.from",
+                "must be an E.164 number like \"+15550100\" or a Messaging Service SID",
+            );
+        }
+        let api_base = raw
+            .api_base
+            .unwrap_or_else(|| DEFAULT_TWILIO_API_BASE.to_string());
+        if !is_http_url(&api_base) {
+            self.invalid(dir, FILE, "twilio.api_base", "must be an http(s) URL");
+        }
+        let auth_token = self
+            .secret_from_env(
+                dir,
+                FILE,
+                "twilio.auth_token_env".into(),
+                &raw.auth_token_env,
+                env,
+            )
+            .unwrap_or_else(|| SecretString::from(String::new()));
+        Twilio {
+            account_sid: raw.account_sid,
+            auth_token,
+            from: raw.from,
+            api_base: api_base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Checks one `contact = [...]` entry; `None` (with the problem recorded) if unusable.
+    fn contact(
+        &mut self,
+        dir: &Path,
+        key: &dyn Fn(&str) -> String,
+        contact: &raw::RawContact,
+        env: &Env,
+        settings: Option<&Settings>,
+    ) -> Option<Contact> {
+        const FILE: &str = "team.toml";
+        let Some(kind) = ChannelKind::parse(&contact.kind) else {
+            let known: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
+            self.invalid(
+                dir,
+                FILE,
+                key("kind"),
+                format!(
+                    "unknown contact kind {:?} (expected one of {})",
+                    contact.kind,
+                    known.join(", ")
+                ),
+            );
+            return None;
+        };
+        // A missing instance section is reported once per contact that needs it; without
+        // settings at all (a broken dutybell.toml) that file's own error says enough.
+        let needs = |section: &str| {
+            format!(
+                "{} contacts need a [{section}] section in dutybell.toml",
+                kind.as_str()
+            )
+        };
+        let (address, secret) = match kind {
+            ChannelKind::Email => match &contact.to {
+                Some(to) if to.contains('@') => (to.clone(), None),
+                _ => {
+                    self.invalid(dir, FILE, key("to"), "an email contact needs `to`");
+                    return None;
+                }
+            },
+            ChannelKind::Webhook => {
+                let Some(url) = contact.url.clone().filter(|u| is_http_url(u)) else {
+                    self.invalid(dir, FILE, key("url"), "a webhook needs an http(s) `url`");
+                    return None;
+                };
+                let Some(var) = &contact.secret_env else {
+                    self.invalid(dir, FILE, key("secret_env"), "a webhook needs `secret_env`");
+                    return None;
+                };
+                let secret = self.secret_from_env(dir, FILE, key("secret_env"), var, env);
+                (url, secret)
+            }
+            ChannelKind::Ntfy => {
+                let topic = contact.topic.clone().unwrap_or_default();
+                if !is_ntfy_topic(&topic) {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("topic"),
+                        "ntfy contacts need a `topic` of 1-64 letters, digits, `-` or `_`",
+                    );
+                    return None;
+                }
+                if settings.is_some_and(|s| s.ntfy.is_none()) {
+                    self.invalid(dir, FILE, key("kind"), needs("ntfy"));
+                }
+                (topic, None)
+            }
+            ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Discord => {
+                let (address, secret, url) = match (&contact.url, &contact.url_env) {
+                    (Some(url), None) => (url.clone(), None, url.clone()),
+                    (None, Some(var)) => {
+                        let url = self.secret_from_env(dir, FILE, key("url_env"), var, env)?;
+                        let text = secrecy::ExposeSecret::expose_secret(&url).to_string();
+                        (format!("env:{var}"), Some(url), text)
+                    }
+                    _ => {
+                        self.invalid(
+                            dir,
+                            FILE,
+                            key("url"),
+                            format!("{} contacts need `url` or `url_env`", kind.as_str()),
+                        );
+                        return None;
+                    }
+                };
+                // The problem never quotes the URL: it may carry the token.
+                if !is_http_url(&url) {
+                    self.invalid(dir, FILE, key("url"), "must be an http(s) URL");
+                    return None;
+                }
+                if kind == ChannelKind::Teams
+                    && let Err(problem) = check_teams_url(&url)
+                {
+                    self.invalid(dir, FILE, key("url"), problem);
+                    return None;
+                }
+                (address, secret)
+            }
+            ChannelKind::Sms | ChannelKind::Voice => {
+                let Some(to) = contact.to.clone().filter(|to| is_e164(to)) else {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("to"),
+                        format!(
+                            "{} contacts need `to` as an E.164 number like \"+15550100\"",
+                            kind.as_str()
+                        ),
+                    );
+                    return None;
+                };
+                if settings.is_some_and(|s| s.twilio.is_none()) {
+                    self.invalid(dir, FILE, key("kind"), needs("twilio"));
+                }
+                if kind == ChannelKind::Voice
+                    && settings
+                        .and_then(|s| s.twilio.as_ref())
+                        .is_some_and(|t| !is_e164(&t.from))
+                {
+                    self.invalid(
+                        dir,
+                        FILE,
+                        key("kind"),
+                        "voice calls need `twilio.from` to be a phone number, not a SID",
+                    );
+                }
+                (to, None)
+            }
+        };
+        Some(Contact {
+            kind,
+            address,
+            secret,
+        })
+    }
+
+    fn people(
+        &mut self,
+        dir: &Path,
+        team: raw::TeamFile,
+        env: &Env,
+        settings: Option<&Settings>,
+    ) -> BTreeMap<String, Person> {
         const FILE: &str = "team.toml";
         let mut people = BTreeMap::new();
         for (i, raw) in team.person.into_iter().enumerate() {
@@ -508,62 +803,16 @@ impl Validator {
             }
             for (j, contact) in raw.contact.iter().enumerate() {
                 let ckey = |field: &str| format!("person[{i}].contact[{j}].{field}");
-                let Some(kind) = ChannelKind::parse(&contact.kind) else {
-                    self.invalid(
-                        dir,
-                        FILE,
-                        ckey("kind"),
-                        format!(
-                            "unknown contact kind {:?} (expected email or webhook)",
-                            contact.kind
-                        ),
-                    );
+                let Some(contact) = self.contact(dir, &ckey, contact, env, settings) else {
                     continue;
-                };
-                let (address, secret) = match kind {
-                    ChannelKind::Email => match &contact.to {
-                        Some(to) if to.contains('@') => (to.clone(), None),
-                        _ => {
-                            self.invalid(dir, FILE, ckey("to"), "an email contact needs `to`");
-                            continue;
-                        }
-                    },
-                    ChannelKind::Webhook => {
-                        let Some(url) = contact.url.clone().filter(|u| is_http_url(u)) else {
-                            self.invalid(
-                                dir,
-                                FILE,
-                                ckey("url"),
-                                "a webhook needs an http(s) `url`",
-                            );
-                            continue;
-                        };
-                        let Some(var) = &contact.secret_env else {
-                            self.invalid(
-                                dir,
-                                FILE,
-                                ckey("secret_env"),
-                                "a webhook needs `secret_env`",
-                            );
-                            continue;
-                        };
-                        (
-                            url,
-                            self.secret_from_env(dir, FILE, ckey("secret_env"), var, env),
-                        )
-                    }
                 };
                 if contacts
                     .iter()
-                    .any(|c: &Contact| c.kind == kind && c.address == address)
+                    .any(|c: &Contact| c.kind == contact.kind && c.address == contact.address)
                 {
                     continue;
                 }
-                contacts.push(Contact {
-                    kind,
-                    address,
-                    secret,
-                });
+                contacts.push(contact);
             }
 
             let mut notify = Vec::new();
@@ -889,6 +1138,15 @@ impl Validator {
                     );
                     continue;
                 }
+                let rate = parse_rate(integration.rate.as_deref().unwrap_or(DEFAULT_RATE))
+                    .unwrap_or_else(|problem| {
+                        self.invalid(dir, FILE, ikey("rate"), problem);
+                        None
+                    });
+                let reopen = integration.reopen_window.as_deref().unwrap_or("15m");
+                let reopen_window = self.duration(dir, FILE, ikey("reopen_window"), reopen);
+                let grace = integration.refire_grace.as_deref().unwrap_or("10m");
+                let refire_grace = self.duration(dir, FILE, ikey("refire_grace"), grace);
                 integrations.push(Integration {
                     id,
                     service: raw.id.clone(),
@@ -897,6 +1155,9 @@ impl Validator {
                     key_hash,
                     token,
                     default_severity,
+                    rate,
+                    reopen_window,
+                    refire_grace,
                 });
             }
             let name = raw.name.unwrap_or_else(|| raw.id.clone());
@@ -905,6 +1166,7 @@ impl Validator {
                 name,
                 escalation: raw.escalation,
                 runbook_url: raw.runbook_url,
+                max_open_unacked: raw.max_open_unacked.unwrap_or(200),
             };
             if services.insert(raw.id.clone(), service).is_some() {
                 self.invalid(
@@ -916,6 +1178,60 @@ impl Validator {
             }
         }
         (services, integrations)
+    }
+}
+
+/// Whether `text` is an E.164 phone number: `+`, then 2 to 15 digits, the first not 0.
+pub fn is_e164(text: &str) -> bool {
+    let Some(digits) = text.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// Whether `text` is a Twilio SID: `prefix` and 32 hex digits.
+fn is_sid(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// ntfy's own topic rule: 1-64 of `[A-Za-z0-9_-]`.
+fn is_ntfy_topic(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Teams Workflows hosts (comms spec §3.5), and loopback for local relays and tests.
+/// Retired Office 365 connector URLs stopped working, so they are refused up front.
+fn check_teams_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| "is not a valid URL".to_string())?;
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    let under = |domain: &str| host.ends_with(&format!(".{domain}"));
+    if host == "webhook.office.com" || under("webhook.office.com") {
+        return Err(
+            "Office 365 connector URLs are retired; create a Workflows webhook \
+             (Teams > Workflows > \"Post to a channel when a webhook request is \
+             received\") and use its URL"
+                .into(),
+        );
+    }
+    let workflows = under("logic.azure.com")
+        || host == "api.powerautomate.com"
+        || host == "api.powerplatform.com"
+        || under("environment.api.powerplatform.com");
+    let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    if workflows || loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "host {host:?} is not a Teams Workflows host (*.logic.azure.com, \
+             api.powerautomate.com, api.powerplatform.com, \
+             *.environment.api.powerplatform.com)"
+        ))
     }
 }
 

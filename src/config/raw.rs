@@ -30,12 +30,17 @@ pub struct RawPerson {
 #[serde(deny_unknown_fields)]
 pub struct RawContact {
     pub kind: String,
-    /// Email address (email).
+    /// Email address (email) or E.164 phone number (sms, voice).
     pub to: Option<String>,
-    /// Endpoint (webhook).
+    /// Endpoint (webhook, slack, teams, discord).
     pub url: Option<String>,
+    /// Environment variable holding the endpoint instead of `url` (slack, teams, discord):
+    /// their URLs carry the token, so this keeps it out of `team.toml`.
+    pub url_env: Option<String>,
     /// Environment variable holding the webhook signing secret.
     pub secret_env: Option<String>,
+    /// ntfy topic.
+    pub topic: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +133,8 @@ pub struct RawService {
     pub escalation: String,
     /// Runbook for every alert of the service that does not name its own.
     pub runbook_url: Option<String>,
+    /// Most unacknowledged open alerts before new keys are refused (default 200).
+    pub max_open_unacked: Option<u32>,
     #[serde(default)]
     pub integrations: Vec<RawIntegration>,
 }
@@ -141,6 +148,12 @@ pub struct RawIntegration {
     pub token_env: Option<String>,
     pub mode: Option<String>,
     pub default_severity: Option<String>,
+    /// Ingress limit, `"6000/1m"` by default, `"off"` for none.
+    pub rate: Option<String>,
+    /// A re-fire within this long after the source resolved reopens the alert (`"15m"`).
+    pub reopen_window: Option<String>,
+    /// How long a disputed re-fire waits for a resolve before it counts (`"10m"`).
+    pub refire_grace: Option<String>,
 }
 
 /// `dutybell.toml` (optional): instance settings that are not about the team.
@@ -150,6 +163,8 @@ pub struct InstanceFile {
     #[serde(default)]
     pub server: RawServer,
     pub smtp: Option<RawSmtp>,
+    pub ntfy: Option<RawNtfy>,
+    pub twilio: Option<RawTwilio>,
     #[serde(default)]
     pub intake: RawIntake,
 }
@@ -172,6 +187,28 @@ pub struct RawSmtp {
     pub from: String,
     pub username: Option<String>,
     pub password_env: Option<String>,
+}
+
+/// `[ntfy]`: the push server every `ntfy` contact publishes to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNtfy {
+    /// Server root, e.g. `https://ntfy.example.com`; there is no default host.
+    pub server: String,
+    /// Environment variable holding an access token (`tk_…`), sent as a bearer token.
+    pub token_env: Option<String>,
+}
+
+/// `[twilio]`: the account SMS and voice pages go out through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTwilio {
+    pub account_sid: String,
+    pub auth_token_env: String,
+    /// E.164 sender number, or a Messaging Service SID (`MG…`, SMS only).
+    pub from: String,
+    /// REST API root; `https://api.twilio.com` when unset.
+    pub api_base: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

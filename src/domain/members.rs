@@ -25,6 +25,10 @@ impl MemberStatus {
         }
     }
 
+    pub fn is_firing(self) -> bool {
+        self == MemberStatus::Firing
+    }
+
     pub fn parse(s: &str) -> Option<MemberStatus> {
         match s {
             "firing" => Some(MemberStatus::Firing),

@@ -7,6 +7,7 @@
 //! or shutdown. Tests call `run_once` with a manual clock and never sleep.
 
 pub mod escalation;
+pub mod intake;
 pub mod outbox;
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ impl Engine {
     /// One pass at `now`.
     pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<Pass> {
         use anyhow::Context as _;
+        intake::settle_disputes(self, now)
+            .await
+            .context("settling disputed re-fires")?;
         let escalations = escalation::run_due(self, now)
             .await
             .context("firing due escalations")?;

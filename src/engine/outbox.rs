@@ -1,6 +1,10 @@
 //! Delivering due pages: render each for its channel, send, and record the outcome on the
-//! alert timeline. Pages for alerts no longer triggered are dropped unsent. A failed send
-//! is retried 3 times, 15 s apart, then logged `notification_failed` (on-call spec §3).
+//! alert timeline. Pages for alerts no longer triggered are dropped unsent. A transient
+//! failure is retried 3 times, 15 s apart or after the receiver's `Retry-After`, then
+//! logged `notification_failed` (on-call spec §3); a rejection fails at once.
+//!
+//! TODO(#4): comms spec §3 backs off 10 s, 30 s, 2, 10, 30 min; the fixed 15 s stays until
+//! the escalation tests are moved to that ladder.
 
 use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret as _;
@@ -52,10 +56,19 @@ async fn attempt(engine: &Engine, page: &PendingPage, now: Timestamp) -> anyhow:
             tracing::info!("page sent");
             Ok(Outcome::Sent)
         }
-        Err(NotifyError::Retry(error)) if page.attempts < RETRIES => {
-            tracing::warn!(error = %error, attempt = page.attempts + 1, "page failed; will retry");
+        Err(NotifyError::Retry { error, after }) if page.attempts < RETRIES => {
+            // The receiver's own estimate beats ours; `notify` caps it.
+            let delay = after
+                .and_then(|after| SignedDuration::try_from(after).ok())
+                .unwrap_or(RETRY_AFTER);
+            tracing::warn!(
+                error = %error,
+                attempt = page.attempts + 1,
+                retry_in_s = delay.as_secs(),
+                "page failed; will retry"
+            );
             Ok(Outcome::Retry {
-                at: now.saturating_add(RETRY_AFTER).unwrap_or(now),
+                at: now.saturating_add(delay).unwrap_or(now),
                 error,
             })
         }

@@ -23,6 +23,14 @@ pub enum AppError {
     Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Refused for now: over the open-alert cap or the ingress rate. `code` names which.
+    #[error("{message}")]
+    Throttled {
+        code: &'static str,
+        limit: u32,
+        retry_after: u64,
+        message: String,
+    },
     #[error("body larger than {limit} bytes")]
     TooLarge { limit: usize },
     /// Transient trouble (storage down, deadline hit, draining): the sender should retry.
@@ -55,6 +63,12 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(message) => AppError::Conflict(message),
             StoreError::Backend(_) => AppError::Unavailable(err.into()),
+            StoreError::CapReached { limit } => AppError::Throttled {
+                code: "open_alert_cap",
+                limit,
+                retry_after: 60,
+                message: err.to_string(),
+            },
             StoreError::Corrupt(_) => AppError::Internal(err.into()),
         }
     }
@@ -69,6 +83,7 @@ impl IntoResponse for AppError {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AppError::Throttled { code, .. } => (StatusCode::TOO_MANY_REQUESTS, *code),
             AppError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -86,8 +101,22 @@ impl IntoResponse for AppError {
         if let AppError::Invalid { field, .. } = &self {
             body["field"] = field.clone().into();
         }
+        if let AppError::Throttled {
+            limit, retry_after, ..
+        } = &self
+        {
+            body["limit"] = (*limit).into();
+            return with_retry_after(respond(status, body), *retry_after);
+        }
         respond(status, body)
     }
+}
+
+fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// An error on the PagerDuty-compatible endpoints, answered in PagerDuty's shapes
@@ -109,6 +138,12 @@ impl IntoResponse for PagerDutyError {
                 serde_json::json!({ "status": "invalid event",
                     "message": "Event object is invalid", "errors": [message] }),
             ),
+            AppError::Throttled { retry_after, .. } => {
+                let body = serde_json::json!({ "status": "throttle exceeded",
+                    "message": "Too many events, retry later", "errors": [] });
+                let response = respond(StatusCode::TOO_MANY_REQUESTS, body);
+                return with_retry_after(response, *retry_after);
+            }
             AppError::Unavailable(_) | AppError::Internal(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 serde_json::json!({ "status": "unavailable",

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::error::PagerDutyError;
 use super::{AppError, AppState, auth};
 use crate::config::{Config, Integration, IntegrationKind};
-use crate::domain::delivery::{AlertEvent, GroupDelivery};
+use crate::domain::delivery::{AlertEvent, EventAction, GroupDelivery};
 use crate::domain::fingerprint::sha256_hex;
 use crate::intake::{alertmanager, generic, pagerduty};
 use crate::store::deliveries::{self, Target};
@@ -90,6 +90,14 @@ async fn keyed(
         IntegrationKind::Generic => Parsed::Events(generic::parse(&body, now, new_key)?),
         IntegrationKind::Pagerduty => return Err(AppError::UnknownIntegration),
     };
+    let firing = match &parsed {
+        Parsed::Group(delivery) => delivery
+            .members
+            .iter()
+            .any(|m| m.occurrence.status.is_firing()),
+        Parsed::Events(events) => events.iter().any(|e| e.action == EventAction::Trigger),
+    };
+    admit(&state, &integration, firing)?;
     match parsed {
         Parsed::Group(delivery) => {
             let target = target(&state, &integration)?;
@@ -131,6 +139,11 @@ async fn pagerduty_enqueue(
     let (body, integration) = pagerduty_integration(&state, &headers, body)?;
     let enqueue =
         pagerduty::parse_enqueue(&body, state.clock.now(), new_key).map_err(AppError::from)?;
+    admit(
+        &state,
+        &integration,
+        enqueue.event.action == EventAction::Trigger,
+    )?;
     let events = [enqueue.event];
     apply_events(&state, &integration, &events, &body).await?;
     let [event] = events;
@@ -197,17 +210,8 @@ async fn apply_events(
 /// Where `integration`'s deliveries go; refused while draining.
 fn target<'a>(state: &'a AppState, integration: &'a Integration) -> Result<Target<'a>, AppError> {
     draining(state)?;
-    let policy = state
-        .config
-        .services
-        .get(&integration.service)
-        .map(|service| service.escalation.as_str())
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("integration without service")))?;
-    Ok(Target {
-        integration_id: &integration.id,
-        service_id: &integration.service,
-        policy_id: policy,
-    })
+    crate::engine::intake::target(&state.config, integration)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("integration without service")))
 }
 
 /// Awaits a store write for at most the response deadline; late is 503 (the commit may
@@ -219,6 +223,26 @@ async fn within_deadline<T>(
         .await
         .map_err(|_| AppError::Unavailable(anyhow::anyhow!("storing the delivery took too long")))?
         .map_err(AppError::from)
+}
+
+/// Applies the integration's ingress limit. Deliveries that only resolve or acknowledge
+/// pass uncounted: stopping a resolve would keep a page going (D10).
+fn admit(state: &AppState, integration: &Integration, counts: bool) -> Result<(), AppError> {
+    let Some(limit) = integration.rate.filter(|_| counts) else {
+        return Ok(());
+    };
+    state
+        .limiter
+        .admit(&integration.id, limit, state.clock.now())
+        .map_err(|retry_after| {
+            tracing::warn!(integration.id = %integration.id, "intake rate limit reached");
+            AppError::Throttled {
+                code: "rate_limited",
+                limit: limit.0,
+                retry_after,
+                message: format!("more than {} requests in {}", limit.0, limit.1),
+            }
+        })
 }
 
 fn draining(state: &AppState) -> Result<(), AppError> {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod ical;
 pub mod intake;
+pub mod limit;
 pub mod schedules;
 pub mod services;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Set while shutting down: intake answers 503 so senders retry elsewhere or later.
     pub draining: Arc<AtomicBool>,
+    /// Ingress windows per integration.
+    pub limiter: Arc<limit::RateLimiter>,
 }
 
 /// The whole application router; public so tests can call it without a socket.

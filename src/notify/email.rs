@@ -53,7 +53,7 @@ impl EmailSender {
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
-            Err(err) => Err(NotifyError::Retry(err.to_string())),
+            Err(err) => Err(NotifyError::retry(err.to_string())),
         }
     }
 }

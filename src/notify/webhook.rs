@@ -56,17 +56,6 @@ pub async fn send(
     if let Some(secret) = secret {
         request = request.header("dutybell-signature", signature(&secret, timestamp, &body));
     }
-    let response = request
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| NotifyError::Retry(format!("sending: {e}")))?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
-        Err(NotifyError::Retry(format!("receiver answered {status}")))
-    } else {
-        Err(NotifyError::Reject(format!("receiver answered {status}")))
-    }
+    super::deliver(request.body(body), now, super::ErrorDetail::None).await?;
+    Ok(())
 }

@@ -34,6 +34,8 @@ pub struct Alert {
     pub resolved_at: Option<Timestamp>,
     pub resolved_by: Option<String>,
     pub trigger_count: i64,
+    /// How often a source re-fire reopened it (flapping).
+    pub reopen_count: i64,
     pub policy_id: String,
     pub escalation: EscalationState,
     pub next_escalation_at: Option<Timestamp>,
@@ -71,7 +73,8 @@ pub enum Transition {
 
 const ALERT_COLUMNS: &str = "id, service_id, integration_id, dedup_key, summary, details, \
     severity, source, runbook_url, labels, links, state, created_at, updated_at, acked_at, \
-    acked_by, resolved_at, resolved_by, trigger_count, policy_id, esc_step, esc_loop, \
+    acked_by, resolved_at, resolved_by, trigger_count, reopen_count, policy_id, esc_step, \
+    esc_loop, \
     esc_loop_paged, esc_waiting, next_escalation_at, \
     (SELECT group_concat(person_id) FROM (SELECT DISTINCT person_id FROM outbox o \
        WHERE o.alert_id = alerts.id AND o.state = 'sent' ORDER BY person_id)) AS paged";
@@ -110,6 +113,7 @@ fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert> {
         resolved_at: from_ms_opt(row.try_get("resolved_at")?)?,
         resolved_by: row.try_get("resolved_by")?,
         trigger_count: row.try_get("trigger_count")?,
+        reopen_count: row.try_get("reopen_count")?,
         policy_id: row.try_get("policy_id")?,
         escalation: escalation_from_row(row)?,
         next_escalation_at: from_ms_opt(row.try_get("next_escalation_at")?)?,
@@ -266,9 +270,11 @@ pub(crate) async fn resolve_in(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ?, \
-         next_escalation_at = NULL WHERE id = ?",
+        "UPDATE alerts SET prev_state = state, paused_next_at = next_escalation_at, \
+         resolved_via = ?, state = 'resolved', resolved_at = ?, resolved_by = ?, \
+         updated_at = ?, next_escalation_at = NULL WHERE id = ? AND state <> 'resolved'",
     )
+    .bind(via)
     .bind(to_ms(ended_at))
     .bind(by)
     .bind(to_ms(now))

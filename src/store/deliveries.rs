@@ -17,6 +17,10 @@ pub struct Target<'a> {
     pub integration_id: &'a str,
     pub service_id: &'a str,
     pub policy_id: &'a str,
+    /// New alerts are refused while the service has this many unacknowledged open.
+    pub max_open_unacked: u32,
+    /// A re-fire this soon after the source resolved reopens the alert instead (F1).
+    pub reopen_window: SignedDuration,
 }
 
 /// What applying a delivery did.
@@ -56,6 +60,15 @@ pub async fn apply_group(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(alert_id) = seen {
+        // A resend of a resolved snapshot still settles a dispute opened since (IN-02 a).
+        for member in delivery
+            .members
+            .iter()
+            .filter(|m| !m.occurrence.status.is_firing())
+        {
+            settle_dispute(&mut tx, target.integration_id, member).await?;
+        }
+        tx.commit().await?;
         return Ok(Applied {
             delivery_id,
             duplicate: true,
@@ -68,7 +81,15 @@ pub async fn apply_group(
     let open = open_alert(&mut tx, target.integration_id, &delivery.dedup_key).await?;
     let mut newly_firing = Vec::new();
     for member in &delivery.members {
-        if apply_member(&mut tx, target.integration_id, member, now).await? {
+        if apply_member(
+            &mut tx,
+            target.integration_id,
+            &delivery.dedup_key,
+            member,
+            now,
+        )
+        .await?
+        {
             newly_firing.push(member.fingerprint.as_str());
         }
     }
@@ -89,23 +110,19 @@ pub async fn apply_group(
                 "delivery_id": delivery_id,
                 "members": delivery.members.len(),
             });
-            let id = insert_alert(
-                &mut tx,
-                target,
-                &delivery.dedup_key,
-                &delivery.fields(),
-                delivery.severity,
-                now,
-                detail,
-            )
-            .await?;
+            let fields = delivery.fields();
+            let new = NewAlert {
+                key: &delivery.dedup_key,
+                fields: &fields,
+                severity: delivery.severity,
+            };
+            let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
             for fingerprint in &newly_firing {
                 attach(&mut tx, target.integration_id, fingerprint, id).await?;
             }
-            opened = true;
+            opened = opening == Opening::New;
             Some(id)
         }
-        // TODO(#4): re-fire within `reopen_window` (F1) and disputed re-fires (M2) reopen.
         None => None,
     };
 
@@ -158,6 +175,7 @@ async fn open_alert(
 async fn apply_member(
     conn: &mut SqliteConnection,
     integration: &str,
+    group_key: &str,
     member: &Member,
     now: Timestamp,
 ) -> Result<bool> {
@@ -183,7 +201,26 @@ async fn apply_member(
     let labels = serde_json::to_string(&member.labels).unwrap_or_default();
     let annotations = serde_json::to_string(&member.annotations).unwrap_or_default();
     match members::apply(latest.as_ref(), &member.occurrence, now) {
-        MemberChange::Ignore | MemberChange::DisputedRefire => Ok(false),
+        MemberChange::DisputedRefire => {
+            // A stale snapshot or a real re-fire: decided by `due_refires` after the grace.
+            sqlx::query(
+                "UPDATE alert_members SET disputed_since = COALESCE(disputed_since, ?), \
+                 group_key = ? WHERE integration_id = ? AND fingerprint = ?",
+            )
+            .bind(to_ms(now))
+            .bind(group_key)
+            .bind(integration)
+            .bind(&member.fingerprint)
+            .execute(conn)
+            .await?;
+            Ok(false)
+        }
+        MemberChange::Ignore => {
+            if member.occurrence.status == MemberStatus::Resolved {
+                settle_dispute(conn, integration, member).await?;
+            }
+            Ok(false)
+        }
         MemberChange::Refresh => {
             sqlx::query(
                 "UPDATE alert_members SET labels = ?, annotations = ?, updated_at = ? \
@@ -215,13 +252,14 @@ async fn apply_member(
             let firing = occurrence.status == MemberStatus::Firing;
             sqlx::query(
                 "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
-                 starts_at, ends_at, labels, annotations, updated_at) \
-                 VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?) \
+                 starts_at, ends_at, labels, annotations, updated_at, group_key) \
+                 VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
                  alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
                  status = excluded.status, starts_at = excluded.starts_at, \
                  ends_at = excluded.ends_at, labels = excluded.labels, \
-                 annotations = excluded.annotations, updated_at = excluded.updated_at",
+                 annotations = excluded.annotations, updated_at = excluded.updated_at, \
+                 group_key = excluded.group_key, disputed_since = NULL",
             )
             .bind(integration)
             .bind(&member.fingerprint)
@@ -231,11 +269,31 @@ async fn apply_member(
             .bind(labels)
             .bind(annotations)
             .bind(to_ms(now))
+            .bind(group_key)
             .execute(conn)
             .await?;
             Ok(firing)
         }
     }
+}
+
+/// A resolved entry for the disputed occurrence: it was a stale snapshot (IN-02 a).
+async fn settle_dispute(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    member: &Member,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE alert_members SET disputed_since = NULL \
+         WHERE integration_id = ? AND fingerprint = ? AND starts_at = ? \
+         AND disputed_since IS NOT NULL",
+    )
+    .bind(integration)
+    .bind(&member.fingerprint)
+    .bind(to_ms(member.occurrence.starts_at))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn attach(
@@ -274,6 +332,106 @@ async fn all_members_resolved(
     }
     let ended: Option<i64> = row.try_get("ended")?;
     from_ms_opt(ended)
+}
+
+/// What a new alert shows.
+struct NewAlert<'a> {
+    key: &'a str,
+    fields: &'a AlertFields,
+    severity: Severity,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    New,
+    Reopened,
+}
+
+/// A firing occurrence for a key with no open alert (F1–F3): if the source resolved the
+/// key's last alert less than `reopen_window` ago, that alert reopens in the state it had,
+/// without paging; otherwise a new alert opens and pages, unless the service is at its cap
+/// of unacknowledged alerts (D10), which refuses the whole delivery.
+async fn open_or_reopen(
+    conn: &mut SqliteConnection,
+    target: &Target<'_>,
+    new: &NewAlert<'_>,
+    now: Timestamp,
+    detail: serde_json::Value,
+) -> Result<(i64, Opening)> {
+    let last = sqlx::query(
+        "SELECT id, state, resolved_via, resolved_at, updated_at, prev_state, paused_next_at \
+         FROM alerts WHERE integration_id = ? AND dedup_key = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(target.integration_id)
+    .bind(new.key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let since = to_ms(now.saturating_sub(target.reopen_window).unwrap_or(now));
+    if let Some(row) = last {
+        let via: Option<String> = row.try_get("resolved_via")?;
+        let resolved_at: Option<i64> = row.try_get("resolved_at")?;
+        let updated_at: i64 = row.try_get("updated_at")?;
+        let recent = resolved_at.unwrap_or(updated_at).max(updated_at) >= since;
+        if via.as_deref() == Some("source") && recent {
+            let id: i64 = row.try_get("id")?;
+            let prev: Option<String> = row.try_get("prev_state")?;
+            // Escalation was paused at the resolve; it resumes with the time it had left.
+            let paused: Option<i64> = row.try_get("paused_next_at")?;
+            let left = paused.map(|at| (at - updated_at).max(0));
+            let prev = prev.as_deref().unwrap_or("triggered");
+            reopen(conn, id, prev, left, target, now).await?;
+            return Ok((id, Opening::Reopened));
+        }
+    }
+
+    let unacked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM alerts WHERE service_id = ? AND state = 'triggered'",
+    )
+    .bind(target.service_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if unacked >= i64::from(target.max_open_unacked) {
+        return Err(super::StoreError::CapReached {
+            limit: target.max_open_unacked,
+        });
+    }
+    let id = insert_alert(conn, target, new.key, new.fields, new.severity, now, detail).await?;
+    Ok((id, Opening::New))
+}
+
+/// Returns a source-resolved alert to its pre-resolve state (F2): escalation resumes where
+/// it was, no one is paged by the reopen itself.
+async fn reopen(
+    conn: &mut SqliteConnection,
+    id: i64,
+    prev_state: &str,
+    left_ms: Option<i64>,
+    target: &Target<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    let next = (prev_state == "triggered").then(|| left_ms.map(|left| to_ms(now) + left));
+    sqlx::query(
+        "UPDATE alerts SET state = ?, resolved_at = NULL, resolved_by = NULL, \
+         resolved_via = NULL, reopen_count = reopen_count + 1, updated_at = ?, \
+         next_escalation_at = ? WHERE id = ?",
+    )
+    .bind(prev_state)
+    .bind(to_ms(now))
+    .bind(next.flatten())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let detail = serde_json::json!({ "state": prev_state });
+    add_event(
+        conn,
+        id,
+        now,
+        "reopened",
+        Some(target.integration_id),
+        detail,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Opens a new alert, due to escalate at once, with its `created` entry.
@@ -380,17 +538,18 @@ pub async fn apply_events(
             (EventAction::Trigger, None) => {
                 let severity = event.fields.severity.unwrap_or(default_severity);
                 let detail = serde_json::json!({ "delivery_id": delivery_id });
-                let id = insert_alert(
-                    &mut tx,
-                    target,
-                    &event.dedup_key,
-                    &event.fields,
+                let new = NewAlert {
+                    key: &event.dedup_key,
+                    fields: &event.fields,
                     severity,
-                    now,
-                    detail,
-                )
-                .await?;
-                outcomes.push(outcome(event, Some(id), "opened"));
+                };
+                let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
+                let effect = if opening == Opening::New {
+                    "opened"
+                } else {
+                    "reopened"
+                };
+                outcomes.push(outcome(event, Some(id), effect));
                 continue;
             }
             (EventAction::Trigger, Some(id)) => {
@@ -457,4 +616,83 @@ async fn record_duplicate(conn: &mut SqliteConnection, id: i64, now: Timestamp) 
         add_event(conn, id, now, "duplicate", None, serde_json::json!({})).await?;
     }
     Ok(())
+}
+
+/// Settles disputed re-fires (M2, IN-02 b): a firing entry for an occurrence already
+/// resolved, with no resolve for it within `grace`, is taken as a real re-fire and opens or
+/// reopens its group's alert. Returns the ids of alerts opened (which page).
+pub async fn settle_disputes(
+    store: &Store,
+    target: &Target<'_>,
+    grace: SignedDuration,
+    default_severity: Severity,
+    now: Timestamp,
+) -> Result<Vec<i64>> {
+    let cutoff = to_ms(now.saturating_sub(grace).unwrap_or(now));
+    let due = sqlx::query(
+        "SELECT fingerprint, group_key, labels, annotations FROM alert_members \
+         WHERE integration_id = ? AND disputed_since IS NOT NULL AND disputed_since <= ? \
+         AND group_key IS NOT NULL",
+    )
+    .bind(target.integration_id)
+    .bind(cutoff)
+    .fetch_all(store.pool())
+    .await?;
+    let mut opened = Vec::new();
+    for row in due {
+        let fingerprint: String = row.try_get("fingerprint")?;
+        let group_key: String = row.try_get("group_key")?;
+        let labels: String = row.try_get("labels")?;
+        let annotations: String = row.try_get("annotations")?;
+        let labels: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&labels).unwrap_or_default();
+        let annotations: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&annotations).unwrap_or_default();
+
+        let mut tx = store.begin().await?;
+        sqlx::query(
+            "UPDATE alert_members SET status = 'firing', ends_at = NULL, disputed_since = NULL, \
+             alert_id = NULL, updated_at = ? WHERE integration_id = ? AND fingerprint = ?",
+        )
+        .bind(to_ms(now))
+        .bind(target.integration_id)
+        .bind(&fingerprint)
+        .execute(&mut *tx)
+        .await?;
+        let id = match open_alert(&mut tx, target.integration_id, &group_key).await? {
+            Some(id) => id,
+            None => {
+                let summary = annotations
+                    .get("summary")
+                    .or_else(|| labels.get("alertname"))
+                    .cloned()
+                    .unwrap_or_else(|| format!("alert {fingerprint}"));
+                let severity = labels
+                    .get("severity")
+                    .and_then(|s| Severity::from_wire(s))
+                    .unwrap_or(default_severity);
+                let fields = AlertFields {
+                    summary,
+                    labels,
+                    ..AlertFields::default()
+                };
+                let new = NewAlert {
+                    key: &group_key,
+                    fields: &fields,
+                    severity,
+                };
+                let detail = serde_json::json!({ "refire_of": fingerprint });
+                let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
+                if opening == Opening::New {
+                    opened.push(id);
+                }
+                id
+            }
+        };
+        attach(&mut tx, target.integration_id, &fingerprint, id).await?;
+        let detail = serde_json::json!({ "fingerprint": fingerprint, "after_grace": true });
+        add_event(&mut tx, id, now, "refired", None, detail).await?;
+        tx.commit().await?;
+    }
+    Ok(opened)
 }

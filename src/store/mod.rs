@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The database failed or is unavailable; the caller may retry.
     #[error("storage failure: {0}")]
     Backend(#[from] sqlx::Error),
+    /// The service has too many open unacknowledged alerts to open another (D10).
+    #[error("{limit} unacknowledged alerts are open; new ones are refused until some are acked")]
+    CapReached { limit: u32 },
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }

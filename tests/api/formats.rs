@@ -263,3 +263,76 @@ async fn grafana_webhook_opens_one_alert_per_group() {
     );
     assert_eq!(app.hooks.recipients(), ["ben"]);
 }
+
+#[tokio::test]
+async fn the_open_alert_cap_refuses_new_keys_only() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/integrations/{GENERIC_KEY}/generic");
+    let three = json!([{ "dedup_key": "a", "summary": "a" }, { "dedup_key": "b", "summary": "b" },
+                      { "dedup_key": "c", "summary": "c" }]);
+    assert_eq!(post(&app, &path, &three).await.0, 202);
+
+    let response = app
+        .client
+        .post(app.url(&path))
+        .json(&json!({ "dedup_key": "d",
+        "summary": "d" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["error"].as_str(), body["limit"].as_u64()),
+        (Some("open_alert_cap"), Some(3))
+    );
+
+    let duplicate = json!({ "dedup_key": "a", "summary": "a again" });
+    assert_eq!(
+        post(&app, &path, &duplicate).await.0,
+        202,
+        "an open key still passes"
+    );
+    let id = app.open_alerts().await[0]["id"].as_i64().unwrap();
+    app.api_post(&format!("/api/v1/alerts/{id}/ack"), json!({}))
+        .await;
+    assert_eq!(
+        post(&app, &path, &json!({ "dedup_key": "d", "summary": "d" }))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(app.open_alerts().await.len(), 4);
+}
+
+#[tokio::test]
+async fn the_ingress_rate_limit_throttles_triggers_but_not_resolves() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/integrations/{GENERIC_KEY}/generic");
+    let trigger = json!({ "dedup_key": "k", "summary": "x" });
+    for _ in 0..5 {
+        assert_eq!(post(&app, &path, &trigger).await.0, 202);
+    }
+
+    let response = app
+        .client
+        .post(app.url(&path))
+        .json(&trigger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "60");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    let resolve = json!({ "dedup_key": "k", "action": "resolve" });
+    assert_eq!(
+        post(&app, &path, &resolve).await.0,
+        202,
+        "resolves are exempt"
+    );
+
+    app.clock.advance(jiff::SignedDuration::from_secs(61));
+    assert_eq!(post(&app, &path, &trigger).await.0, 202);
+}

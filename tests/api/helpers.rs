@@ -25,6 +25,10 @@ pub const TOKEN: &str = "am-token-for-tests";
 pub const API_TOKEN: &str = "api-token-for-tests";
 pub const WEBHOOK_SECRET: &str = "webhook-secret-0123456789abcdef0123";
 pub const SIGNING_SECRET: &str = "signing-secret-0123456789abcdef0123";
+/// Read from `TWILIO_AUTH_TOKEN` by tests that set up `[twilio]`.
+pub const TWILIO_AUTH_TOKEN: &str = "twilio-token-for-tests";
+/// Read from `NTFY_TOKEN` by tests that set up `[ntfy]` with a token.
+pub const NTFY_TOKEN: &str = "tk_ntfytokenfortests";
 /// Key of the `web` service, whose policy pages the `business` schedule first.
 pub const WEB_KEY: &str = "9d4e5f60718293a4b5c6d7e8f90a1b2c";
 /// Keys of the `checkout` service's integrations, one per wire format.
@@ -54,6 +58,11 @@ pub struct Setup {
     pub clock: Clock,
     pub engine_loop: bool,
     pub max_body_bytes: Option<usize>,
+    /// More contact methods, `(person, inline TOML table)`, appended after the person's
+    /// webhook: `("ben", r#"{ kind = "sms", to = "+15550100" }"#.into())`.
+    pub contacts: Vec<(&'static str, String)>,
+    /// More `dutybell.toml`, such as `[ntfy]` or `[twilio]` tables.
+    pub instance: String,
 }
 
 impl Default for Setup {
@@ -62,6 +71,8 @@ impl Default for Setup {
             clock: Clock::manual(t0()),
             engine_loop: false,
             max_body_bytes: None,
+            contacts: Vec::new(),
+            instance: String::new(),
         }
     }
 }
@@ -75,6 +86,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let hooks = WebhookSink::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), smtp.addr, hooks.addr, setup.max_body_bytes);
+    add_to_config(dir.path(), hooks.addr, &setup.contacts, &setup.instance);
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.path().join("data")),
@@ -103,6 +115,22 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     }
 }
 
+/// Appends contact methods to people in `team.toml` and text to `dutybell.toml`.
+fn add_to_config(dir: &Path, hooks: SocketAddr, contacts: &[(&str, String)], instance: &str) {
+    let team = dir.join("team.toml");
+    let mut text = std::fs::read_to_string(&team).unwrap();
+    for (person, table) in contacts {
+        let webhook =
+            format!("url = \"http://{hooks}/hook/{person}\", secret_env = \"HOOK_SECRET\" }}");
+        assert!(text.contains(&webhook), "no person {person:?} in team.toml");
+        text = text.replacen(&webhook, &format!("{webhook}, {table}"), 1);
+    }
+    std::fs::write(&team, text).unwrap();
+    let file = dir.join("dutybell.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}{instance}\n")).unwrap();
+}
+
 /// The environment the test config reads its secrets from.
 pub fn test_env() -> Env {
     [
@@ -115,6 +143,8 @@ pub fn test_env() -> Env {
         ("KEY_GRAFANA", GRAFANA_KEY),
         ("KEY_PD", PD_KEY),
         ("KEY_GENERIC", GENERIC_KEY),
+        ("TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
+        ("NTFY_TOKEN", NTFY_TOKEN),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -213,10 +243,11 @@ integrations = [
 [[service]]
 id = "checkout"
 escalation = "default"
+max_open_unacked = 3
 integrations = [
   { kind = "grafana", key_env = "KEY_GRAFANA" },
   { kind = "pagerduty", key_env = "KEY_PD" },
-  { kind = "generic", key_env = "KEY_GENERIC", default_severity = "warning" },
+  { kind = "generic", key_env = "KEY_GENERIC", default_severity = "warning", rate = "5/1m" },
 ]
 "#,
     )
@@ -557,4 +588,95 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A request an [`HttpFake`] received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        header(&self.headers, name)
+    }
+}
+
+/// A canned reply: status, headers, body.
+pub type Reply = (u16, Vec<(&'static str, String)>, String);
+
+/// A local stand-in for a third-party HTTP API (Slack, Twilio, ntfy…): records every
+/// request on any path and answers from `replies` in order, then `200 ok`.
+#[derive(Clone)]
+pub struct HttpFake {
+    pub addr: SocketAddr,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    pub replies: Arc<Mutex<std::collections::VecDeque<Reply>>>,
+}
+
+type FakeState = (
+    Arc<Mutex<Vec<Recorded>>>,
+    Arc<Mutex<std::collections::VecDeque<Reply>>>,
+);
+
+impl HttpFake {
+    pub async fn start() -> HttpFake {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let replies = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let router = axum::Router::new()
+            .fallback(record)
+            .with_state((requests.clone(), replies.clone()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        HttpFake {
+            addr,
+            requests,
+            replies,
+        }
+    }
+
+    /// Queues a reply for the next request.
+    pub fn reply(&self, status: u16, headers: &[(&'static str, &str)], body: &str) {
+        let headers = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        self.replies
+            .lock()
+            .unwrap()
+            .push_back((status, headers, body.to_string()));
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+async fn record(
+    State((requests, replies)): State<FakeState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let reply = replies.lock().unwrap().pop_front();
+    let (status, headers, body) = reply.unwrap_or((200, Vec::new(), "ok".to_string()));
+    let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
 }

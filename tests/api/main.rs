@@ -13,5 +13,6 @@ mod escalation;
 mod formats;
 mod helpers;
 mod intake;
+mod notifiers;
 mod oncall;
 mod restart;

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::helpers::{
-    KEY, SmtpSink, TOKEN, WebhookSink, am_body, free_port, test_env, wait_until, write_config,
+    API_TOKEN, KEY, SmtpSink, TOKEN, WebhookSink, am_body, free_port, test_env, wait_until,
+    write_config,
 };
 
 struct Server(Child);
@@ -89,6 +90,31 @@ impl Fixture {
     }
 }
 
+/// Waits until alert 1's timeline records `sent` delivered pages.
+async fn wait_recorded(client: &reqwest::Client, port: u16, sent: usize) {
+    let url = format!("http://127.0.0.1:{port}/api/v1/alerts/1");
+    for _ in 0..200 {
+        let response = client
+            .get(&url)
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let alert: serde_json::Value = response.json().await.unwrap();
+        let timeline = alert["timeline"].as_array().cloned().unwrap_or_default();
+        if timeline
+            .iter()
+            .filter(|e| e["kind"] == "notification_sent")
+            .count()
+            >= sent
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the first pages were never recorded as sent");
+}
+
 #[tokio::test]
 async fn a_killed_process_still_pages_the_secondary_on_time() {
     let Fixture {
@@ -113,6 +139,9 @@ async fn a_killed_process_still_pages_the_secondary_on_time() {
         .unwrap();
     assert_eq!(response.status(), 202);
     assert!(wait_until(Duration::from_secs(10), || hooks.recipients() == ["ben"]).await);
+    // Delivery is at-least-once: a kill between a send and its record repeats that send.
+    // Kill only once both first pages are recorded, so the count below is exact.
+    wait_recorded(&client, port, 2).await;
 
     std::fs::write(&clock, "2025-06-12T03:10:00Z").unwrap();
     server.0.kill().unwrap(); // SIGKILL: no shutdown path runs
@@ -136,7 +165,7 @@ async fn a_killed_process_still_pages_the_secondary_on_time() {
         "2025-06-12T03:15:00Z",
         "on time"
     );
-    assert!(wait_until(Duration::from_secs(5), || smtp.recipients().len() == 2).await);
+    wait_recorded(&client, port, 4).await;
     assert_eq!(smtp.recipients(), ["ben@example.com", "dara@example.com"]);
 }
 
