@@ -107,7 +107,10 @@ impl Store {
         if self.fail_writes.load(Ordering::SeqCst) {
             return Err(StoreError::Backend(sqlx::Error::PoolTimedOut));
         }
-        Ok(self.pool.begin().await?)
+        // IMMEDIATE takes the write lock at BEGIN, where SQLite's busy timeout applies. A
+        // deferred transaction that reads first and writes later fails at once with BUSY
+        // when another connection wrote in between, so concurrent intake got 503s.
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {

@@ -276,3 +276,25 @@ async fn a_resolve_before_firing_then_a_stale_firing_waits_for_the_grace_in_02()
     assert_eq!(app.open_alerts().await.len(), 1);
     assert_eq!(app.hooks.recipients(), ["ben"]);
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_are_all_stored() {
+    let app = spawn_app().await;
+
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let request = app
+            .client
+            .post(app.intake_url())
+            .bearer_auth(crate::helpers::TOKEN)
+            .body(am_body(
+                &format!("Burst{i}"),
+                &[("firing", "2025-06-12T02:59:00Z")],
+            ));
+        posts.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let statuses = posts.join_all().await;
+
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    assert_eq!(app.open_alerts().await.len(), 40);
+}
