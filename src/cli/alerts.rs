@@ -15,12 +15,7 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 
 /// Accepts `12` or `A-12`.
 fn parse_id(text: &str) -> anyhow::Result<i64> {
-    let digits = text
-        .trim()
-        .trim_start_matches(['A', 'a'])
-        .trim_start_matches(['-', '#']);
-    digits
-        .parse()
+    crate::domain::alert::parse_alert_id(text)
         .with_context(|| format!("{text:?} is not an alert id like 12 or A-12"))
 }
 
@@ -94,7 +89,7 @@ pub async fn act(
     {
         anyhow::bail!("--as {by:?}: no such person in team.toml");
     }
-    let by = by.unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "cli".into()));
+    let by = by.context("who is acting? pass --as PERSON (a person id) or set DUTYBELL_USER")?;
     let now = clock.now();
     let (verb, result) = if ack {
         (

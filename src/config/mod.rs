@@ -317,6 +317,8 @@ pub struct Overrides {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "dutybell-data";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Shortest API token or signing secret accepted from the environment.
+pub const MIN_SECRET_CHARS: usize = 16;
 
 impl Config {
     /// Loads and validates `dir`, generating missing instance secrets into the data dir.
@@ -358,6 +360,10 @@ pub fn load_with(
     let team = v.file::<raw::TeamFile>(dir, "team.toml", true);
     let oncall = v.file::<raw::OncallFile>(dir, "oncall.toml", true);
     let services = v.file::<raw::ServicesFile>(dir, "services.toml", true);
+    // Cross-references into a file that did not parse would only add misleading errors.
+    if !v.errors.is_empty() {
+        return Err(ConfigErrors(v.errors));
+    }
 
     let settings = v.settings(dir, instance.unwrap_or_default(), overrides, env, secrets);
     let people = v.people(dir, team.unwrap_or_default(), env, settings.as_ref());
@@ -441,13 +447,67 @@ impl Validator {
         });
     }
 
+    /// An instance secret from the environment. Set but short (or empty) is refused: an
+    /// empty API token or signing key would let anyone in.
+    fn instance_secret(&mut self, env: &Env, var: &str) -> Option<String> {
+        let value = env.get(var)?;
+        if value.chars().count() < MIN_SECRET_CHARS {
+            self.errors.push(ConfigError::Invalid {
+                file: PathBuf::from("environment"),
+                key: var.to_string(),
+                problem: format!(
+                    "must have at least {MIN_SECRET_CHARS} characters; unset it to have one \
+                     generated into the data dir"
+                ),
+            });
+            return Some(String::new());
+        }
+        Some(value.clone())
+    }
+
+    /// Checks what `serve` would otherwise only find out when it builds the SMTP client.
+    fn check_smtp(&mut self, dir: &Path, smtp: &raw::RawSmtp) {
+        const FILE: &str = "dutybell.toml";
+        let url = smtp.url.to_ascii_lowercase();
+        let (scheme_ok, query) = match url.split_once('?') {
+            Some((base, query)) => (
+                base.starts_with("smtp://") || base.starts_with("smtps://"),
+                query,
+            ),
+            None => (
+                url.starts_with("smtp://") || url.starts_with("smtps://"),
+                "",
+            ),
+        };
+        let tls_ok = query.split('&').filter(|p| !p.is_empty()).all(|param| {
+            matches!(param, "tls=required" | "tls=opportunistic") || !param.starts_with("tls=")
+        });
+        if !scheme_ok || !tls_ok {
+            let problem = format!(
+                "{:?} is not smtp://host:port, smtp://host:port?tls=required or smtps://host:port",
+                smtp.url
+            );
+            self.invalid(dir, FILE, "smtp.url", problem);
+        }
+        if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            let problem = format!(
+                "{:?} is not an address like \"dutybell <d@example.com>\"",
+                smtp.from
+            );
+            self.invalid(dir, FILE, "smtp.from", problem);
+        }
+    }
+
     fn file<T: DeserializeOwned>(&mut self, dir: &Path, name: &str, required: bool) -> Option<T> {
         match read_optional(&dir.join(name)) {
             Ok(Some(value)) => Some(value),
             Ok(None) if required => {
                 self.errors.push(ConfigError::Read {
                     file: dir.join(name),
-                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "file not found (point --config or DUTYBELL_CONFIG at your config dir)",
+                    ),
                 });
                 None
             }
@@ -540,6 +600,13 @@ impl Validator {
             .clone()
             .or(file.server.public_url)
             .map(|url| url.trim_end_matches('/').to_string());
+        if let Some(url) = public_url.as_ref().filter(|url| !is_http_url(url)) {
+            let problem = format!("{url:?} must be an absolute http(s) URL");
+            self.invalid(dir, FILE, "server.public_url", problem);
+        }
+        if let Some(smtp) = &file.smtp {
+            self.check_smtp(dir, smtp);
+        }
         let smtp = file.smtp.map(|smtp| {
             let password = smtp.password_env.as_deref().and_then(|var| {
                 self.secret_from_env(dir, FILE, "smtp.password_env".into(), var, env)
@@ -553,13 +620,11 @@ impl Validator {
         });
         let ntfy = file.ntfy.map(|ntfy| self.ntfy(dir, ntfy, env));
         let twilio = file.twilio.map(|twilio| self.twilio(dir, twilio, env));
-        let signing_secret = env
-            .get("DUTYBELL_SIGNING_SECRET")
-            .cloned()
+        let signing_secret = self
+            .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
-        let api_token = env
-            .get("DUTYBELL_API_TOKEN")
-            .cloned()
+        let api_token = self
+            .instance_secret(env, "DUTYBELL_API_TOKEN")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::ApiToken));
         Some(Settings {
             listen,
@@ -1028,14 +1093,15 @@ impl Validator {
                 }
                 steps.push(Step { targets, after });
             }
-            policies.insert(
-                raw.id.clone(),
-                Policy {
-                    id: raw.id.clone(),
-                    repeat,
-                    steps,
-                },
-            );
+            let policy = Policy {
+                id: raw.id.clone(),
+                repeat,
+                steps,
+            };
+            if policies.insert(raw.id.clone(), policy).is_some() {
+                let problem = format!("duplicate escalation id {:?}", raw.id);
+                self.invalid(dir, FILE, format!("escalation[{i}].id"), problem);
+            }
         }
         policies
     }

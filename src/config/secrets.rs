@@ -61,8 +61,8 @@ impl Secrets {
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let path = Secrets::path(data_dir);
         let text = toml::to_string(self).context("serializing secrets")?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        restrict_permissions(&path)?;
+        write_private(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 
@@ -98,14 +98,23 @@ pub enum SecretSlot<'a> {
     IntegrationKey(&'a str),
 }
 
+/// Writes a file readable by its owner only, from the first byte on.
 #[cfg(unix)]
-fn restrict_permissions(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("restricting permissions of {}", path.display()))
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An older file may predate the mode above.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_path: &Path) -> anyhow::Result<()> {
-    Ok(())
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
 }

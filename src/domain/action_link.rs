@@ -17,6 +17,8 @@ use sha2::Sha256;
 pub enum Action {
     Ack,
     Resolve,
+    /// Read-only: shows the alert and its timeline to whoever the page was sent to.
+    View,
 }
 
 impl Action {
@@ -24,6 +26,7 @@ impl Action {
         match self {
             Action::Ack => "Acknowledge",
             Action::Resolve => "Resolve",
+            Action::View => "View",
         }
     }
 }

@@ -43,6 +43,20 @@ impl fmt::Display for AlertState {
     }
 }
 
+/// Parses an alert id as people write it: `12`, `A-12`, `a-12` or `#12`.
+pub fn parse_alert_id(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let digits = text
+        .strip_prefix("A-")
+        .or_else(|| text.strip_prefix("a-"))
+        .or_else(|| text.strip_prefix('#'))
+        .unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// Severity, ordered from least to most urgent so `max` picks the worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +125,21 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(Severity::from_wire(raw), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn alert_ids_parse_as_people_write_them() {
+        for (text, id) in [
+            ("12", Some(12)),
+            ("A-12", Some(12)),
+            ("#7", Some(7)),
+            (" a-3 ", Some(3)),
+        ] {
+            assert_eq!(parse_alert_id(text), id, "{text}");
+        }
+        for text in ["A--1", "A-", "-1", "12a", "", "A12"] {
+            assert_eq!(parse_alert_id(text), None, "{text}");
         }
     }
 

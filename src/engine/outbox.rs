@@ -128,7 +128,7 @@ fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Times
             status: alert.state,
             labels: alert.labels.clone(),
             runbook_url,
-            url: format!("{base}/api/v1/alerts/{}", alert.id),
+            url: link(Action::View),
             created_at: alert.created_at,
         },
         person_id: page.person_id.clone(),

@@ -1,5 +1,6 @@
 //! Signed one-click links from notifications (`/a/{token}`). `GET` only shows a page with
-//! one button, because mail scanners prefetch links; `POST` acts. Repeats are no-ops.
+//! one button, because mail scanners prefetch links; `POST` acts. Repeats are no-ops. A
+//! `view` link shows the alert and its timeline, read-only, to the page's recipient.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -26,7 +27,7 @@ fn claim(state: &AppState, token: &str) -> Result<ActionClaim, (StatusCode, Html
     action_link::verify(token, secret, state.clock.now()).map_err(|err| {
         (
             StatusCode::FORBIDDEN,
-            page("Link not valid", &err.to_string(), None),
+            page("Link not valid", &[err.to_string()], None),
         )
     })
 }
@@ -36,12 +37,48 @@ async fn confirm(
     Path(token): Path<String>,
 ) -> Result<Html<String>, (StatusCode, Html<String>)> {
     let claim = claim(&state, &token)?;
+    if claim.act == Action::View {
+        return view(&state, claim.target).await;
+    }
     let summary = match alerts::get(&state.store, claim.target).await {
         Ok(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
         Err(_) => format!("#A-{}", claim.target),
     };
     let title = format!("{} alert", claim.act.verb());
-    Ok(page(&title, &summary, Some((&token, claim.act))))
+    Ok(page(&title, &[summary], Some((&token, claim.act))))
+}
+
+/// The alert with its timeline, read-only.
+async fn view(state: &AppState, id: i64) -> Result<Html<String>, (StatusCode, Html<String>)> {
+    let unavailable = |_| {
+        (
+            StatusCode::NOT_FOUND,
+            page("Not found", &["No such alert.".into()], None),
+        )
+    };
+    let alert = alerts::get(&state.store, id).await.map_err(unavailable)?;
+    let timeline = alerts::timeline(&state.store, id)
+        .await
+        .map_err(unavailable)?;
+    let mut lines = vec![
+        format!("{} [{}] {}", alert.state, alert.severity, alert.summary),
+        format!(
+            "Service: {}   Source: {}   Opened: {}",
+            alert.service_id, alert.source, alert.created_at
+        ),
+    ];
+    if let Some(runbook) = &alert.runbook_url {
+        lines.push(format!("Runbook: {runbook}"));
+    }
+    if !alert.details.is_empty() {
+        lines.push(alert.details.clone());
+    }
+    lines.push("Timeline (UTC):".into());
+    for entry in timeline {
+        let actor = entry.actor.map(|a| format!(" by {a}")).unwrap_or_default();
+        lines.push(format!("{}  {}{}", entry.at, entry.kind, actor));
+    }
+    Ok(page(&format!("Alert #A-{id}"), &lines, None))
 }
 
 async fn act(
@@ -51,6 +88,7 @@ async fn act(
     let claim = claim(&state, &token)?;
     let now = state.clock.now();
     let result = match claim.act {
+        Action::View => return view(&state, claim.target).await,
         Action::Ack => {
             alerts::acknowledge(&state.store, claim.target, &claim.person, "link", now).await
         }
@@ -72,24 +110,29 @@ async fn act(
             };
             return Err((
                 status,
-                page("Try again", "dutybell could not record that.", None),
+                page(
+                    "Try again",
+                    &["dutybell could not record that.".into()],
+                    None,
+                ),
             ));
         }
     };
     state.wake.notify_one();
-    Ok(page("Done", &message, None))
+    Ok(page("Done", &[message], None))
 }
 
 fn past_tense(act: Action) -> &'static str {
     match act {
         Action::Ack => "acknowledged",
         Action::Resolve => "resolved",
+        Action::View => "shown",
     }
 }
 
 // TODO(#7): render through askama templates with the web UI; until then this one small
 // page escapes every value it inserts.
-fn page(title: &str, text: &str, form: Option<(&str, Action)>) -> Html<String> {
+fn page(title: &str, lines: &[String], form: Option<(&str, Action)>) -> Html<String> {
     let button = form.map_or_else(String::new, |(token, act)| {
         format!(
             "<form method=\"post\" action=\"/a/{}\"><button type=\"submit\">{}</button></form>",
@@ -100,9 +143,12 @@ fn page(title: &str, text: &str, form: Option<(&str, Action)>) -> Html<String> {
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{title} · dutybell</title>\
-         </head><body><h1>{title}</h1><p>{text}</p>{button}</body></html>",
+         </head><body><h1>{title}</h1>{text}{button}</body></html>",
         title = escape(title),
-        text = escape(text),
+        text = lines
+            .iter()
+            .map(|line| format!("<p>{}</p>", escape(line)))
+            .collect::<String>(),
     ))
 }
 

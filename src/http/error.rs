@@ -98,7 +98,9 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
-        if let AppError::Invalid { field, .. } = &self {
+        if let AppError::Invalid { field, .. } = &self
+            && !field.is_empty()
+        {
             body["field"] = field.clone().into();
         }
         if let AppError::Throttled {

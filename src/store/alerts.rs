@@ -291,6 +291,17 @@ pub(crate) async fn resolve_in(
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    if via != "source" {
+        // The source may still be firing: its next snapshot must be read again (M5, a
+        // disputed re-fire), not skipped as a duplicate of one seen before the resolve.
+        sqlx::query(
+            "UPDATE deliveries SET digest = 'superseded:' || digest \
+             WHERE alert_id = ? AND digest NOT LIKE 'superseded:%'",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
     let dropped = outbox::drop_pending(conn, id).await?;
     let detail = serde_json::json!({ "via": via, "ended_at": ended_at, "dropped_pages": dropped });
     add_event(conn, id, now, "resolved", Some(by), detail).await?;

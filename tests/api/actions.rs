@@ -88,3 +88,24 @@ async fn user_text_on_the_link_page_is_escaped() {
     assert!(!html.contains("<script>"), "{html}");
     assert!(html.contains("&lt;script&gt;"));
 }
+
+#[tokio::test]
+async fn the_alert_link_in_a_page_shows_the_alert_and_its_timeline_without_login() {
+    let app = spawn_app().await;
+    app.fire("DiskFull").await;
+    app.run_engine_once().await;
+    let url = app.hooks.hooks()[0].body["data"]["alert"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let response = app.client.get(&url).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("DiskFull on host-0"), "{html}");
+    assert!(html.contains("escalated"), "{html}");
+    assert!(!html.contains("<form"), "read-only");
+    let forged = format!("{url}x");
+    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 403);
+}

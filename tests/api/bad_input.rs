@@ -129,3 +129,37 @@ async fn health_reports_ok() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
 }
+
+#[tokio::test]
+async fn the_alert_api_takes_a_12_ids_and_answers_bad_input_as_json() {
+    let app = spawn_app().await;
+    let id = app.fire("DiskFull").await["alert_id"].as_i64().unwrap();
+
+    let shown = app.api_get(&format!("/api/v1/alerts/A-{id}")).await;
+    assert_eq!(shown["alert"]["id"], id);
+
+    let broken = app
+        .client
+        .post(app.url(&format!("/api/v1/alerts/{id}/ack")))
+        .bearer_auth(crate::helpers::API_TOKEN)
+        .body("{\"by\":")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(broken).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("by")));
+
+    let response = app
+        .api_post("/api/v1/alerts/A--1/ack", serde_json::json!({}))
+        .await;
+    let (status, body) = error_of(response).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("id")));
+    let response = app
+        .client
+        .get(app.url("/api/v1/alerts?all=maybe"))
+        .bearer_auth(crate::helpers::API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 400);
+}

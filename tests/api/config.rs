@@ -90,3 +90,53 @@ fn a_missing_secret_is_named_by_its_variable() {
     );
     assert!(errors.contains("HOOK_SECRET is not set"), "{errors}");
 }
+
+#[test]
+fn duplicate_ids_bad_smtp_settings_and_short_secrets_are_refused() {
+    let message = load_errors(|dir| {
+        let oncall = std::fs::read_to_string(dir.join("oncall.toml")).unwrap();
+        let extra =
+            "\n[[escalation]]\nid = \"default\"\nsteps = [{ targets = [\"person:lead\"] }]\n";
+        std::fs::write(dir.join("oncall.toml"), oncall + extra).unwrap();
+        replace(dir, "dutybell.toml", "url = \"smtp://", "url = \"smtpx://");
+        replace(
+            dir,
+            "dutybell.toml",
+            "from = \"dutybell <dutybell@example.com>\"",
+            "from = \"nope\"",
+        );
+    });
+
+    assert!(
+        message.contains("duplicate escalation id \"default\""),
+        "{message}"
+    );
+    assert!(message.contains("`smtp.url`"), "{message}");
+    assert!(message.contains("`smtp.from`"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    write_config(dir.path(), addr, addr, None);
+    let mut env = test_env();
+    env.insert("DUTYBELL_API_TOKEN".into(), String::new());
+    let errors = config::load_with(
+        dir.path(),
+        &Overrides::default(),
+        &env,
+        &mut Secrets::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        errors.contains("DUTYBELL_API_TOKEN`: must have at least 16 characters"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_parse_error_is_reported_alone_without_cascading_reference_errors() {
+    let message = load_errors(|dir| replace(dir, "team.toml", "time_zone", "timezone"));
+
+    assert!(message.contains("1 problem(s)"), "{message}");
+    assert!(message.contains("team.toml: cannot parse"), "{message}");
+}

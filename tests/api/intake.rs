@@ -298,3 +298,48 @@ async fn concurrent_deliveries_are_all_stored() {
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
     assert_eq!(app.open_alerts().await.len(), 40);
 }
+
+#[tokio::test]
+async fn a_source_still_firing_after_a_person_resolves_pages_again_after_the_grace_oc_16() {
+    let app = spawn_app().await;
+    let body = am_body("StillBroken", &[("firing", "2025-06-12T02:59:00Z")]);
+    let first = app
+        .post_alertmanager(&body)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["alert_id"]
+        .as_i64()
+        .unwrap();
+    app.run_engine_once().await;
+    app.api_post(
+        &format!("/api/v1/alerts/{first}/resolve"),
+        serde_json::json!({"by": "ben"}),
+    )
+    .await;
+
+    // Alertmanager keeps sending the same firing snapshot: it must not be skipped as a
+    // duplicate; after the re-fire grace it opens a new alert, which pages.
+    app.clock.advance(jiff::SignedDuration::from_mins(1));
+    let again = app
+        .post_alertmanager(&body)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(again["duplicate"], false);
+    app.run_engine_once().await;
+    assert!(app.open_alerts().await.is_empty(), "not before the grace");
+    app.clock.advance(jiff::SignedDuration::from_mins(10));
+    app.run_engine_once().await;
+
+    let open = app.open_alerts().await;
+    assert_eq!(open.len(), 1);
+    assert_ne!(
+        open[0]["id"].as_i64().unwrap(),
+        first,
+        "the resolved alert stays resolved"
+    );
+    assert_eq!(app.alert(first).await["alert"]["state"], "resolved");
+    assert_eq!(app.hooks.recipients(), ["ben", "ben"]);
+}

@@ -28,8 +28,9 @@ impl Paged {
         format!("http://{}", self.app.addr)
     }
 
+    /// The alert link: a signed read-only view, opened without logging in.
     fn alert_url(&self) -> String {
-        format!("{}/api/v1/alerts/{}", self.base(), self.alert)
+        self.link(Action::View)
     }
 
     /// The signed link a page rendered at t0 carries, computed the way a verifier would.
