@@ -37,6 +37,8 @@ impl Default for Options {
 pub struct App {
     listener: TcpListener,
     addr: SocketAddr,
+    /// The inbound SMTP listener, when `[intake.smtp]` is set.
+    smtp: Option<TcpListener>,
     state: AppState,
     engine: Engine,
     run_engine: bool,
@@ -51,10 +53,25 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.settings.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let smtp = match config.settings.smtp_listen {
+            Some(at) => {
+                let smtp = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding the SMTP listener on {at}"))?;
+                tracing::info!(smtp.listen = %smtp.local_addr()?, "smtp intake listening");
+                Some(smtp)
+            }
+            None => None,
+        };
 
         // With port 0 (tests) only the bound address makes links that work.
         let mut config = config;
         config.settings.listen = addr;
+        // Rotations carry their stored anchors everywhere from here on; an edit since the
+        // last start re-anchors now, so it does not move who is on call (D13).
+        crate::engine::anchors::sync(&store, &mut config, options.clock.now())
+            .await
+            .context("syncing rotation anchors")?;
         let config = Arc::new(config);
         let wake = Arc::new(Notify::new());
         let notifiers = Notifiers::new(&config.settings)?;
@@ -76,6 +93,7 @@ impl App {
         Ok(App {
             listener,
             addr,
+            smtp,
             state,
             engine,
             run_engine: options.engine,
@@ -85,6 +103,11 @@ impl App {
     /// The address the server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the SMTP listener is bound, if it runs.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp.as_ref().and_then(|smtp| smtp.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -104,7 +127,10 @@ impl App {
         let (stop_tx, stop_rx) = watch::channel(false);
         let engine = self
             .run_engine
-            .then(|| tokio::spawn(self.engine.clone().run(stop_rx)));
+            .then(|| tokio::spawn(self.engine.clone().run(stop_rx.clone())));
+        let smtp = self.smtp.map(|listener| {
+            tokio::spawn(crate::smtpd::serve(listener, self.state.clone(), stop_rx))
+        });
         let draining = self.state.draining.clone();
         let store = self.state.store.clone();
         let router = http::router(self.state);
@@ -119,6 +145,9 @@ impl App {
             .context("serving HTTP")?;
         if let Some(engine) = engine {
             engine.await.context("joining the engine")?;
+        }
+        if let Some(smtp) = smtp {
+            smtp.await.context("joining the SMTP listener")?;
         }
         store.close().await;
         tracing::info!("stopped");

@@ -14,6 +14,7 @@
 //! - [`notify`]: one module per channel; renders and sends a single message.
 //! - [`engine`]: background work as `run_once(now)` over persisted due times.
 //! - [`http`]: axum routers, thin handlers and the one place errors become responses.
+//! - [`smtpd`]: the inbound SMTP listener for email integrations, feeding the same intake.
 //! - [`cli`]: the `dutybell` command line.
 //! - [`app`]: wires the above into a server bound to a port.
 
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod http;
 pub mod intake;
 pub mod notify;
+pub mod smtpd;
 pub mod store;
 pub mod telemetry;
 

@@ -167,7 +167,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}: configuration is valid", config.dir.display());
             Ok(())
         }
-        Command::Oncall { at } => oncall::run(&config, &clock, at.as_deref()).await,
+        Command::Oncall { at } => {
+            let config = anchored(config, &clock).await?;
+            oncall::run(&config, &clock, at.as_deref()).await
+        }
         Command::Integrations => {
             oncall::integrations(&config);
             Ok(())
@@ -185,7 +188,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     weeks,
                     from,
                 },
-        } => schedule::preview(&config, &clock, &id, weeks, from.as_deref()).await,
+        } => {
+            let config = anchored(config, &clock).await?;
+            schedule::preview(&config, &clock, &id, weeks, from.as_deref()).await
+        }
         Command::IcalUrl { schedule, person } => {
             ical::url(&config, schedule.as_deref(), person.as_deref())
         }
@@ -199,6 +205,16 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.settings.database_url).await?;
     store.migrate().await.context("migrating the database")?;
     Ok(store)
+}
+
+/// `config` with each rotation's stored anchor, the way the server sees it (D13).
+async fn anchored(mut config: Config, clock: &Clock) -> anyhow::Result<Config> {
+    let store = open_store(&config).await?;
+    crate::engine::anchors::sync(&store, &mut config, clock.now())
+        .await
+        .context("syncing rotation anchors")?;
+    store.close().await;
+    Ok(config)
 }
 
 /// `name (id)` for a person in the config, else the id alone.

@@ -170,6 +170,8 @@ pub enum IntegrationKind {
     /// PagerDuty Events API v2 senders (`/v2/enqueue`).
     Pagerduty,
     Generic,
+    /// Mail to an address served by the SMTP listener; the address is the key.
+    Email,
 }
 
 impl IntegrationKind {
@@ -179,6 +181,7 @@ impl IntegrationKind {
             "grafana" => Some(IntegrationKind::Grafana),
             "pagerduty" | "pagerduty_v2" => Some(IntegrationKind::Pagerduty),
             "generic" => Some(IntegrationKind::Generic),
+            "email" => Some(IntegrationKind::Email),
             _ => None,
         }
     }
@@ -189,6 +192,7 @@ impl IntegrationKind {
             IntegrationKind::Grafana => "grafana",
             IntegrationKind::Pagerduty => "pagerduty",
             IntegrationKind::Generic => "generic",
+            IntegrationKind::Email => "email",
         }
     }
 }
@@ -276,6 +280,8 @@ pub struct Settings {
     pub ntfy: Option<Ntfy>,
     pub twilio: Option<Twilio>,
     pub max_body_bytes: usize,
+    /// Where the inbound SMTP listener for email integrations listens (off when `None`).
+    pub smtp_listen: Option<SocketAddr>,
     pub signing_secret: SecretString,
     /// Bearer token for the admin API and remote CLI.
     pub api_token: SecretString,
@@ -300,9 +306,21 @@ pub struct Config {
     /// Schedules from `oncall.toml`, without runtime state: their `overrides` and
     /// `temporary` are empty; `store::overrides::with_overrides` adds the stored ones.
     pub schedules: BTreeMap<String, Schedule>,
+    /// Who each schedule tells about handoffs and coverage gaps, by schedule id; a schedule
+    /// missing here sends no notices.
+    pub schedule_notices: BTreeMap<String, ScheduleNotices>,
     pub policies: BTreeMap<String, Policy>,
     pub services: BTreeMap<String, Service>,
     pub integrations: Vec<Integration>,
+}
+
+/// A schedule's notice settings (`shift_notices`, `notify` in `[[schedule]]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScheduleNotices {
+    /// Tell the people handing over at each handoff.
+    pub shift_changes: bool,
+    /// Person ids told about coverage gaps entering the 7-day horizon (D16).
+    pub gaps_to: Vec<String>,
 }
 
 /// Values from flags and environment, applied over `dutybell.toml`.
@@ -370,6 +388,7 @@ pub fn load_with(
     let oncall = oncall.unwrap_or_default();
     let rotations = v.rotations(dir, &oncall.rotation, &people);
     let schedules = v.schedules(dir, &oncall.schedule, &people, &rotations);
+    let schedule_notices = v.schedule_notices(dir, &oncall.schedule, &people);
     let policies = v.policies(dir, &oncall.escalation, &people, &rotations, &schedules);
     let (services, integrations) =
         v.services(dir, services.unwrap_or_default(), &policies, env, secrets);
@@ -381,6 +400,7 @@ pub fn load_with(
             people,
             rotations,
             schedules,
+            schedule_notices,
             policies,
             services,
             integrations,
@@ -607,6 +627,18 @@ impl Validator {
         if let Some(smtp) = &file.smtp {
             self.check_smtp(dir, smtp);
         }
+        let smtp_listen = file
+            .intake
+            .smtp
+            .as_ref()
+            .and_then(|smtp| match smtp.listen.parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    let problem = format!("{:?} is not ip:port", smtp.listen);
+                    self.invalid(dir, FILE, "intake.smtp.listen", problem);
+                    None
+                }
+            });
         let smtp = file.smtp.map(|smtp| {
             let password = smtp.password_env.as_deref().and_then(|var| {
                 self.secret_from_env(dir, FILE, "smtp.password_env".into(), var, env)
@@ -635,6 +667,7 @@ impl Validator {
             ntfy,
             twilio,
             max_body_bytes: file.intake.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            smtp_listen,
             signing_secret: SecretString::from(signing_secret),
             api_token: SecretString::from(api_token),
         })
@@ -1175,11 +1208,23 @@ impl Validator {
                     raw.id,
                     integration.id.as_deref().unwrap_or(kind.as_str())
                 );
-                let key_value = match integration.key_env.as_deref().and_then(|var| env.get(var)) {
-                    Some(value) => value.clone(),
-                    None => secrets.get_or_generate(SecretSlot::IntegrationKey(&id)),
+                let key_value = match (kind, &integration.address) {
+                    // Mail has no secret key: the address it is sent to names the integration.
+                    (IntegrationKind::Email, Some(address)) if address.contains('@') => {
+                        address.trim().to_ascii_lowercase()
+                    }
+                    (IntegrationKind::Email, _) => {
+                        let problem = "an email integration needs an `address` like \
+                                       alerts@dutybell.example.com";
+                        self.invalid(dir, FILE, ikey("address"), problem);
+                        continue;
+                    }
+                    _ => match integration.key_env.as_deref().and_then(|var| env.get(var)) {
+                        Some(value) => value.clone(),
+                        None => secrets.get_or_generate(SecretSlot::IntegrationKey(&id)),
+                    },
                 };
-                if key_value.len() < 16 {
+                if kind != IntegrationKind::Email && key_value.len() < 16 {
                     self.invalid(
                         dir,
                         FILE,

@@ -81,6 +81,12 @@ pub struct RawSchedule {
     pub time_zone: String,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    /// `true`: at each handoff the incoming person is told, and the outgoing one gets a
+    /// summary of their pages (shift-change notices). Off by default.
+    pub shift_notices: Option<bool>,
+    /// Who hears about coverage gaps entering the next 7 days: `person:<id>` targets.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 /// `{ days = ["mon", "tue"] | "all" | "weekdays" | "weekends", from = "09:00", to = "17:00",
@@ -144,6 +150,8 @@ pub struct RawService {
 pub struct RawIntegration {
     pub kind: String,
     pub id: Option<String>,
+    /// The address mail is sent to (email integrations).
+    pub address: Option<String>,
     pub key_env: Option<String>,
     pub token_env: Option<String>,
     pub mode: Option<String>,
@@ -215,6 +223,14 @@ pub struct RawTwilio {
 #[serde(deny_unknown_fields)]
 pub struct RawIntake {
     pub max_body_bytes: Option<usize>,
+    /// The SMTP listener for email integrations; off unless set.
+    pub smtp: Option<RawSmtpIntake>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtpIntake {
+    pub listen: String,
 }
 
 /// Raw environment values, passed in so tests never touch the process environment.

@@ -4,6 +4,7 @@
 //! names), `HH:MM` clocks and `person:`/`rotation:` targets. Every problem is reported with
 //! its key; a schedule with problems still counts as defined, so a step naming it adds no
 //! second, misleading error. Overrides are runtime state and live in `store::overrides`.
+//! Also checks who a schedule notifies (`shift_notices`, `notify`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 
-use super::{Person, Validator, raw};
+use super::{Person, ScheduleNotices, Validator, raw};
 use crate::domain::oncall::{Rotations, Rule, Schedule, Target, Weekdays};
 
 /// Spec §1.3: at most this many rules per schedule.
@@ -104,6 +105,43 @@ impl Validator {
             schedules.insert(raw.id.clone(), schedule);
         }
         schedules
+    }
+
+    /// The notice settings of each schedule that sends any; `notify` targets must name
+    /// people.
+    pub(super) fn schedule_notices(
+        &mut self,
+        dir: &Path,
+        raws: &[raw::RawSchedule],
+        people: &BTreeMap<String, Person>,
+    ) -> BTreeMap<String, ScheduleNotices> {
+        const FILE: &str = "oncall.toml";
+        let mut out = BTreeMap::new();
+        for (i, raw) in raws.iter().enumerate() {
+            let mut gaps_to = Vec::new();
+            for (j, text) in raw.notify.iter().enumerate() {
+                let key = format!("schedule[{i}].notify[{j}]");
+                match parse_target(text) {
+                    Some(Target::Person(p)) if people.contains_key(&p) => {
+                        if !gaps_to.contains(&p) {
+                            gaps_to.push(p);
+                        }
+                    }
+                    Some(Target::Person(p)) => {
+                        self.invalid(dir, FILE, key, format!("no person {p:?} in team.toml"));
+                    }
+                    _ => self.invalid(dir, FILE, key, format!("{text:?} is not person:<id>")),
+                }
+            }
+            let notices = ScheduleNotices {
+                shift_changes: raw.shift_notices.unwrap_or(false),
+                gaps_to,
+            };
+            if notices != ScheduleNotices::default() {
+                out.entry(raw.id.clone()).or_insert(notices);
+            }
+        }
+        out
     }
 
     fn clock(&mut self, dir: &Path, file: &str, key: String, text: &str) -> Option<Time> {

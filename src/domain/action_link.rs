@@ -19,6 +19,9 @@ pub enum Action {
     Resolve,
     /// Read-only: shows the alert and its timeline to whoever the page was sent to.
     View,
+    /// From a bundle (on-call D9): acknowledges every open alert of the target's service,
+    /// up to the target (the bundle's newest), that was paged to the person.
+    AckAll,
 }
 
 impl Action {
@@ -27,6 +30,7 @@ impl Action {
             Action::Ack => "Acknowledge",
             Action::Resolve => "Resolve",
             Action::View => "View",
+            Action::AckAll => "Acknowledge all",
         }
     }
 }
@@ -35,7 +39,7 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionClaim {
     pub act: Action,
-    /// The alert id.
+    /// The alert id; for `ack_all`, the newest alert of the bundle.
     pub target: i64,
     /// The person the link was sent to; recorded as the actor.
     pub person: String,

@@ -12,3 +12,4 @@ pub mod ical;
 pub mod members;
 pub mod oncall;
 pub mod override_request;
+pub mod throttle;

@@ -1,14 +1,19 @@
 //! Background work as a step function over persisted due times.
 //!
-//! [`Engine::run_once`] does one pass at a given instant: fire due escalation steps
-//! (`escalation`), then deliver due pages (`outbox`). It returns the next instant anything is
+//! [`Engine::run_once`] does one pass at a given instant: record on-call history and queue
+//! shift-change and coverage notices (`shifts`), fire due escalation steps (`escalation`),
+//! then deliver due pages (`outbox`) and notices (`notices`). It returns the next instant
+//! anything is
 //! due, read back from the database, so a restart at any moment — even `kill -9` — resumes
 //! exactly. [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack,
 //! or shutdown. Tests call `run_once` with a manual clock and never sleep.
 
+pub mod anchors;
 pub mod escalation;
 pub mod intake;
+pub mod notices;
 pub mod outbox;
+pub mod shifts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +42,10 @@ pub struct Engine {
 pub struct Pass {
     pub escalations: usize,
     pub pages_attempted: usize,
+    /// On-call history rows opened or closed.
+    pub history_changes: usize,
+    pub notices_queued: usize,
+    pub notices_attempted: usize,
     /// The earliest due time left after this pass.
     pub next_due: Option<Timestamp>,
 }
@@ -48,15 +57,22 @@ impl Engine {
         intake::settle_disputes(self, now)
             .await
             .context("settling disputed re-fires")?;
+        let recorded = shifts::run(self, now)
+            .await
+            .context("recording on-call history")?;
         let escalations = escalation::run_due(self, now)
             .await
             .context("firing due escalations")?;
         let pages_attempted = outbox::deliver_due(self, now)
             .await
             .context("delivering pages")?;
+        let notices_attempted = notices::deliver_due(self, now)
+            .await
+            .context("delivering notices")?;
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,
+            store::notices::next_due_at(&self.store).await?,
         ]
         .into_iter()
         .flatten()
@@ -64,6 +80,9 @@ impl Engine {
         Ok(Pass {
             escalations,
             pages_attempted,
+            history_changes: recorded.changes,
+            notices_queued: recorded.notices,
+            notices_attempted,
             next_due,
         })
     }

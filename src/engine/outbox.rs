@@ -1,7 +1,15 @@
-//! Delivering due pages: render each for its channel, send, and record the outcome on the
-//! alert timeline. Pages for alerts no longer triggered are dropped unsent. A transient
-//! failure is retried 3 times, 15 s apart or after the receiver's `Retry-After`, then
-//! logged `notification_failed` (on-call spec §3); a rejection fails at once.
+//! Delivering due pages (on-call spec §3, D9, D10): per destination and service, drop
+//! pages of alerts no longer triggered, hold the group while a throttle says wait, else
+//! claim it (one message per (destination, alert); repeats become `duplicate`) and send
+//! one page, or one bundle when several alerts wait, then record the outcome on every
+//! alert's timeline. A transient failure is retried 3 times, 15 s apart or after the
+//! receiver's `Retry-After`, then logged `notification_failed`; a rejection fails at once.
+//!
+//! Throttles are computed from the outbox's sent rows at each decision (per destination:
+//! `domain::throttle`'s table for the channel kind; per kind: 5 per 5 s), so a restart
+//! keeps them. A held group's rows move to the instant the throttle names; what arrives
+//! meanwhile joins them, so a storm turns into a few bundles and nothing is dropped. Work
+//! per pass is bounded: at most [`GROUPS`] groups, each listing at most [`LISTED`] alerts.
 //!
 //! TODO(#4): comms spec §3 backs off 10 s, 30 s, 2, 10, 30 min; the fixed 15 s stays until
 //! the escalation tests are moved to that ladder.
@@ -10,25 +18,161 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret as _;
 
 use super::Engine;
+use crate::config::{ChannelKind, Contact};
 use crate::domain::action_link::{self, Action, ActionClaim};
-use crate::notify::{AlertView, NotifyError, Page};
+use crate::domain::throttle::{self, Limit};
+use crate::notify::{AlertView, Bundle, NotifyError, Page};
 use crate::store::alerts;
-use crate::store::outbox::{self, Outcome, PendingPage};
+use crate::store::outbox::{self, Claim, DueGroup, Outcome, PendingPage};
 
-const BATCH: i64 = 100;
+/// Destination-and-service groups handled per pass; the rest wait for the next pass.
+pub const GROUPS: i64 = 50;
+/// Alerts a bundle lists in full; the rest are counted.
+pub const LISTED: i64 = 10;
 const RETRIES: i64 = 3;
 const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(15);
 /// How long an action link in a page stays valid.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
-/// Attempts every page due at `now`; returns how many were attempted.
+/// Handles the groups due at `now`; returns how many messages were attempted.
 pub async fn deliver_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
-    let due = outbox::due(&engine.store, now, BATCH).await?;
-    for page in &due {
-        let outcome = attempt(engine, page, now).await?;
-        outbox::record(&engine.store, page, &outcome, now).await?;
+    outbox::drop_stale(&engine.store, now).await?;
+    let groups = outbox::due_groups(&engine.store, now, GROUPS).await?;
+    let mut attempted = 0;
+    for group in &groups {
+        if deliver_group(engine, group, now).await? {
+            attempted += 1;
+        }
     }
-    Ok(due.len())
+    Ok(attempted)
+}
+
+/// The per-destination throttle for pages and bundles through `kind`.
+fn destination_limits(kind: Option<ChannelKind>) -> &'static [Limit] {
+    match kind {
+        Some(ChannelKind::Sms) => throttle::SMS_PAGES,
+        Some(ChannelKind::Voice) => throttle::VOICE_PAGES,
+        Some(ChannelKind::Email) => throttle::EMAIL,
+        _ => &[],
+    }
+}
+
+/// When the group may next send, if not now: the later of its destination's throttle and
+/// its channel kind's.
+async fn held_until(
+    engine: &Engine,
+    group: &DueGroup,
+    now: Timestamp,
+) -> anyhow::Result<Option<Timestamp>> {
+    let store = &engine.store;
+    let limits = destination_limits(ChannelKind::parse(&group.channel));
+    let mut until = None;
+    if !limits.is_empty() {
+        let since = now.saturating_sub(throttle::horizon(limits)).unwrap_or(now);
+        let sent = outbox::sent_times(store, &group.channel, Some(&group.destination), since);
+        until = throttle::next_allowed(limits, &sent.await?, now);
+    }
+    let kind = [throttle::PER_KIND];
+    let since = now.saturating_sub(throttle::PER_KIND.per).unwrap_or(now);
+    let sent = outbox::sent_times(store, &group.channel, None, since).await?;
+    Ok(until.max(throttle::next_allowed(&kind, &sent, now)))
+}
+
+/// Holds or sends one group; true when a message was attempted.
+#[tracing::instrument(skip_all, fields(channel = %group.channel, service.id = %group.service_id))]
+async fn deliver_group(engine: &Engine, group: &DueGroup, now: Timestamp) -> anyhow::Result<bool> {
+    if let Some(until) = held_until(engine, group, now).await? {
+        let held = outbox::hold(&engine.store, group, now, until).await?;
+        tracing::debug!(held, until = %until, "throttled; pages wait and will bundle");
+        return Ok(false);
+    }
+    let Some(claim) = outbox::claim(&engine.store, group, now).await? else {
+        return Ok(false);
+    };
+    if claim.duplicates > 0 {
+        tracing::debug!(
+            duplicates = claim.duplicates,
+            "repeat pages per alert marked"
+        );
+    }
+    if claim.alerts < 2 {
+        let outcome = attempt(engine, &claim.leader, now).await?;
+        outbox::record(&engine.store, &claim.leader, &outcome, now).await?;
+    } else {
+        send_bundle(engine, group, &claim, now).await?;
+    }
+    Ok(true)
+}
+
+#[tracing::instrument(skip_all, fields(user.id = %claim.leader.person_id,
+    message.id = %claim.leader.id, alerts = claim.alerts))]
+async fn send_bundle(
+    engine: &Engine,
+    group: &DueGroup,
+    claim: &Claim,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let leader = &claim.leader;
+    let (listed, newest) = outbox::bundle_alerts(&engine.store, &leader.id, LISTED).await?;
+    let outcome = match (contact_for(engine, leader), newest) {
+        (Some(contact), Some(newest)) => {
+            let mut alerts = Vec::with_capacity(listed.len());
+            for id in listed {
+                alerts.push(alerts::get(&engine.store, id).await?);
+            }
+            let message = render_bundle(engine, leader, group, &alerts, claim.alerts, newest, now);
+            let sent = engine.notifiers.send(contact, &message, now).await;
+            classify(sent, claim.attempts, now)
+        }
+        (None, _) => Outcome::Failed {
+            error: "contact method no longer configured".into(),
+        },
+        (_, None) => Outcome::Dropped,
+    };
+    if matches!(outcome, Outcome::Sent) {
+        tracing::info!("bundle sent");
+    }
+    outbox::record_bundle(&engine.store, &leader.id, &outcome, claim.alerts, now).await?;
+    Ok(())
+}
+
+/// The person's contact method this row goes to, if it is still configured.
+fn contact_for<'a>(engine: &'a Engine, page: &PendingPage) -> Option<&'a Contact> {
+    engine.config.person(&page.person_id).and_then(|person| {
+        person
+            .contacts
+            .iter()
+            .find(|c| c.kind.as_str() == page.channel && c.address == page.destination)
+    })
+}
+
+/// Sorts a send result into the outcome to record, after `attempts` earlier tries.
+fn classify(sent: Result<(), NotifyError>, attempts: i64, now: Timestamp) -> Outcome {
+    match sent {
+        Ok(()) => Outcome::Sent,
+        Err(NotifyError::Retry { error, after }) if attempts < RETRIES => {
+            // The receiver's own estimate beats ours; `notify` caps it.
+            let delay = after
+                .and_then(|after| SignedDuration::try_from(after).ok())
+                .unwrap_or(RETRY_AFTER);
+            tracing::warn!(
+                error = %error,
+                attempt = attempts + 1,
+                retry_in_s = delay.as_secs(),
+                "page failed; will retry"
+            );
+            Outcome::Retry {
+                at: now.saturating_add(delay).unwrap_or(now),
+                error,
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "page failed for good");
+            Outcome::Failed {
+                error: err.to_string(),
+            }
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(alert.id = page.alert_id, user.id = %page.person_id,
@@ -37,73 +181,68 @@ async fn attempt(engine: &Engine, page: &PendingPage, now: Timestamp) -> anyhow:
     if page.alert_state != "triggered" {
         return Ok(Outcome::Dropped);
     }
-    let config = &engine.config;
-    let contact = config.person(&page.person_id).and_then(|person| {
-        person
-            .contacts
-            .iter()
-            .find(|c| c.kind.as_str() == page.channel && c.address == page.destination)
-    });
-    let Some(contact) = contact else {
+    let Some(contact) = contact_for(engine, page) else {
         return Ok(Outcome::Failed {
             error: "contact method no longer configured".into(),
         });
     };
     let alert = alerts::get(&engine.store, page.alert_id).await?;
     let message = render(engine, page, &alert, now);
-    match engine.notifiers.send(contact, &message, now).await {
-        Ok(()) => {
-            tracing::info!("page sent");
-            Ok(Outcome::Sent)
+    let sent = engine.notifiers.send(contact, &message, now).await;
+    if sent.is_ok() {
+        tracing::info!("page sent");
+    }
+    Ok(classify(sent, page.attempts, now))
+}
+
+/// Signs action links for `person`, valid for [`LINK_LIFETIME`] from `now`.
+struct Links<'a> {
+    base: String,
+    secret: &'a [u8],
+    person: &'a str,
+    exp: i64,
+}
+
+impl<'a> Links<'a> {
+    fn new(engine: &'a Engine, person: &'a str, now: Timestamp) -> Links<'a> {
+        let settings = &engine.config.settings;
+        Links {
+            base: settings.public_url(),
+            secret: settings.signing_secret.expose_secret().as_bytes(),
+            person,
+            exp: now.saturating_add(LINK_LIFETIME).unwrap_or(now).as_second(),
         }
-        Err(NotifyError::Retry { error, after }) if page.attempts < RETRIES => {
-            // The receiver's own estimate beats ours; `notify` caps it.
-            let delay = after
-                .and_then(|after| SignedDuration::try_from(after).ok())
-                .unwrap_or(RETRY_AFTER);
-            tracing::warn!(
-                error = %error,
-                attempt = page.attempts + 1,
-                retry_in_s = delay.as_secs(),
-                "page failed; will retry"
-            );
-            Ok(Outcome::Retry {
-                at: now.saturating_add(delay).unwrap_or(now),
-                error,
-            })
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "page failed for good");
-            Ok(Outcome::Failed {
-                error: err.to_string(),
-            })
-        }
+    }
+
+    fn link(&self, act: Action, target: i64) -> String {
+        let claim = ActionClaim {
+            act,
+            target,
+            person: self.person.to_string(),
+            exp: self.exp,
+        };
+        format!("{}/a/{}", self.base, action_link::sign(&claim, self.secret))
     }
 }
 
-fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Timestamp) -> Page {
-    let settings = &engine.config.settings;
-    let base = &settings.public_url();
-    let secret = settings.signing_secret.expose_secret().as_bytes();
-    let exp = now.saturating_add(LINK_LIFETIME).unwrap_or(now).as_second();
-    let link = |act| {
-        let claim = ActionClaim {
-            act,
-            target: alert.id,
-            person: page.person_id.clone(),
-            exp,
-        };
-        format!("{base}/a/{}", action_link::sign(&claim, secret))
-    };
-    let person_name = engine
-        .config
-        .person(&page.person_id)
-        .map_or_else(|| page.person_id.clone(), |p| p.name.clone());
-    let service = engine
+/// The service's display name, or its id once it left the config.
+fn service_name(engine: &Engine, service_id: &str) -> String {
+    engine
         .config
         .services
-        .get(&alert.service_id)
-        .map_or_else(|| alert.service_id.clone(), |s| s.name.clone());
+        .get(service_id)
+        .map_or_else(|| service_id.to_string(), |s| s.name.clone())
+}
+
+fn person_name(engine: &Engine, person_id: &str) -> String {
+    engine
+        .config
+        .person(person_id)
+        .map_or_else(|| person_id.to_string(), |p| p.name.clone())
+}
+
+/// The alert as a message shows it, its view link signed for the recipient.
+fn view(engine: &Engine, links: &Links<'_>, alert: &alerts::Alert) -> AlertView {
     let runbook_url = alert.runbook_url.clone().or_else(|| {
         engine
             .config
@@ -111,30 +250,94 @@ fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Times
             .get(&alert.service_id)
             .and_then(|s| s.runbook_url.clone())
     });
+    AlertView {
+        id: alert.id,
+        service: service_name(engine, &alert.service_id),
+        name: alert
+            .labels
+            .get("alertname")
+            .cloned()
+            .unwrap_or_else(|| alert.summary.clone()),
+        summary: alert.summary.clone(),
+        severity: alert.severity,
+        status: alert.state,
+        labels: alert.labels.clone(),
+        runbook_url,
+        url: links.link(Action::View, alert.id),
+        created_at: alert.created_at,
+    }
+}
+
+fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Timestamp) -> Page {
+    let links = Links::new(engine, &page.person_id, now);
     Page {
         message_id: page.id.clone(),
         event: page.event.clone(),
         occurred_at: now,
-        alert: AlertView {
-            id: alert.id,
-            service,
-            name: alert
-                .labels
-                .get("alertname")
-                .cloned()
-                .unwrap_or_else(|| alert.summary.clone()),
-            summary: alert.summary.clone(),
-            severity: alert.severity,
-            status: alert.state,
-            labels: alert.labels.clone(),
-            runbook_url,
-            url: link(Action::View),
-            created_at: alert.created_at,
-        },
+        alert: view(engine, &links, alert),
         person_id: page.person_id.clone(),
-        person_name,
-        ack_url: link(Action::Ack),
-        resolve_url: link(Action::Resolve),
-        instance: base.clone(),
+        person_name: person_name(engine, &page.person_id),
+        ack_url: links.link(Action::Ack, alert.id),
+        resolve_url: links.link(Action::Resolve, alert.id),
+        instance: links.base.clone(),
+        bundle: None,
+    }
+}
+
+/// A bundle of `count` alerts whose first ones are `listed` and newest is `newest`. Its
+/// `alert` is the plain-text stand-in other channels render (see [`Page::bundle`]).
+fn render_bundle(
+    engine: &Engine,
+    leader: &PendingPage,
+    group: &DueGroup,
+    listed: &[alerts::Alert],
+    count: i64,
+    newest: i64,
+    now: Timestamp,
+) -> Page {
+    let links = Links::new(engine, &leader.person_id, now);
+    let bundle = Bundle {
+        service_id: group.service_id.clone(),
+        service: service_name(engine, &group.service_id),
+        count,
+        alerts: listed.iter().map(|a| view(engine, &links, a)).collect(),
+        ack_all_url: links.link(Action::AckAll, newest),
+    };
+    let mut summary = format!("{count} unacked alerts:");
+    for (i, alert) in listed.iter().enumerate() {
+        let sep = if i == 0 { " " } else { "; " };
+        summary.push_str(&format!("{sep}#A-{} {}", alert.id, alert.summary));
+    }
+    if bundle.unlisted() > 0 {
+        summary.push_str(&format!("; and {} more", bundle.unlisted()));
+    }
+    let severity = listed.iter().map(|a| a.severity).max();
+    let stand_in = AlertView {
+        id: newest,
+        service: bundle.service.clone(),
+        name: format!("{count} unacked alerts"),
+        summary,
+        severity: severity.unwrap_or(crate::domain::alert::Severity::Critical),
+        status: crate::domain::alert::AlertState::Triggered,
+        labels: Default::default(),
+        runbook_url: engine
+            .config
+            .services
+            .get(&group.service_id)
+            .and_then(|s| s.runbook_url.clone()),
+        url: links.link(Action::View, newest),
+        created_at: listed.first().map_or(now, |a| a.created_at),
+    };
+    Page {
+        message_id: leader.id.clone(),
+        event: "alert.bundle".into(),
+        occurred_at: now,
+        alert: stand_in,
+        person_id: leader.person_id.clone(),
+        person_name: person_name(engine, &leader.person_id),
+        ack_url: bundle.ack_all_url.clone(),
+        resolve_url: links.link(Action::View, newest),
+        instance: links.base.clone(),
+        bundle: Some(bundle),
     }
 }

@@ -1,6 +1,7 @@
 //! Signed one-click links from notifications (`/a/{token}`). `GET` only shows a page with
 //! one button, because mail scanners prefetch links; `POST` acts. Repeats are no-ops. A
-//! `view` link shows the alert and its timeline, read-only, to the page's recipient.
+//! `view` link shows the alert and its timeline, read-only, to the page's recipient; an
+//! `ack_all` link (from a bundle) acknowledges the bundle's alerts at once.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -44,7 +45,11 @@ async fn confirm(
         Ok(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
         Err(_) => format!("#A-{}", claim.target),
     };
-    let title = format!("{} alert", claim.act.verb());
+    let title = if claim.act == Action::AckAll {
+        "Acknowledge all alerts of this bundle".to_string()
+    } else {
+        format!("{} alert", claim.act.verb())
+    };
     Ok(page(&title, &[summary], Some((&token, claim.act))))
 }
 
@@ -95,8 +100,20 @@ async fn act(
         Action::Resolve => {
             alerts::resolve(&state.store, claim.target, &claim.person, "link", now).await
         }
+        Action::AckAll => {
+            alerts::acknowledge_all(&state.store, claim.target, &claim.person, "link", now)
+                .await
+                .map(|acked| {
+                    tracing::info!(alert.id = claim.target, acked, "bundle acknowledged");
+                    alerts::Transition::Changed
+                })
+        }
     };
     let message = match result {
+        Ok(_) if claim.act == Action::AckAll => format!(
+            "Every open alert of the bundle up to #A-{} is now acknowledged.",
+            claim.target
+        ),
         Ok(_) => format!(
             "Alert #A-{} is now {}.",
             claim.target,
@@ -124,7 +141,7 @@ async fn act(
 
 fn past_tense(act: Action) -> &'static str {
     match act {
-        Action::Ack => "acknowledged",
+        Action::Ack | Action::AckAll => "acknowledged",
         Action::Resolve => "resolved",
         Action::View => "shown",
     }

@@ -88,7 +88,9 @@ async fn keyed(
             &body, id, severity, now,
         )?)),
         IntegrationKind::Generic => Parsed::Events(generic::parse(&body, now, new_key)?),
-        IntegrationKind::Pagerduty => return Err(AppError::UnknownIntegration),
+        IntegrationKind::Pagerduty | IntegrationKind::Email => {
+            return Err(AppError::UnknownIntegration);
+        }
     };
     let firing = match &parsed {
         Parsed::Group(delivery) => delivery
@@ -190,7 +192,7 @@ fn pagerduty_integration(
     }
 }
 
-async fn apply_events(
+pub(crate) async fn apply_events(
     state: &AppState,
     integration: &Integration,
     events: &[AlertEvent],
@@ -227,7 +229,11 @@ async fn within_deadline<T>(
 
 /// Applies the integration's ingress limit. Deliveries that only resolve or acknowledge
 /// pass uncounted: stopping a resolve would keep a page going (D10).
-fn admit(state: &AppState, integration: &Integration, counts: bool) -> Result<(), AppError> {
+pub(crate) fn admit(
+    state: &AppState,
+    integration: &Integration,
+    counts: bool,
+) -> Result<(), AppError> {
     let Some(limit) = integration.rate.filter(|_| counts) else {
         return Ok(());
     };

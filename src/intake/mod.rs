@@ -7,6 +7,7 @@
 //! could not be identified.
 
 pub mod alertmanager;
+pub mod email;
 pub mod generic;
 pub mod pagerduty;
 

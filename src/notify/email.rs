@@ -58,8 +58,46 @@ impl EmailSender {
     }
 }
 
-/// `[dutybell] FIRING critical api: HighErrorRate (#A-12)`, at most 150 characters.
+impl EmailSender {
+    /// Sends a plain-text message that is no page: on-call notices (`notify::notice`).
+    pub async fn send_text(&self, to: &str, subject: &str, body: &str) -> Result<(), NotifyError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| NotifyError::Reject(format!("bad address: {e}")))?;
+        // Header values must not carry line breaks.
+        let subject: String = subject
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(crate::intake::truncate_chars(&subject, MAX_SUBJECT))
+            .header(AutoSubmitted)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+            .map_err(|e| NotifyError::Reject(format!("building the message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
+            Err(err) => Err(NotifyError::retry(err.to_string())),
+        }
+    }
+}
+
+/// `[dutybell] FIRING critical api: HighErrorRate (#A-12)`, at most 150 characters; a
+/// bundle reads `[dutybell] FIRING Public API: 3 unacked alerts`.
 pub fn subject(page: &Page) -> String {
+    if let Some(bundle) = &page.bundle {
+        let line: String = bundle
+            .headline()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let head = "[dutybell] FIRING ";
+        let room = MAX_SUBJECT.saturating_sub(head.chars().count());
+        return format!("{head}{}", crate::intake::truncate_chars(&line, room));
+    }
     let a = &page.alert;
     let state = match a.status {
         crate::domain::alert::AlertState::Triggered => "FIRING",
@@ -83,6 +121,9 @@ pub fn subject(page: &Page) -> String {
 
 /// The plain-text body.
 pub fn body(page: &Page) -> String {
+    if let Some(bundle) = &page.bundle {
+        return bundle_body(page, bundle);
+    }
     let a = &page.alert;
     let mut text = format!(
         "{summary}\n\nService:  {service}\nSeverity: {severity}\nAlert:    #A-{id} ({event})\n\
@@ -109,6 +150,29 @@ pub fn body(page: &Page) -> String {
     text.push_str(&format!(
         "\nSent by dutybell to {} ({}).\n",
         page.person_name, page.person_id
+    ));
+    text
+}
+
+/// A bundle's body: the count, one line per listed alert with its view link, and the
+/// ack-all link.
+fn bundle_body(page: &Page, bundle: &super::Bundle) -> String {
+    let mut text = format!("{}\n\n", bundle.headline());
+    for a in &bundle.alerts {
+        text.push_str(&format!(
+            "#A-{id} {severity} {summary}\n    {url}\n",
+            id = a.id,
+            severity = a.severity,
+            summary = crate::intake::truncate_chars(&a.summary, 200),
+            url = a.url,
+        ));
+    }
+    if bundle.unlisted() > 0 {
+        text.push_str(&format!("... and {} more\n", bundle.unlisted()));
+    }
+    text.push_str(&format!(
+        "\nAcknowledge all: {}\n\nSent by dutybell to {} ({}).\n",
+        bundle.ack_all_url, page.person_name, page.person_id
     ));
     text
 }

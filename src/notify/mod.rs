@@ -5,9 +5,11 @@
 //! `ntfy` (push), `slack` (incoming webhook), `teams` (Workflows webhook), `discord`
 //! (channel webhook), and `sms` and `voice` over `twilio`. The HTTP channels share
 //! [`deliver`], which sorts replies into retry and reject the same way for all of them.
+//! `notice` sends on-call notices (shift changes, coverage gaps), which are not pages.
 
 pub mod discord;
 pub mod email;
+pub mod notice;
 pub mod ntfy;
 pub mod slack;
 pub mod sms;
@@ -87,6 +89,39 @@ pub struct Page {
     pub resolve_url: String,
     /// This instance's public URL.
     pub instance: String,
+    /// Set when the message carries several alerts of one service (on-call D9). `alert`
+    /// then describes the bundle in plain text (name "3 unacked alerts", a summary listing
+    /// them, `ack_url` acking all of them, `resolve_url` viewing the newest), which is how
+    /// channels without a bundle layout of their own show it; `email` and `webhook` read
+    /// this instead.
+    pub bundle: Option<Bundle>,
+}
+
+/// Several unacked alerts of one service going to one destination as one message.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bundle {
+    pub service_id: String,
+    /// The service's display name.
+    pub service: String,
+    /// How many alerts the message stands for.
+    pub count: i64,
+    /// The first few of them, oldest first (`count` may be larger).
+    pub alerts: Vec<AlertView>,
+    /// Signed link that acknowledges every alert of the bundle (`ack_all`).
+    pub ack_all_url: String,
+}
+
+impl Bundle {
+    /// `Public API: 3 unacked alerts`.
+    pub fn headline(&self) -> String {
+        format!("{}: {} unacked alerts", self.service, self.count)
+    }
+
+    /// How many alerts the message counts but does not list.
+    pub fn unlisted(&self) -> i64 {
+        self.count
+            .saturating_sub(i64::try_from(self.alerts.len()).unwrap_or(i64::MAX))
+    }
 }
 
 impl Page {

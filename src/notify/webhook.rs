@@ -9,8 +9,27 @@ use sha2::Sha256;
 use super::{NotifyError, Page};
 use crate::config::Contact;
 
-/// The JSON body for a page.
+/// The JSON body for a page. A bundle has event `alert.bundle`, `data.alert` null and
+/// `data.bundle` = `{service_id, service, count, alerts, ack_all_url}`, its first alerts
+/// listed in full, with `data.actions.acknowledge_all`.
 pub fn body(page: &Page) -> serde_json::Value {
+    if let Some(bundle) = &page.bundle {
+        return serde_json::json!({
+            "version": 1,
+            "id": page.message_id,
+            "event": page.event,
+            "occurred_at": page.occurred_at,
+            "instance": page.instance,
+            "actor": null,
+            "recipient": { "id": page.person_id, "name": page.person_name },
+            "data": {
+                "alert": null,
+                "incident": null,
+                "bundle": bundle,
+                "actions": { "acknowledge_all": bundle.ack_all_url },
+            },
+        });
+    }
     serde_json::json!({
         "version": 1,
         "id": page.message_id,

@@ -242,6 +242,42 @@ pub(crate) async fn acknowledge_in(
     Ok(Transition::Changed)
 }
 
+/// Acknowledges, for a bundle's ack-all link (D9), every triggered alert of `upto`'s
+/// service with an id up to `upto` that was paged to `person`; returns how many. One
+/// transaction, so a responder never sees half a bundle acked.
+pub async fn acknowledge_all(
+    store: &Store,
+    upto: i64,
+    person: &str,
+    via: &str,
+    now: Timestamp,
+) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let service: Option<String> = sqlx::query_scalar("SELECT service_id FROM alerts WHERE id = ?")
+        .bind(upto)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let service = service.ok_or(StoreError::NotFound)?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM alerts WHERE service_id = ? AND state = 'triggered' AND id <= ? \
+         AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id \
+         AND o.person_id = ? AND o.state = 'sent') ORDER BY id",
+    )
+    .bind(&service)
+    .bind(upto)
+    .bind(person)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut acked = 0;
+    for id in ids {
+        if acknowledge_in(&mut tx, id, person, via, now).await? == Transition::Changed {
+            acked += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(acked)
+}
+
 /// Resolves an open alert; final (D8). A repeat is `Unchanged`.
 pub async fn resolve(
     store: &Store,

@@ -1,7 +1,9 @@
 //! The only module that speaks SQL. [`Store`] wraps the pool; one submodule per aggregate:
 //! `deliveries` (intake writes), `alerts` (reads, ack, resolve, escalation state),
 //! `outbox` (pages waiting to be sent and what became of them), `overrides` (schedule
-//! overrides, runtime state merged into config schedules).
+//! overrides, runtime state merged into config schedules), `history` (who was on call),
+//! `notices` (shift-change and coverage-gap notices, and gaps already announced),
+//! `rotations` (rotation settings last seen and their anchors).
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
@@ -9,8 +11,11 @@
 
 pub mod alerts;
 pub mod deliveries;
+pub mod history;
+pub mod notices;
 pub mod outbox;
 pub mod overrides;
+pub mod rotations;
 pub mod services;
 
 use std::str::FromStr as _;

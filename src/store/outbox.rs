@@ -1,5 +1,11 @@
 //! The outbox: pages written in the same transaction as the decision to send them, then
 //! delivered by `engine::outbox` with retries. Every outcome lands on the alert timeline.
+//!
+//! Delivery works on groups: the due rows of one destination (channel, address) and one
+//! service. A group is either held (its rows move to the throttle's next instant) or
+//! claimed: its rows get one `message_id`, repeats per alert become `duplicate`, and what
+//! is left goes out as one page (one alert) or one bundle (several), recorded row by row.
+//! Throttles read `sent` rows back by message, so they survive a restart.
 
 use jiff::Timestamp;
 use sqlx::{Row as _, SqliteConnection};
@@ -144,8 +150,8 @@ pub async fn record(
         Outcome::Dropped => ("dropped", page.due_at, None, None),
     };
     let updated = sqlx::query(
-        "UPDATE outbox SET state = ?, due_at = ?, attempts = ?, last_error = ?, sent_at = ? \
-         WHERE id = ? AND state = 'pending'",
+        "UPDATE outbox SET state = ?, due_at = ?, attempts = ?, last_error = ?, sent_at = ?, \
+         message_id = COALESCE(message_id, id) WHERE id = ? AND state = 'pending'",
     )
     .bind(state)
     .bind(to_ms(due))
@@ -176,4 +182,291 @@ pub async fn record(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The due pending rows of one destination for one service: what one message may carry.
+#[derive(Clone, Debug)]
+pub struct DueGroup {
+    pub channel: String,
+    pub destination: String,
+    pub service_id: String,
+    /// The earliest due time among the rows.
+    pub due_at: Timestamp,
+}
+
+/// Marks due pages of alerts no longer triggered `dropped`; returns how many. Ack and
+/// resolve already drop them in their own transaction; this catches anything else.
+pub async fn drop_stale(store: &Store, now: Timestamp) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'dropped' WHERE state = 'pending' AND due_at <= ? \
+         AND EXISTS (SELECT 1 FROM alerts a WHERE a.id = outbox.alert_id \
+         AND a.state <> 'triggered')",
+    )
+    .bind(to_ms(now))
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Up to `limit` groups with rows due at `now`, the longest-waiting first.
+pub async fn due_groups(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<DueGroup>> {
+    let rows = sqlx::query(
+        "SELECT o.channel, o.destination, a.service_id, MIN(o.due_at) AS due_at \
+         FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+         WHERE o.state = 'pending' AND o.due_at <= ? AND a.state = 'triggered' \
+         GROUP BY o.channel, o.destination, a.service_id \
+         ORDER BY due_at, o.channel, o.destination, a.service_id LIMIT ?",
+    )
+    .bind(to_ms(now))
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueGroup {
+                channel: row.try_get("channel")?,
+                destination: row.try_get("destination")?,
+                service_id: row.try_get("service_id")?,
+                due_at: from_ms(row.try_get("due_at")?)?,
+            })
+        })
+        .collect()
+}
+
+/// When the messages sent through `channel` after `since` went out, oldest first: to
+/// `destination` only, or to every destination of the kind. A bundle counts once.
+pub async fn sent_times(
+    store: &Store,
+    channel: &str,
+    destination: Option<&str>,
+    since: Timestamp,
+) -> Result<Vec<Timestamp>> {
+    let times: Vec<i64> = sqlx::query_scalar(
+        "SELECT MIN(sent_at) AS at FROM outbox WHERE state = 'sent' AND channel = ? \
+         AND (? IS NULL OR destination = ?) AND sent_at > ? \
+         GROUP BY COALESCE(message_id, id) ORDER BY at",
+    )
+    .bind(channel)
+    .bind(destination)
+    .bind(destination)
+    .bind(to_ms(since))
+    .fetch_all(store.pool())
+    .await?;
+    times.into_iter().map(from_ms).collect()
+}
+
+/// Holds a throttled group: its due rows wait until `until`, when they go out together
+/// with whatever joined meanwhile. Returns how many rows wait.
+pub async fn hold(
+    store: &Store,
+    group: &DueGroup,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET due_at = ? WHERE state = 'pending' AND due_at <= ? \
+         AND channel = ? AND destination = ? AND EXISTS (SELECT 1 FROM alerts a \
+         WHERE a.id = outbox.alert_id AND a.service_id = ?)",
+    )
+    .bind(to_ms(until))
+    .bind(to_ms(now))
+    .bind(&group.channel)
+    .bind(&group.destination)
+    .bind(&group.service_id)
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// A group claimed for one send.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    /// The longest-waiting row; its id is the message id.
+    pub leader: PendingPage,
+    /// Distinct alerts the message carries: 1 is a page, more a bundle.
+    pub alerts: i64,
+    /// The most attempts any claimed row has had.
+    pub attempts: i64,
+    /// Rows marked `duplicate` (another row for the same alert and destination stays).
+    pub duplicates: u64,
+}
+
+/// Claims a group's due rows for one message, in one transaction: they get the leader's id
+/// as `message_id`, and of several rows for one alert only the longest-waiting stays
+/// pending; the rest become `duplicate`, each with a `notification_duplicate` entry.
+/// `None` when nothing is left to send.
+pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Option<Claim>> {
+    let mut tx = store.begin().await?;
+    let leader = sqlx::query(
+        "SELECT o.id, o.alert_id, o.person_id, o.channel, o.destination, o.event, o.step, \
+         o.attempts, o.due_at, a.state AS alert_state FROM outbox o \
+         JOIN alerts a ON a.id = o.alert_id \
+         WHERE o.state = 'pending' AND o.due_at <= ? AND o.channel = ? AND o.destination = ? \
+         AND a.service_id = ? AND a.state = 'triggered' ORDER BY o.due_at, o.id LIMIT 1",
+    )
+    .bind(to_ms(now))
+    .bind(&group.channel)
+    .bind(&group.destination)
+    .bind(&group.service_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(leader) = leader.as_ref().map(pending_from_row).transpose()? else {
+        return Ok(None);
+    };
+
+    sqlx::query(
+        "UPDATE outbox SET message_id = ? WHERE state = 'pending' AND due_at <= ? \
+         AND channel = ? AND destination = ? AND EXISTS (SELECT 1 FROM alerts a \
+         WHERE a.id = outbox.alert_id AND a.service_id = ? AND a.state = 'triggered')",
+    )
+    .bind(&leader.id)
+    .bind(to_ms(now))
+    .bind(&group.channel)
+    .bind(&group.destination)
+    .bind(&group.service_id)
+    .execute(&mut *tx)
+    .await?;
+
+    let repeats = sqlx::query(
+        "SELECT o.id, o.alert_id, o.person_id, o.channel FROM outbox o \
+         WHERE o.message_id = ? AND o.state = 'pending' AND EXISTS (SELECT 1 FROM outbox k \
+         WHERE k.message_id = o.message_id AND k.state = 'pending' \
+         AND k.alert_id = o.alert_id \
+         AND (k.due_at < o.due_at OR (k.due_at = o.due_at AND k.id < o.id)))",
+    )
+    .bind(&leader.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &repeats {
+        let id: String = row.try_get("id")?;
+        let alert_id: i64 = row.try_get("alert_id")?;
+        sqlx::query("UPDATE outbox SET state = 'duplicate', message_id = NULL WHERE id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({
+            "person": row.try_get::<String, _>("person_id")?,
+            "channel": row.try_get::<String, _>("channel")?,
+            "message_id": id,
+            "kept_in": leader.id,
+        });
+        add_event(
+            &mut tx,
+            alert_id,
+            now,
+            "notification_duplicate",
+            None,
+            detail,
+        )
+        .await?;
+    }
+
+    let counts = sqlx::query(
+        "SELECT COUNT(DISTINCT alert_id) AS alerts, MAX(attempts) AS attempts FROM outbox \
+         WHERE message_id = ? AND state = 'pending'",
+    )
+    .bind(&leader.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let alerts: i64 = counts.try_get("alerts")?;
+    let attempts: Option<i64> = counts.try_get("attempts")?;
+    tx.commit().await?;
+    Ok(Some(Claim {
+        leader,
+        alerts,
+        attempts: attempts.unwrap_or(0),
+        duplicates: u64::try_from(repeats.len()).unwrap_or(u64::MAX),
+    }))
+}
+
+/// The alerts a claimed bundle carries: the first `limit` ids, oldest first, and the
+/// newest id (what its ack-all link reaches up to).
+pub async fn bundle_alerts(
+    store: &Store,
+    message_id: &str,
+    limit: i64,
+) -> Result<(Vec<i64>, Option<i64>)> {
+    let first: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT alert_id FROM outbox WHERE message_id = ? AND state = 'pending' \
+         ORDER BY alert_id LIMIT ?",
+    )
+    .bind(message_id)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(alert_id) FROM outbox WHERE message_id = ? AND state = 'pending'",
+    )
+    .bind(message_id)
+    .fetch_one(store.pool())
+    .await?;
+    Ok((first, newest))
+}
+
+/// Records a bundle attempt on every row it carried, with one timeline entry per alert,
+/// in one transaction. Rows an ack dropped meanwhile stay dropped.
+pub async fn record_bundle(
+    store: &Store,
+    message_id: &str,
+    outcome: &Outcome,
+    alerts: i64,
+    now: Timestamp,
+) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let (state, retry_at, error, sent_at) = match outcome {
+        Outcome::Sent => ("sent", None, None, Some(to_ms(now))),
+        Outcome::Retry { at, error } => ("pending", Some(to_ms(*at)), Some(error.as_str()), None),
+        Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None),
+        Outcome::Dropped => ("dropped", None, None, None),
+    };
+    let updated = sqlx::query(
+        "UPDATE outbox SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1, \
+         last_error = ?, sent_at = ? WHERE message_id = ? AND state = 'pending'",
+    )
+    .bind(state)
+    .bind(retry_at)
+    .bind(error)
+    .bind(sent_at)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
+    let kind = match outcome {
+        Outcome::Sent => Some("notification_sent"),
+        Outcome::Failed { .. } => Some("notification_failed"),
+        Outcome::Retry { .. } => Some("notification_retry"),
+        Outcome::Dropped => None,
+    };
+    if let Some(kind) = kind {
+        sqlx::query(
+            "INSERT INTO timeline (alert_id, at, kind, actor, detail) \
+             SELECT alert_id, ?, ?, NULL, json_object('person', person_id, 'channel', channel, \
+             'message_id', message_id, 'attempt', attempts, 'error', ?, 'bundle', ?) \
+             FROM outbox WHERE message_id = ? AND state = ?",
+        )
+        .bind(to_ms(now))
+        .bind(kind)
+        .bind(error)
+        .bind(alerts)
+        .bind(message_id)
+        .bind(state)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected())
+}
+
+fn pending_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PendingPage> {
+    Ok(PendingPage {
+        id: row.try_get("id")?,
+        alert_id: row.try_get("alert_id")?,
+        person_id: row.try_get("person_id")?,
+        channel: row.try_get("channel")?,
+        destination: row.try_get("destination")?,
+        event: row.try_get("event")?,
+        step: row.try_get("step")?,
+        attempts: row.try_get("attempts")?,
+        due_at: from_ms(row.try_get("due_at")?)?,
+        alert_state: row.try_get("alert_state")?,
+    })
 }

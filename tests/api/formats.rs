@@ -216,7 +216,14 @@ async fn generic_json_array_opens_alerts_and_resolves_by_key() {
         disk["severity"], "warning",
         "the integration's default_severity"
     );
-    assert_eq!(app.hooks.recipients(), ["ben", "ben", "ben"]);
+    assert_eq!(
+        app.hooks.recipients(),
+        ["ben"],
+        "three alerts of one service pending to ben go as one bundle (D9)"
+    );
+    let bundle = &app.hooks.hooks()[0].body["data"]["bundle"];
+    assert_eq!(bundle["count"], 3);
+    assert_eq!(bundle["alerts"].as_array().unwrap().len(), 3);
 
     let resolve = json!({ "dedup_key": "backup-nightly", "action": "resolve" });
     assert_eq!(post(&app, &path, &resolve).await.0, 202);

@@ -35,6 +35,8 @@ pub const WEB_KEY: &str = "9d4e5f60718293a4b5c6d7e8f90a1b2c";
 pub const GRAFANA_KEY: &str = "6a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const PD_KEY: &str = "7b2c3d4e5f60718293a4b5c6d7e8f90a";
 pub const GENERIC_KEY: &str = "8c3d4e5f60718293a4b5c6d7e8f90a1b";
+/// Read from `KEY_STORM` by tests that add a service of their own (`Setup::services`).
+pub const STORM_KEY: &str = "0d4e5f60718293a4b5c6d7e8f90a1b2c";
 
 /// 2025-06-12 05:00 Madrid, a Thursday: primary is ben, secondary dara (see `write_config`).
 pub fn t0() -> Timestamp {
@@ -50,6 +52,8 @@ pub struct TestApp {
     pub store: Store,
     pub smtp: SmtpSink,
     pub hooks: WebhookSink,
+    /// dutybell's own SMTP listener for email intake, when the setup turned it on.
+    pub smtp_intake: Option<SocketAddr>,
     /// Holds the config and database until the test ends.
     _dir: tempfile::TempDir,
 }
@@ -63,6 +67,12 @@ pub struct Setup {
     pub contacts: Vec<(&'static str, String)>,
     /// More `dutybell.toml`, such as `[ntfy]` or `[twilio]` tables.
     pub instance: String,
+    /// More `oncall.toml`: rotations and schedules a test needs for itself.
+    pub oncall: String,
+    /// More `team.toml` (whole `[[person]]` tables); `{hooks}` becomes the webhook sink.
+    pub team: String,
+    /// More `services.toml` (whole `[[service]]` tables), such as the storm service.
+    pub services: String,
 }
 
 impl Default for Setup {
@@ -73,6 +83,9 @@ impl Default for Setup {
             max_body_bytes: None,
             contacts: Vec::new(),
             instance: String::new(),
+            oncall: String::new(),
+            team: String::new(),
+            services: String::new(),
         }
     }
 }
@@ -87,6 +100,27 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), smtp.addr, hooks.addr, setup.max_body_bytes);
     add_to_config(dir.path(), hooks.addr, &setup.contacts, &setup.instance);
+    let oncall = dir.path().join("oncall.toml");
+    let text = std::fs::read_to_string(&oncall).unwrap();
+    std::fs::write(&oncall, format!("{text}{}\n", setup.oncall)).unwrap();
+    let hooks_addr = hooks.addr.to_string();
+    for (file, more) in [("team.toml", &setup.team), ("services.toml", &setup.services)] {
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let more = more.replace("{hooks}", &hooks_addr);
+        std::fs::write(&path, format!("{text}\n{more}\n")).unwrap();
+    }
+    build_in(dir, smtp, hooks, setup.clock, setup.engine_loop).await
+}
+
+/// Builds and starts the app over the config and database in `dir`.
+async fn build_in(
+    dir: tempfile::TempDir,
+    smtp: SmtpSink,
+    hooks: WebhookSink,
+    clock: Clock,
+    engine_loop: bool,
+) -> TestApp {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.path().join("data")),
@@ -95,23 +129,40 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let config =
         config::load_with(dir.path(), &overrides, &test_env(), &mut Secrets::default()).unwrap();
     let options = Options {
-        clock: setup.clock.clone(),
-        engine: setup.engine_loop,
+        clock: clock.clone(),
+        engine: engine_loop,
     };
     let app = App::build(config, options).await.unwrap();
     let addr = app.addr();
+    let smtp_intake = app.smtp_addr();
     let engine = app.engine().clone();
     let store = app.state().store.clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         addr,
         client: reqwest::Client::new(),
-        clock: setup.clock,
+        clock,
         engine,
         store,
         smtp,
         hooks,
+        smtp_intake,
         _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Builds the app again over the same config directory and database, as after a
+    /// restart, with `clock`; `edit` changes the config directory first. The old app stops
+    /// being driven but keeps its port until the test ends.
+    pub async fn restart(self, clock: Clock, edit: impl FnOnce(&Path)) -> TestApp {
+        edit(self._dir.path());
+        build_in(self._dir, self.smtp, self.hooks, clock, false).await
+    }
+
+    /// The config directory (team.toml, oncall.toml, …).
+    pub fn config_dir(&self) -> &Path {
+        self._dir.path()
     }
 }
 
@@ -145,6 +196,7 @@ pub fn test_env() -> Env {
         ("KEY_GENERIC", GENERIC_KEY),
         ("TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
         ("NTFY_TOKEN", NTFY_TOKEN),
+        ("KEY_STORM", STORM_KEY),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -248,6 +300,7 @@ integrations = [
   { kind = "grafana", key_env = "KEY_GRAFANA" },
   { kind = "pagerduty", key_env = "KEY_PD" },
   { kind = "generic", key_env = "KEY_GENERIC", default_severity = "warning", rate = "5/1m" },
+  { kind = "email", address = "Alerts@dutybell.test" },
 ]
 "#,
     )

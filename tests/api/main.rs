@@ -8,11 +8,15 @@
 mod actions;
 mod alertmanager_real;
 mod bad_input;
+mod bundles;
 mod config;
+mod email;
 mod escalation;
 mod formats;
 mod helpers;
+mod history;
 mod intake;
 mod notifiers;
 mod oncall;
 mod restart;
+mod storm;

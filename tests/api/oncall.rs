@@ -272,7 +272,7 @@ async fn an_ical_feed_with_a_wrong_token_is_not_found() {
 }
 
 /// Runs the real binary on `dir` with "now" at `now`; returns stdout, or panics with stderr.
-fn dutybell(dir: &Path, now: Timestamp, args: &[&str]) -> String {
+pub fn dutybell(dir: &Path, now: Timestamp, args: &[&str]) -> String {
     let clock = dir.join("clock");
     std::fs::write(&clock, now.to_string()).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_dutybell"))
