@@ -63,7 +63,10 @@ async fn two_pages_for_one_alert_in_one_pass_send_once_oc_17() {
 
     assert_eq!(app.hooks.recipients(), ["uma", "uma"]);
     let second = &app.hooks.hooks()[1].body;
-    assert!(second["data"]["bundle"].is_null(), "one alert never bundles");
+    assert!(
+        second["data"]["bundle"].is_null(),
+        "one alert never bundles"
+    );
     assert_eq!(second["data"]["alert"]["id"], id);
     let kinds = app.timeline_kinds(id).await;
     assert_eq!(
@@ -117,7 +120,11 @@ async fn two_unacked_alerts_of_one_service_go_as_one_bundle_with_ack_all_oc_17()
         .as_str()
         .unwrap();
     assert_eq!(app.client.get(ack_all).send().await.unwrap().status(), 200);
-    assert_eq!(app.alert(disk).await["alert"]["state"], "triggered", "GET acts not");
+    assert_eq!(
+        app.alert(disk).await["alert"]["state"],
+        "triggered",
+        "GET acts not"
+    );
     assert_eq!(app.client.post(ack_all).send().await.unwrap().status(), 200);
     for id in [disk, cpu] {
         let alert = app.alert(id).await;
@@ -145,7 +152,11 @@ async fn a_held_email_waits_joins_the_bundle_and_survives_a_new_engine() {
         engine.run_once(app.clock.now()).await.unwrap();
     }
     assert_eq!(app.smtp.recipients().len(), 1, "email: 1 per minute");
-    assert_eq!(app.hooks.recipients().len(), 3, "webhook: no per-destination limit");
+    assert_eq!(
+        app.hooks.recipients().len(),
+        3,
+        "webhook: no per-destination limit"
+    );
 
     app.clock.advance(SignedDuration::from_secs(40));
     engine.run_once(app.clock.now()).await.unwrap();

@@ -104,7 +104,10 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let text = std::fs::read_to_string(&oncall).unwrap();
     std::fs::write(&oncall, format!("{text}{}\n", setup.oncall)).unwrap();
     let hooks_addr = hooks.addr.to_string();
-    for (file, more) in [("team.toml", &setup.team), ("services.toml", &setup.services)] {
+    for (file, more) in [
+        ("team.toml", &setup.team),
+        ("services.toml", &setup.services),
+    ] {
         let path = dir.path().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         let more = more.replace("{hooks}", &hooks_addr);

@@ -199,7 +199,10 @@ async fn storm(total: usize) -> Report {
             break;
         }
     }
-    assert!(retries.is_empty(), "every rejected alert was stored in the end");
+    assert!(
+        retries.is_empty(),
+        "every rejected alert was stored in the end"
+    );
 
     // Nothing lost: one alert per key, each stored once.
     let stored = alerts::list(&app.store, true).await.unwrap();
@@ -219,7 +222,11 @@ async fn storm(total: usize) -> Report {
         .into_iter()
         .filter(|a| a.service_id == "storm" && a.state.to_string() == "triggered")
         .collect();
-    assert!(open.is_empty(), "{} storm alerts left triggered", open.len());
+    assert!(
+        open.is_empty(),
+        "{} storm alerts left triggered",
+        open.len()
+    );
 
     // Only ben was paged (acked within 15 min), and every message is accounted for.
     let hooks = app.hooks.hooks();
@@ -233,8 +240,12 @@ async fn storm(total: usize) -> Report {
     report.webhooks = hooks.len();
     if std::env::var("STORM_DEBUG").is_ok() {
         for h in &hooks {
-            println!("{} {} {}", crate::helpers::header(&h.headers, "dutybell-timestamp"),
-                h.body["event"], h.body["data"]["bundle"]["count"]);
+            println!(
+                "{} {} {}",
+                crate::helpers::header(&h.headers, "dutybell-timestamp"),
+                h.body["event"],
+                h.body["data"]["bundle"]["count"]
+            );
         }
     }
     let counts: Vec<i64> = hooks
@@ -250,8 +261,14 @@ async fn storm(total: usize) -> Report {
         .filter(|m| m.data.contains("unacked alerts"))
         .count();
     let requests = twilio.requests();
-    report.sms = requests.iter().filter(|r| r.uri.ends_with("/Messages.json")).count();
-    report.calls = requests.iter().filter(|r| r.uri.ends_with("/Calls.json")).count();
+    report.sms = requests
+        .iter()
+        .filter(|r| r.uri.ends_with("/Messages.json"))
+        .count();
+    report.calls = requests
+        .iter()
+        .filter(|r| r.uri.ends_with("/Calls.json"))
+        .count();
 
     // Throttles (D10), checked on the instants the outbox recorded.
     let email = sent(&app, "email", Some("ben@example.com")).await;
@@ -271,13 +288,25 @@ async fn storm(total: usize) -> Report {
     assert!(report.sms <= 5 && report.calls <= 3, "{report:?}");
 
     // Bundles: several alerts pending to one destination went as one message with a count.
-    assert!(report.webhook_bundles > 0 && report.email_bundles > 0, "{report:?}");
+    assert!(
+        report.webhook_bundles > 0 && report.email_bundles > 0,
+        "{report:?}"
+    );
     assert!(report.largest_bundle > 1, "{report:?}");
-    assert!(report.webhooks < total / 5, "far fewer messages than alerts: {report:?}");
+    assert!(
+        report.webhooks < total / 5,
+        "far fewer messages than alerts: {report:?}"
+    );
 
     // Bounded work per pass: batches, not the whole backlog.
-    assert!(report.max_escalations_per_pass <= ESCALATION_BATCH, "{report:?}");
-    assert!(report.max_messages_per_pass <= GROUPS as usize, "{report:?}");
+    assert!(
+        report.max_escalations_per_pass <= ESCALATION_BATCH,
+        "{report:?}"
+    );
+    assert!(
+        report.max_messages_per_pass <= GROUPS as usize,
+        "{report:?}"
+    );
     report
 }
 
