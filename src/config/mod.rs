@@ -409,25 +409,7 @@ pub fn load_with(
     }
 }
 
-/// Parses `"15m"`, `"0m"`, `"24h"`, `"7d"`, `"30s"`.
-pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like \"15m\", \"24h\" or \"7d\""))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{text:?} needs a unit: s, m, h or d")),
-    };
-    Ok(SignedDuration::from_secs(seconds))
-}
+pub use crate::domain::duration::parse_duration;
 
 fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ConfigError> {
     let text = match std::fs::read_to_string(path) {

@@ -5,6 +5,7 @@
 pub mod action_link;
 pub mod alert;
 pub mod delivery;
+pub mod duration;
 pub mod escalation;
 pub mod feed_link;
 pub mod fingerprint;
@@ -12,4 +13,5 @@ pub mod ical;
 pub mod members;
 pub mod oncall;
 pub mod override_request;
+pub mod temporary_request;
 pub mod throttle;

@@ -17,6 +17,7 @@ pub mod intake;
 pub mod limit;
 pub mod schedules;
 pub mod services;
+pub mod temporary;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(alerts::router())
         .merge(schedules::router())
         .merge(services::router())
+        .merge(temporary::router())
         .merge(ical::router())
         .merge(actions::router())
         .merge(health::router())

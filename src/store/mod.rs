@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod overrides;
 pub mod rotations;
 pub mod services;
+pub mod temporary;
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -130,6 +131,17 @@ impl Store {
 /// Instant → stored integer (unix milliseconds, UTC).
 pub(crate) fn to_ms(at: Timestamp) -> i64 {
     at.as_millisecond()
+}
+
+/// Instant → stored integer, rounded up: the exclusive end of a window that must still
+/// contain an instant with sub-millisecond digits (`[now, now + 1ns)` must meet `now`).
+pub(crate) fn to_ms_ceil(at: Timestamp) -> i64 {
+    let ms = at.as_millisecond();
+    if at.as_nanosecond() > i128::from(ms) * 1_000_000 {
+        ms + 1
+    } else {
+        ms
+    }
 }
 
 /// Stored integer → instant.

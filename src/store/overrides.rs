@@ -126,7 +126,7 @@ pub async fn meeting(
     );
     let rows = sqlx::query(&sql)
         .bind(schedule_id)
-        .bind(to_ms(to))
+        .bind(super::to_ms_ceil(to))
         .bind(to_ms(from))
         .fetch_all(store.pool())
         .await?;
@@ -153,8 +153,9 @@ pub async fn delete(store: &Store, schedule_id: Option<&str>, id: i64) -> Result
     Ok(deleted)
 }
 
-/// `schedule` with its stored overrides that meet `[from, to)` appended in creation order:
-/// what `oncall()` and `shifts()` must see for instants in that window.
+/// `schedule` with its stored overrides and temporary schedules that meet `[from, to)`
+/// appended in creation order: what `oncall()` and `shifts()` must see for instants in
+/// that window.
 pub async fn with_overrides(
     store: &Store,
     schedule: &Schedule,
@@ -166,6 +167,8 @@ pub async fn with_overrides(
     schedule
         .overrides
         .extend(stored.into_iter().map(|stored| stored.rule));
+    let temporary = super::temporary::meeting(store, &schedule.id, from, to).await?;
+    schedule.temporary.extend(temporary);
     Ok(schedule)
 }
 

@@ -20,3 +20,4 @@ mod notifiers;
 mod oncall;
 mod restart;
 mod storm;
+mod temporary;
