@@ -51,8 +51,10 @@ async fn wall_clock_lengths_end_on_the_clock_across_a_23_hour_day_oc_03() {
         .api_post(
             "/api/v1/schedules/nyc/temporary",
             json!({ "start": "2025-03-08T20:00", "end": "2025-03-10T20:00",
-                    "shifts": [{ "person": "ana", "start": "2025-03-08T20:00", "length": "24h" },
-                               { "person": "ben", "start": "2025-03-09T20:00", "length": "24h" }] }),
+                    "shifts": [
+                        { "person": "ana", "start": "2025-03-08T20:00", "length": "24h" },
+                        { "person": "ben", "start": "2025-03-09T20:00", "length": "24h" },
+                    ] }),
         )
         .await;
 
