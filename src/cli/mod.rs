@@ -6,6 +6,7 @@ mod alerts;
 mod ical;
 mod oncall;
 mod overrides;
+mod page;
 mod schedule;
 mod serve;
 
@@ -91,6 +92,18 @@ pub enum Command {
     /// Resolve an alert.
     Resolve {
         alert: String,
+        #[arg(long = "as", env = "DUTYBELL_USER")]
+        by: Option<String>,
+    },
+    /// Page people directly, outside any schedule: `page ana ben --summary "db is down"`.
+    Page {
+        /// Person ids from team.toml.
+        #[arg(required = true)]
+        people: Vec<String>,
+        /// What the page says.
+        #[arg(long)]
+        summary: String,
+        /// Who pages (a person id); recorded on the timeline.
         #[arg(long = "as", env = "DUTYBELL_USER")]
         by: Option<String>,
     },
@@ -195,6 +208,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IcalUrl { schedule, person } => {
             ical::url(&config, schedule.as_deref(), person.as_deref())
         }
+        Command::Page {
+            people,
+            summary,
+            by,
+        } => page::run(&config, &clock, &people, &summary, by).await,
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
     }

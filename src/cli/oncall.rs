@@ -35,10 +35,7 @@ pub async fn run(config: &Config, clock: &Clock, at: Option<&str>) -> anyhow::Re
             let schedule = overrides::with_overrides(&store, schedule, at, to)
                 .await
                 .with_context(|| format!("reading overrides of schedule {id:?}"))?;
-            let current: Vec<_> = oncall::shifts(&schedule, &config.rotations, at, to)
-                .into_iter()
-                .filter(|shift| shift.start == at)
-                .collect();
+            let current = oncall::current(&schedule, &config.rotations, at, LOOKAHEAD);
             if current.is_empty() {
                 println!("  {id:<16} nobody");
             }

@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::alert::Severity;
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::fingerprint::sha256_hex;
+use crate::domain::maintenance;
 use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations, Schedule};
 use raw::Env;
 use secrets::{SecretSlot, Secrets};
@@ -160,6 +161,10 @@ pub struct Service {
     pub runbook_url: Option<String>,
     /// New keys are refused (429) while this many alerts are open and unacknowledged.
     pub max_open_unacked: u32,
+    /// How long an ack holds before the alert triggers again; `None` is off (D8).
+    pub ack_timeout: Option<SignedDuration>,
+    /// Maintenance windows, in config order (D11).
+    pub maintenance: Vec<maintenance::Window>,
 }
 
 /// Wire formats an integration accepts.
@@ -1260,7 +1265,13 @@ impl Validator {
                 escalation: raw.escalation,
                 runbook_url: raw.runbook_url,
                 max_open_unacked: raw.max_open_unacked.unwrap_or(200),
+                ack_timeout: self.ack_timeout(dir, i, raw.ack_timeout.as_deref()),
+                maintenance: self.maintenance(dir, i, &raw.maintenance),
             };
+            if raw.id == crate::domain::direct::SERVICE {
+                let problem = "the service id \"direct\" is reserved for direct pages";
+                self.invalid(dir, FILE, key("id"), problem);
+            }
             if services.insert(raw.id.clone(), service).is_some() {
                 self.invalid(
                     dir,
@@ -1271,6 +1282,68 @@ impl Validator {
             }
         }
         (services, integrations)
+    }
+}
+
+impl Validator {
+    /// A service's `ack_timeout`: a positive duration, or off when absent.
+    fn ack_timeout(&mut self, dir: &Path, i: usize, text: Option<&str>) -> Option<SignedDuration> {
+        const FILE: &str = "services.toml";
+        let text = text?;
+        let key = format!("service[{i}].ack_timeout");
+        let timeout = self.duration(dir, FILE, key.clone(), text);
+        if timeout <= SignedDuration::ZERO {
+            self.invalid(
+                dir,
+                FILE,
+                key,
+                "must be longer than 0m; leave it out for none",
+            );
+            return None;
+        }
+        Some(timeout)
+    }
+
+    /// A service's `maintenance` windows: each boundary readable, `start < end`, at most a
+    /// year long; a local time needs `time_zone`.
+    fn maintenance(
+        &mut self,
+        dir: &Path,
+        i: usize,
+        raws: &[raw::RawMaintenance],
+    ) -> Vec<maintenance::Window> {
+        const FILE: &str = "services.toml";
+        let mut windows = Vec::new();
+        for (j, raw) in raws.iter().enumerate() {
+            let key = |field: &str| format!("service[{i}].maintenance[{j}].{field}");
+            let zone = match &raw.time_zone {
+                Some(name) => match self.zone(dir, FILE, key("time_zone"), name) {
+                    Some(zone) => Some(zone),
+                    None => continue,
+                },
+                None => None,
+            };
+            let mut read = |field: &str, text: &str, side| {
+                maintenance::boundary(text, zone.as_ref(), side)
+                    .map_err(|problem| self.invalid(dir, FILE, key(field), problem))
+                    .ok()
+            };
+            let start = read("start", &raw.start, maintenance::Boundary::Start);
+            let end = read("end", &raw.end, maintenance::Boundary::End);
+            let (Some(start), Some(end)) = (start, end) else {
+                continue;
+            };
+            if start >= end {
+                self.invalid(dir, FILE, key("end"), "must be after `start`");
+                continue;
+            }
+            if end.duration_since(start) > maintenance::MAX_LENGTH {
+                self.invalid(dir, FILE, key("end"), "a window may last at most 366 days");
+                continue;
+            }
+            windows.push(maintenance::Window { start, end });
+        }
+        windows
     }
 }
 

@@ -143,6 +143,22 @@ pub struct RawService {
     pub max_open_unacked: Option<u32>,
     #[serde(default)]
     pub integrations: Vec<RawIntegration>,
+    /// An acknowledged alert still open this long after its ack triggers again (`"30m"`);
+    /// off when absent (D8).
+    pub ack_timeout: Option<String>,
+    /// Windows during which alerts are stored but nothing escalates or pages (D11).
+    #[serde(default)]
+    pub maintenance: Vec<RawMaintenance>,
+}
+
+/// `{ start = "2025-06-12T02:00", end = "2025-06-12T04:00", time_zone = "Europe/Madrid" }`,
+/// or RFC 3339 instants (`"2025-06-12T00:00:00Z"`) without a zone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub start: String,
+    pub end: String,
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

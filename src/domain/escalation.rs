@@ -164,6 +164,29 @@ pub fn on_due(
     }
 }
 
+/// An ack timeout re-triggers at `now` (D8): escalation restarts at step 0 of loop 0, and
+/// that firing also starts a run for `acker`, once, even when they are on call anyway. If
+/// step 0 has nobody on call, the acker alone is paged there and the policy goes on after
+/// its `after`.
+pub fn on_ack_timeout(
+    policy: &Policy,
+    acker: Option<&str>,
+    now: Timestamp,
+    mut resolve: impl FnMut(&[Target]) -> Vec<String>,
+) -> Firing {
+    let mut acker = acker.map(str::to_string);
+    on_due(policy, EscalationState::start(), now, |targets| {
+        let mut people = resolve(targets);
+        // Only the first step run gets the acker: `take` leaves `None` for any later one.
+        if let Some(acker) = acker.take()
+            && !people.contains(&acker)
+        {
+            people.insert(0, acker);
+        }
+        people
+    })
+}
+
 /// Moves to the next step, or to step 0 of the next loop; false when no loop remains.
 fn advance(policy: &Policy, state: &mut EscalationState) -> bool {
     if state.step + 1 < policy.steps.len() {
@@ -311,6 +334,46 @@ mod tests {
             ]
         );
         assert_eq!(now, t("2025-06-14T15:45:00Z"));
+    }
+
+    #[test]
+    fn an_ack_timeout_pages_the_acker_and_step_0_once_each_oc_15() {
+        let now = t("2025-06-12T02:30:00Z");
+        let firing = on_ack_timeout(&policy(0, &["b", "m"]), Some("a"), now, people);
+        assert_eq!(
+            firing.events,
+            vec![Event::Escalated {
+                step: 0,
+                loop_index: 0,
+                people: vec!["a".to_string(), "b".to_string()]
+            }]
+        );
+        assert_eq!(firing.next_at, Some(t("2025-06-12T02:45:00Z")));
+
+        let same = on_ack_timeout(&policy(0, &["a", "m"]), Some("a"), now, people);
+        assert_eq!(
+            same.events,
+            vec![Event::Escalated {
+                step: 0,
+                loop_index: 0,
+                people: vec!["a".to_string()]
+            }]
+        );
+    }
+
+    #[test]
+    fn an_ack_timeout_with_nobody_on_call_pages_the_acker_at_step_0() {
+        let now = t("2025-06-12T02:30:00Z");
+        let firing = on_ack_timeout(&policy(0, &["nobody", "m"]), Some("a"), now, people);
+        assert_eq!(
+            firing.events,
+            vec![Event::Escalated {
+                step: 0,
+                loop_index: 0,
+                people: vec!["a".to_string()]
+            }]
+        );
+        assert_eq!(firing.state.step, 0);
     }
 
     #[test]

@@ -5,11 +5,14 @@
 pub mod action_link;
 pub mod alert;
 pub mod delivery;
+pub mod direct;
 pub mod duration;
 pub mod escalation;
+pub mod escape;
 pub mod feed_link;
 pub mod fingerprint;
 pub mod ical;
+pub mod maintenance;
 pub mod members;
 pub mod oncall;
 pub mod override_request;

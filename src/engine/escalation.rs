@@ -9,11 +9,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::Engine;
 use crate::config::Config;
-use crate::domain::escalation::{self, Event, Policy, Target};
+use crate::domain::direct;
+use crate::domain::escalation::{self, Event, Firing, Policy, Target};
 use crate::domain::oncall::{self, Schedule};
 use crate::store::alerts::{self, DueEscalation};
 use crate::store::outbox::NewPage;
-use crate::store::{Store, overrides};
+use crate::store::{self, Store, overrides};
 
 /// Escalations handled per pass; the rest wait for the next pass, oldest first.
 const BATCH: i64 = 200;
@@ -35,20 +36,60 @@ pub async fn run_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
 #[tracing::instrument(skip_all, fields(alert.id = due.alert_id, step = due.state.step))]
 async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::Result<bool> {
     let config = &engine.config;
-    let Some(policy) = config.policies.get(&due.policy_id) else {
+    if super::maintenance::service_held_until(config, &due.service_id, now).is_some() {
+        // Opened since this pass held the service's alerts: the next pass holds it (D11).
+        tracing::debug!(service.id = %due.service_id, "service in maintenance; not firing");
+        return Ok(false);
+    }
+    let Some(policy) = policy_for(engine, &due.service_id, &due.policy_id, due.alert_id).await?
+    else {
         // TODO(#9): config reload that removes a policy should move its alerts to the
         // service's current one; until then they stay triggered without paging.
         tracing::error!(policy.id = %due.policy_id, "escalation policy no longer exists");
         return Ok(false);
     };
-    let schedules = schedules_at(&engine.store, config, policy, now).await?;
-    let firing = escalation::on_due(policy, due.state, now, |targets| {
+    let schedules = schedules_at(&engine.store, config, &policy, now).await?;
+    let firing = escalation::on_due(&policy, due.state, now, |targets| {
         resolve(config, &schedules, targets, now)
     });
 
+    let late = now.duration_since(due.due_at);
+    let (timeline, pages) = plan(config, &firing, late, now);
+    let stored = alerts::record_firing(&engine.store, due, &firing, &timeline, &pages, now).await?;
+    if !stored {
+        tracing::debug!("alert changed since its due time was read; skipped");
+    }
+    Ok(stored)
+}
+
+/// The policy an alert escalates with: a direct page's own one-step policy (§1.4), else the
+/// configured one it was opened with; `None` if that left the config.
+pub(super) async fn policy_for(
+    engine: &Engine,
+    service_id: &str,
+    policy_id: &str,
+    alert_id: i64,
+) -> anyhow::Result<Option<Policy>> {
+    if service_id == direct::SERVICE {
+        let people = store::direct::people(&engine.store, alert_id)
+            .await
+            .context("reading a direct page's people")?;
+        return Ok(Some(direct::policy(&people)));
+    }
+    Ok(engine.config.policies.get(policy_id).cloned())
+}
+
+/// The timeline entries and pages a firing stands for: one `escalated` entry per step that
+/// paged (noting how late when over a minute), a ladder run per person paged, and
+/// `nobody_on_call`, `no_notification_sent` and `escalation_exhausted` where they apply.
+pub(super) fn plan(
+    config: &Config,
+    firing: &Firing,
+    late: SignedDuration,
+    now: Timestamp,
+) -> (Vec<(&'static str, serde_json::Value)>, Vec<NewPage>) {
     let mut timeline = Vec::new();
     let mut pages = Vec::new();
-    let late = now.duration_since(due.due_at);
     for event in &firing.events {
         match event {
             Event::NobodyOnCall { step, loop_index } => {
@@ -92,15 +133,11 @@ async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::R
             }
         }
     }
-    let stored = alerts::record_firing(&engine.store, due, &firing, &timeline, &pages, now).await?;
-    if !stored {
-        tracing::debug!("alert changed since its due time was read; skipped");
-    }
-    Ok(stored)
+    (timeline, pages)
 }
 
 /// The schedules `policy` names, each with the stored overrides active at `now` merged in.
-async fn schedules_at(
+pub(super) async fn schedules_at(
     store: &Store,
     config: &Config,
     policy: &Policy,

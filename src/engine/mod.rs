@@ -2,15 +2,18 @@
 //!
 //! [`Engine::run_once`] does one pass at a given instant: record on-call history and queue
 //! shift-change and coverage notices (`shifts`), fire due escalation steps (`escalation`),
-//! then deliver due pages (`outbox`) and notices (`notices`). It returns the next instant
-//! anything is
-//! due, read back from the database, so a restart at any moment — even `kill -9` — resumes
-//! exactly. [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack,
-//! or shutdown. Tests call `run_once` with a manual clock and never sleep.
+//! then deliver due pages (`outbox`) and notices (`notices`). Before escalations, it ends
+//! and starts maintenance holds (`maintenance`) and re-triggers due ack timeouts
+//! (`ack_timeout`). It returns the next instant anything is due, read back from the
+//! database, so a restart at any moment — even `kill -9` — resumes exactly.
+//! [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack, or
+//! shutdown. Tests call `run_once` with a manual clock and never sleep.
 
+pub mod ack_timeout;
 pub mod anchors;
 pub mod escalation;
 pub mod intake;
+pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod shifts;
@@ -46,6 +49,11 @@ pub struct Pass {
     pub history_changes: usize,
     pub notices_queued: usize,
     pub notices_attempted: usize,
+    /// Alerts re-triggered by an ack timeout.
+    pub ack_timeouts: usize,
+    /// Alerts held for, and released after, maintenance.
+    pub maintenance_held: usize,
+    pub maintenance_released: usize,
     /// The earliest due time left after this pass.
     pub next_due: Option<Timestamp>,
 }
@@ -60,6 +68,12 @@ impl Engine {
         let recorded = shifts::run(self, now)
             .await
             .context("recording on-call history")?;
+        let maintenance = maintenance::run(self, now)
+            .await
+            .context("holding and releasing maintenance")?;
+        let ack_timeouts = ack_timeout::run(self, now)
+            .await
+            .context("firing due ack timeouts")?;
         let escalations = escalation::run_due(self, now)
             .await
             .context("firing due escalations")?;
@@ -73,6 +87,8 @@ impl Engine {
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,
             store::notices::next_due_at(&self.store).await?,
+            store::ack_timeouts::next_due_at(&self.store).await?,
+            maintenance::next_due(self, now).await?,
         ]
         .into_iter()
         .flatten()
@@ -83,6 +99,9 @@ impl Engine {
             history_changes: recorded.changes,
             notices_queued: recorded.notices,
             notices_attempted,
+            ack_timeouts,
+            maintenance_held: maintenance.held,
+            maintenance_released: maintenance.released,
             next_due,
         })
     }

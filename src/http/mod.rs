@@ -2,6 +2,7 @@
 //!
 //! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
 //! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
+//! - `page`: direct pages (`/api/v1/page`), bearer token.
 //! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
 //! - `ical`: calendar feeds per schedule and person (`/ical/…`), signed token in the query.
 //! - `actions`: signed one-click links from notifications (`/a/{token}`).
@@ -15,6 +16,8 @@ pub mod health;
 pub mod ical;
 pub mod intake;
 pub mod limit;
+pub mod oncall;
+pub mod page;
 pub mod schedules;
 pub mod services;
 pub mod temporary;
@@ -53,8 +56,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(intake::router(&state.config))
         .merge(alerts::router())
+        .merge(page::router())
         .merge(schedules::router())
         .merge(services::router())
+        .merge(oncall::router())
         .merge(temporary::router())
         .merge(ical::router())
         .merge(actions::router())

@@ -18,16 +18,7 @@ const MAX_SUMMARY: usize = 2500;
 
 /// Escapes user text for Slack `mrkdwn` and the top-level `text` (comms spec §0).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::domain::escape::mrkdwn(text)
 }
 
 fn button(text: &str, action_id: &str, url: &str) -> Value {

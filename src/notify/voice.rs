@@ -12,21 +12,9 @@ const RING_TIMEOUT: &str = "30";
 /// Keep the spoken summary short; the link in other channels has the rest.
 const MAX_SUMMARY: usize = 300;
 
-/// Escapes text for XML content and attributes; drops characters XML 1.0 cannot carry.
+/// Escapes text for XML content and attributes.
 pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::domain::escape::xml(text)
 }
 
 /// `<Response><Say>…</Say></Response>`

@@ -308,7 +308,8 @@ pub(crate) async fn resolve_in(
     sqlx::query(
         "UPDATE alerts SET prev_state = state, paused_next_at = next_escalation_at, \
          resolved_via = ?, state = 'resolved', resolved_at = ?, resolved_by = ?, \
-         updated_at = ?, next_escalation_at = NULL WHERE id = ? AND state <> 'resolved'",
+         updated_at = ?, next_escalation_at = NULL, ack_timeout_at = NULL \
+         WHERE id = ? AND state <> 'resolved'",
     )
     .bind(via)
     .bind(to_ms(ended_at))

@@ -3,15 +3,19 @@
 //! `outbox` (pages waiting to be sent and what became of them), `overrides` (schedule
 //! overrides, runtime state merged into config schedules), `history` (who was on call),
 //! `notices` (shift-change and coverage-gap notices, and gaps already announced),
-//! `rotations` (rotation settings last seen and their anchors).
+//! `rotations` (rotation settings last seen and their anchors), `ack_timeouts`,
+//! `maintenance` (holds while a service is in maintenance) and `direct` (direct pages).
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
 //! other, so the CLI can act on the database while the server runs.
 
+pub mod ack_timeouts;
 pub mod alerts;
 pub mod deliveries;
+pub mod direct;
 pub mod history;
+pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod overrides;

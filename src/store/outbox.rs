@@ -90,22 +90,7 @@ pub async fn due(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<Pendin
     .bind(limit)
     .fetch_all(store.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(PendingPage {
-                id: row.try_get("id")?,
-                alert_id: row.try_get("alert_id")?,
-                person_id: row.try_get("person_id")?,
-                channel: row.try_get("channel")?,
-                destination: row.try_get("destination")?,
-                event: row.try_get("event")?,
-                step: row.try_get("step")?,
-                attempts: row.try_get("attempts")?,
-                due_at: from_ms(row.try_get("due_at")?)?,
-                alert_state: row.try_get("alert_state")?,
-            })
-        })
-        .collect()
+    rows.iter().map(pending_from_row).collect()
 }
 
 /// The earliest due time of any pending page.

@@ -5,19 +5,23 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod ack_timeout;
 mod actions;
 mod alertmanager_real;
 mod bad_input;
 mod bundles;
 mod config;
+mod direct_page;
 mod email;
 mod escalation;
 mod formats;
 mod helpers;
 mod history;
 mod intake;
+mod maintenance;
 mod notifiers;
 mod oncall;
+mod oncall_api;
 mod restart;
 mod storm;
 mod temporary;

@@ -354,3 +354,19 @@ impl ActiveSlots {
 fn targets(rule: &Rule, rotation_id: &str) -> bool {
     matches!(&rule.target, Target::Rotation(id) if id == rotation_id)
 }
+
+/// The shifts under way at `at`: each person on call then, with the end of their current
+/// shift as `shifts()` gives it, looking at most `horizon` ahead (a shift still running at
+/// the horizon ends there). What every "who is on call now, until when" view shows.
+pub fn current(
+    schedule: &Schedule,
+    rotations: &Rotations,
+    at: Timestamp,
+    horizon: SignedDuration,
+) -> Vec<Shift> {
+    let to = at.checked_add(horizon).unwrap_or(Timestamp::MAX);
+    shifts(schedule, rotations, at, to)
+        .into_iter()
+        .filter(|shift| shift.start == at)
+        .collect()
+}

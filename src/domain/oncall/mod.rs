@@ -22,7 +22,7 @@ mod props;
 mod tests;
 
 pub use civil::{resolve_end, resolve_start, wall_clock_end};
-pub use eval::{Gap, Shift, gaps, oncall, reanchor_in_schedule, shifts, slot_in_schedule};
+pub use eval::{Gap, Shift, current, gaps, oncall, reanchor_in_schedule, shifts, slot_in_schedule};
 pub use preview::{
     COVERAGE_HORIZON, PreviewWarning, coverage_gaps, preview_warnings, unannounced_gaps,
 };
