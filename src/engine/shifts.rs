@@ -178,7 +178,7 @@ fn to_contacts(
         .collect()
 }
 
-/// "You are now on call for <schedule> until <end>".
+/// `"You are now on call for <schedule> until <end>"`.
 fn shift_started(
     config: &Config,
     schedule: &Schedule,
@@ -269,7 +269,7 @@ fn shift_ended(
     )
 }
 
-/// "Nobody is on call for <schedule> in these windows".
+/// `"Nobody is on call for <schedule> in these windows"`.
 fn coverage_gaps(
     config: &Config,
     schedule: &Schedule,
