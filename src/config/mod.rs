@@ -1111,7 +1111,14 @@ impl Validator {
                         ),
                     }
                 }
-                steps.push(Step { targets, after });
+                let window = step.window.as_ref().and_then(|raw| {
+                    self.step_window(dir, FILE, format!("escalation[{i}].steps[{j}].window"), raw)
+                });
+                steps.push(Step {
+                    targets,
+                    after,
+                    window,
+                });
             }
             let policy = Policy {
                 id: raw.id.clone(),

@@ -121,6 +121,17 @@ pub struct RawPolicy {
 pub struct RawStep {
     pub targets: Vec<String>,
     pub after: Option<String>,
+    /// When the step may fire: `{ time_zone, days, from, to }`.
+    pub window: Option<RawStepWindow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStepWindow {
+    pub time_zone: String,
+    pub days: Option<RawDays>,
+    pub from: String,
+    pub to: String,
 }
 
 /// `services.toml`

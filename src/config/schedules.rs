@@ -13,6 +13,7 @@ use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 
 use super::{Person, ScheduleNotices, Validator, raw};
+use crate::domain::escalation::StepWindow;
 use crate::domain::oncall::{Rotations, Rule, Schedule, Target, Weekdays};
 
 /// Spec §1.3: at most this many rules per schedule.
@@ -142,6 +143,41 @@ impl Validator {
             }
         }
         out
+    }
+
+    /// A step window (D12): like a schedule rule, with a zone that must be given.
+    pub(super) fn step_window(
+        &mut self,
+        dir: &Path,
+        file: &str,
+        key: String,
+        raw: &raw::RawStepWindow,
+    ) -> Option<StepWindow> {
+        let time_zone = self.zone(dir, file, format!("{key}.time_zone"), &raw.time_zone);
+        let from = self.clock(dir, file, format!("{key}.from"), &raw.from);
+        let to = self.clock(dir, file, format!("{key}.to"), &raw.to);
+        let days = match parse_days(raw.days.as_ref()) {
+            Ok(days) if days.is_empty() => {
+                self.invalid(
+                    dir,
+                    file,
+                    format!("{key}.days"),
+                    "a window needs at least one day",
+                );
+                None
+            }
+            Ok(days) => Some(days),
+            Err(problem) => {
+                self.invalid(dir, file, format!("{key}.days"), problem);
+                None
+            }
+        };
+        Some(StepWindow {
+            time_zone: time_zone?,
+            days: days?,
+            from: from?,
+            to: to?,
+        })
     }
 
     fn clock(&mut self, dir: &Path, file: &str, key: String, text: &str) -> Option<Time> {

@@ -96,6 +96,7 @@ pub fn policy(people: &[String]) -> Policy {
         steps: vec![Step {
             targets: people.iter().cloned().map(Target::Person).collect(),
             after: STEP_AFTER,
+            window: None,
         }],
     }
 }

@@ -5,8 +5,12 @@
 //! `domain::oncall` at the firing instant); sending and storing belong to
 //! `engine::escalation`.
 
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+
+use super::oncall::{self, Rule, Weekdays};
 
 /// Who a step pages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +43,48 @@ pub struct Step {
     pub targets: Vec<Target>,
     /// How long to wait after this step fires before the next one.
     pub after: SignedDuration,
+    /// When the step may fire at all (D12); reached outside it, it waits for the opening.
+    pub window: Option<StepWindow>,
+}
+
+/// A weekly window in an explicit zone (D12), with the semantics of a schedule rule: an
+/// overnight window belongs to the day it opens, edges resolve across DST as in §2.1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepWindow {
+    pub time_zone: TimeZone,
+    pub days: Weekdays,
+    pub from: Time,
+    pub to: Time,
+}
+
+/// How far ahead a closed window's next opening is looked for: a week covers every
+/// weekly pattern that opens at all.
+const OPENING_HORIZON: SignedDuration = SignedDuration::from_hours(8 * 24);
+
+impl StepWindow {
+    /// The window as a schedule rule; the target is never read.
+    fn rule(&self) -> Rule {
+        Rule {
+            days: self.days,
+            from: self.from,
+            to: self.to,
+            target: oncall::Target::Person(String::new()),
+        }
+    }
+
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        self.rule().is_active(&self.time_zone, at)
+    }
+
+    /// The first instant after `at` at which the window is open, if it ever opens.
+    pub fn next_opening(&self, at: Timestamp) -> Option<Timestamp> {
+        let until = at.checked_add(OPENING_HORIZON).ok()?;
+        self.rule()
+            .windows(&self.time_zone, at, until)
+            .into_iter()
+            .map(|(start, _)| start.max(at))
+            .find(|start| *start > at || self.is_open(*start))
+    }
 }
 
 /// An escalation policy: steps run in order, then `repeat` extra loops.
@@ -76,6 +122,12 @@ impl EscalationState {
 /// What happened during one firing, in order, for the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// The step's window is closed; it runs when the window opens at `until`.
+    WindowWait {
+        step: usize,
+        loop_index: u32,
+        until: Timestamp,
+    },
     NobodyOnCall {
         step: usize,
         loop_index: u32,
@@ -126,7 +178,27 @@ pub fn on_due(
     // once, since each empty step either advances or stops (D6): the engine never spins.
     loop {
         let step = &policy.steps[state.step];
-        let people = resolve(&step.targets);
+        // A closed window waits for its opening and runs this same step then (D12); one
+        // that never opens is treated like an empty step, so the policy still moves on.
+        if let Some(window) = step.window.as_ref().filter(|w| !w.is_open(now))
+            && let Some(until) = window.next_opening(now)
+        {
+            events.push(Event::WindowWait {
+                step: state.step,
+                loop_index: state.loop_index,
+                until,
+            });
+            state.waiting = true;
+            return Firing {
+                events,
+                state,
+                next_at: Some(until),
+            };
+        }
+        let people = match &step.window {
+            Some(window) if !window.is_open(now) => Vec::new(),
+            _ => resolve(&step.targets),
+        };
         if !people.is_empty() {
             events.push(Event::Escalated {
                 step: state.step,
@@ -227,6 +299,7 @@ mod tests {
                 .map(|who| Step {
                     targets: vec![Target::Person(who.to_string())],
                     after: minutes(15),
+                    window: None,
                 })
                 .collect(),
         }
@@ -388,5 +461,65 @@ mod tests {
         );
         assert_eq!(Target::parse("team:x"), None);
         assert_eq!(Target::parse("person:"), None);
+    }
+
+    fn window(zone: &str, days: Weekdays, from: &str, to: &str) -> StepWindow {
+        StepWindow {
+            time_zone: TimeZone::get(zone).unwrap(),
+            days,
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_closed_window_waits_for_its_next_opening_and_then_runs_the_same_step() {
+        let mut policy = policy(0, &["a", "b"]);
+        policy.steps[0].window = Some(window("UTC", Weekdays::ALL, "08:00", "17:00"));
+        let start = t("2023-01-24T05:00:00Z");
+
+        let waiting = on_due(&policy, EscalationState::start(), start, people);
+        assert_eq!(
+            waiting.events,
+            [Event::WindowWait {
+                step: 0,
+                loop_index: 0,
+                until: t("2023-01-24T08:00:00Z")
+            }]
+        );
+        assert!(waiting.state.waiting);
+
+        let opened = on_due(&policy, waiting.state, t("2023-01-24T08:00:00Z"), people);
+        assert_eq!(
+            opened.events,
+            [Event::Escalated {
+                step: 0,
+                loop_index: 0,
+                people: vec!["a".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn overnight_and_weekday_windows_open_when_their_day_says() {
+        // Fri 22:00 to Sat 06:00 belongs to Friday; on Saturday 03:00 it is open.
+        let fri = Weekdays::NONE.with(jiff::civil::Weekday::Friday);
+        let night = window("America/Chicago", fri, "22:00", "06:00");
+        assert!(night.is_open(t("2025-06-14T08:00:00Z")), "Sat 03:00 CDT");
+        assert!(!night.is_open(t("2025-06-15T08:00:00Z")), "Sun 03:00 CDT");
+        assert_eq!(
+            night.next_opening(t("2025-06-15T08:00:00Z")),
+            Some(t("2025-06-21T03:00:00Z"))
+        );
+        // Business hours in London across the autumn change (OC-02).
+        let london = window("Europe/London", Weekdays::ALL, "08:30", "17:30");
+        assert_eq!(
+            london.next_opening(t("2023-10-27T05:00:00Z")),
+            Some(t("2023-10-27T07:30:00Z"))
+        );
+        assert_eq!(
+            london.next_opening(t("2023-10-30T08:00:00Z")),
+            Some(t("2023-10-30T08:30:00Z"))
+        );
     }
 }

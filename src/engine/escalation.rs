@@ -92,6 +92,16 @@ pub(super) fn plan(
     let mut pages = Vec::new();
     for event in &firing.events {
         match event {
+            Event::WindowWait {
+                step,
+                loop_index,
+                until,
+            } => {
+                tracing::info!(step, loop_index, until = %until, "step window closed; waiting");
+                let detail =
+                    serde_json::json!({ "step": step, "loop": loop_index, "until": until });
+                timeline.push(("window_wait", detail));
+            }
             Event::NobodyOnCall { step, loop_index } => {
                 tracing::warn!(step, loop_index, "nobody on call");
                 timeline.push((

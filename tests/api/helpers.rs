@@ -195,6 +195,7 @@ pub fn test_env() -> Env {
         ("HOOK_SECRET", WEBHOOK_SECRET),
         ("DUTYBELL_KEY_WEB", WEB_KEY),
         ("KEY_GRAFANA", GRAFANA_KEY),
+        ("OPS_KEY", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
         ("KEY_PD", PD_KEY),
         ("KEY_GENERIC", GENERIC_KEY),
         ("TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),

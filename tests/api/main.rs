@@ -25,3 +25,4 @@ mod oncall_api;
 mod restart;
 mod storm;
 mod temporary;
+mod windows;
