@@ -18,6 +18,7 @@ mod formats;
 mod helpers;
 mod history;
 mod intake;
+mod ladder;
 mod maintenance;
 mod notifiers;
 mod oncall;
