@@ -163,3 +163,22 @@ async fn the_alert_api_takes_a_12_ids_and_answers_bad_input_as_json() {
         .unwrap();
     assert_eq!(error_of(response).await.0, 400);
 }
+
+#[tokio::test]
+async fn an_unknown_key_is_refused_before_its_body_is_read() {
+    let app = spawn_app_with(Setup {
+        max_body_bytes: Some(64 * 1024),
+        ..Setup::default()
+    })
+    .await;
+    let unknown = app.url("/api/v1/integrations/00000000000000000000000000000000/generic");
+
+    let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(100 * 1024));
+    let response = app.client.post(unknown).body(huge).send().await.unwrap();
+
+    assert_eq!(
+        error_of(response).await.0,
+        404,
+        "not 413: the key is checked first"
+    );
+}
