@@ -218,7 +218,25 @@ pub struct Integration {
     pub rate: Option<(u32, SignedDuration)>,
     pub reopen_window: SignedDuration,
     pub refire_grace: SignedDuration,
+    /// Body signature required on every delivery (Grafana 12+, intake spec §1).
+    pub hmac: Option<BodySignature>,
 }
+
+/// An HMAC-SHA256 signature over each delivery's body, in a header (intake spec §1).
+#[derive(Clone, Debug)]
+pub struct BodySignature {
+    pub secret: SecretString,
+    /// Header with the lowercase hex signature.
+    pub header: String,
+    /// Header with the unix timestamp; when set, the signed text is `<ts>:<body>` and the
+    /// timestamp must be within [`SIGNATURE_WINDOW`] of now.
+    pub timestamp_header: Option<String>,
+}
+
+/// Grafana's default signature header.
+pub const DEFAULT_HMAC_HEADER: &str = "X-Grafana-Alerting-Signature";
+/// How far a signed timestamp may be from now, either way.
+pub const SIGNATURE_WINDOW: SignedDuration = SignedDuration::from_secs(300);
 
 /// Default ingress limit per integration key (on-call spec D10).
 pub const DEFAULT_RATE: &str = "6000/1m";
@@ -540,6 +558,48 @@ impl Validator {
         parse_duration(text).unwrap_or_else(|problem| {
             self.invalid(dir, file, key, problem);
             SignedDuration::ZERO
+        })
+    }
+
+    /// The integration's body signature, when `hmac_secret_env` is set; header names are
+    /// letters, digits, `-` and `_`.
+    fn body_signature(
+        &mut self,
+        dir: &Path,
+        ikey: &dyn Fn(&str) -> String,
+        raw: &raw::RawIntegration,
+        env: &Env,
+    ) -> Option<BodySignature> {
+        const FILE: &str = "services.toml";
+        let Some(var) = raw.hmac_secret_env.as_deref() else {
+            if raw.hmac_header.is_some() || raw.hmac_timestamp_header.is_some() {
+                let problem = "needs `hmac_secret_env`";
+                self.invalid(dir, FILE, ikey("hmac_header"), problem);
+            }
+            return None;
+        };
+        let secret = self.secret_from_env(dir, FILE, ikey("hmac_secret_env"), var, env)?;
+        let header = raw.hmac_header.as_deref().unwrap_or(DEFAULT_HMAC_HEADER);
+        let mut valid = true;
+        for (field, name) in [
+            ("hmac_header", Some(header)),
+            (
+                "hmac_timestamp_header",
+                raw.hmac_timestamp_header.as_deref(),
+            ),
+        ] {
+            let token = |b: u8| b.is_ascii_alphanumeric() || b"-_".contains(&b);
+            if let Some(name) = name
+                && (name.is_empty() || !name.bytes().all(token))
+            {
+                self.invalid(dir, FILE, ikey(field), "not a valid HTTP header name");
+                valid = false;
+            }
+        }
+        valid.then(|| BodySignature {
+            secret,
+            header: header.to_string(),
+            timestamp_header: raw.hmac_timestamp_header.clone(),
         })
     }
 
@@ -1230,6 +1290,7 @@ impl Validator {
                     .token_env
                     .as_deref()
                     .and_then(|var| self.secret_from_env(dir, FILE, ikey("token_env"), var, env));
+                let hmac = self.body_signature(dir, &ikey, integration, env);
                 let key_hash = sha256_hex(&[&key_value]);
                 if integrations
                     .iter()
@@ -1263,6 +1324,7 @@ impl Validator {
                     rate,
                     reopen_window,
                     refire_grace,
+                    hmac,
                 });
             }
             let name = raw.name.unwrap_or_else(|| raw.id.clone());

@@ -189,6 +189,12 @@ pub struct RawIntegration {
     pub reopen_window: Option<String>,
     /// How long a disputed re-fire waits for a resolve before it counts (`"10m"`).
     pub refire_grace: Option<String>,
+    /// Grafana 12+ body signing: the variable holding the HMAC-SHA256 secret.
+    pub hmac_secret_env: Option<String>,
+    /// Header carrying the signature (`X-Grafana-Alerting-Signature`).
+    pub hmac_header: Option<String>,
+    /// Header carrying the unix timestamp signed as `<ts>:<body>`; unset signs the body.
+    pub hmac_timestamp_header: Option<String>,
 }
 
 /// `dutybell.toml` (optional): instance settings that are not about the team.

@@ -34,6 +34,8 @@ pub struct Member {
 pub struct GroupDelivery {
     /// Identity of the dutybell alert within the integration.
     pub dedup_key: String,
+    /// The receiver for display, regex escaping undone (IN-08); `None` when not sent.
+    pub receiver: Option<String>,
     /// Digest of the members' states, for duplicate detection (intake spec D3).
     pub digest: String,
     pub summary: String,

@@ -2,17 +2,17 @@
 //! pages of alerts no longer triggered, hold the group while a throttle says wait, else
 //! claim it (one message per (destination, alert); repeats become `duplicate`) and send
 //! one page, or one bundle when several alerts wait, then record the outcome on every
-//! alert's timeline. A transient failure is retried 3 times, 15 s apart or after the
-//! receiver's `Retry-After`, then logged `notification_failed`; a rejection fails at once.
+//! alert's timeline. A transient failure is retried after 10 s, 30 s, 2, 10 and 30 min
+//! (comms spec §3), or after the receiver's `Retry-After` when it gives one, then logged
+//! `notification_failed`; a rejection fails at once. A page that failed for good brings the
+//! person's next notification rule forward to now (on-call §1.1: a failed channel falls
+//! through), see `store::outbox::record`.
 //!
 //! Throttles are computed from the outbox's sent rows at each decision (per destination:
 //! `domain::throttle`'s table for the channel kind; per kind: 5 per 5 s), so a restart
 //! keeps them. A held group's rows move to the instant the throttle names; what arrives
 //! meanwhile joins them, so a storm turns into a few bundles and nothing is dropped. Work
 //! per pass is bounded: at most [`GROUPS`] groups, each listing at most [`LISTED`] alerts.
-//!
-//! TODO(#4): comms spec §3 backs off 10 s, 30 s, 2, 10, 30 min; the fixed 15 s stays until
-//! the escalation tests are moved to that ladder.
 
 use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret as _;
@@ -29,8 +29,14 @@ use crate::store::outbox::{self, Claim, DueGroup, Outcome, PendingPage};
 pub const GROUPS: i64 = 50;
 /// Alerts a bundle lists in full; the rest are counted.
 pub const LISTED: i64 = 10;
-const RETRIES: i64 = 3;
-const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(15);
+/// Waits before each retry of a transient failure (comms spec §3); one retry per entry.
+pub const RETRY_SCHEDULE: [SignedDuration; 5] = [
+    SignedDuration::from_secs(10),
+    SignedDuration::from_secs(30),
+    SignedDuration::from_mins(2),
+    SignedDuration::from_mins(10),
+    SignedDuration::from_mins(30),
+];
 /// How long an action link in a page stays valid.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
@@ -148,13 +154,16 @@ fn contact_for<'a>(engine: &'a Engine, page: &PendingPage) -> Option<&'a Contact
 
 /// Sorts a send result into the outcome to record, after `attempts` earlier tries.
 fn classify(sent: Result<(), NotifyError>, attempts: i64, now: Timestamp) -> Outcome {
-    match sent {
-        Ok(()) => Outcome::Sent,
-        Err(NotifyError::Retry { error, after }) if attempts < RETRIES => {
+    let planned = usize::try_from(attempts)
+        .ok()
+        .and_then(|n| RETRY_SCHEDULE.get(n).copied());
+    match (sent, planned) {
+        (Ok(()), _) => Outcome::Sent,
+        (Err(NotifyError::Retry { error, after }), Some(planned)) => {
             // The receiver's own estimate beats ours; `notify` caps it.
             let delay = after
                 .and_then(|after| SignedDuration::try_from(after).ok())
-                .unwrap_or(RETRY_AFTER);
+                .unwrap_or(planned);
             tracing::warn!(
                 error = %error,
                 attempt = attempts + 1,
@@ -166,7 +175,7 @@ fn classify(sent: Result<(), NotifyError>, attempts: i64, now: Timestamp) -> Out
                 error,
             }
         }
-        Err(err) => {
+        (Err(err), _) => {
             tracing::error!(error = %err, "page failed for good");
             Outcome::Failed {
                 error: err.to_string(),

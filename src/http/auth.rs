@@ -54,3 +54,48 @@ pub fn equal(a: &[u8], b: &[u8]) -> bool {
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
 }
+
+/// Whether a delivery carries a valid body signature (intake spec §1, Grafana 12+): the
+/// header holds lowercase hex HMAC-SHA256 over the body, or over `<ts>:<body>` when a
+/// timestamp header is configured, whose unix timestamp must be within
+/// [`SIGNATURE_WINDOW`](crate::config::SIGNATURE_WINDOW) of `now`. The comparison is
+/// constant-time (`verify_slice`).
+pub fn signature_ok(
+    signature: &crate::config::BodySignature,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: jiff::Timestamp,
+) -> bool {
+    use hmac::Mac as _;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let Some(given) = header(&signature.header).and_then(|hex_text| hex::decode(hex_text).ok())
+    else {
+        return false;
+    };
+    let Ok(mut mac) =
+        hmac::Hmac::<Sha256>::new_from_slice(signature.secret.expose_secret().as_bytes())
+    else {
+        return false;
+    };
+    if let Some(name) = &signature.timestamp_header {
+        let Some(ts) = header(name) else {
+            return false;
+        };
+        let Ok(seconds) = ts.parse::<i64>() else {
+            return false;
+        };
+        let skew = (now.as_second() - seconds).abs();
+        if skew > crate::config::SIGNATURE_WINDOW.as_secs() {
+            return false;
+        }
+        mac.update(ts.as_bytes());
+        mac.update(b":");
+    }
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}

@@ -89,6 +89,12 @@ async fn keyed(
         }
     })?;
     let now = state.clock.now();
+    if let Some(signature) = &integration.hmac
+        && !auth::signature_ok(signature, &headers, &body, now)
+    {
+        tracing::info!(integration.id = %integration.id, "intake refused: bad signature");
+        return Err(AppError::Unauthorized);
+    }
     let (id, severity) = (integration.id.as_str(), integration.default_severity);
     let parsed = match kind {
         IntegrationKind::Alertmanager => {

@@ -5,7 +5,7 @@
 //! additions (`title`, dashboard/panel/silence URLs, `valueString`), so it is parsed here
 //! too, as a [`Flavor`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -88,10 +88,13 @@ fn parse_flavor(
     };
     let mut members = Vec::with_capacity(entries.len());
     let mut links = Vec::new();
+    // A set, not a scan of `links`: a group of thousands of members with distinct
+    // generator URLs would otherwise make parsing quadratic (IN-04).
+    let mut seen_links = HashSet::new();
     for (i, entry) in entries.iter().enumerate() {
         let (member, member_links) = parse_member(i, entry, now, &mut warnings)?;
         for link in member_links {
-            if !links.iter().any(|l: &Link| l.href == link.href) {
+            if seen_links.insert(link.href.clone()) {
                 links.push(link);
             }
         }
@@ -139,6 +142,7 @@ fn parse_flavor(
 
     Ok(GroupDelivery {
         dedup_key: sha256_hex(&[&receiver, &group_key]),
+        receiver: (!receiver.is_empty()).then(|| unescape_receiver(&receiver)),
         digest: digest(integration_id, &receiver, &group_key, &members),
         summary,
         details,
@@ -398,6 +402,28 @@ fn parse_time(text: &str) -> Option<Timestamp> {
     text.parse::<Timestamp>().ok()
 }
 
+/// The receiver's name as configured: Alertmanager sends it regex-escaped
+/// (`team-a\.pager\(eu\)` for `team-a.pager(eu)`, PR #2011), so one backslash before each
+/// regex metacharacter is dropped. For display only: identity keeps the received string, and
+/// no regex is ever built from it (IN-08).
+pub fn unescape_receiver(received: &str) -> String {
+    const META: &str = "\\.+*?()|[]{}^$";
+    let mut name = String::with_capacity(received.len());
+    let mut chars = received.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+            && META.contains(next)
+        {
+            name.push(next);
+            chars.next();
+        } else {
+            name.push(c);
+        }
+    }
+    name
+}
+
 fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let host = rest.split(['/', '?', '#']).next()?;
@@ -553,6 +579,21 @@ mod tests {
         );
         assert!(d.details.contains("value=6"), "{}", d.details);
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn an_escaped_receiver_is_shown_unescaped_in_08() {
+        let cases = [
+            (r"team-a\.pager\(eu\)", "team-a.pager(eu)"),
+            (r"dutybell\.prod", "dutybell.prod"),
+            (r"a\\b", r"a\b"),
+            (r"x\+\*\?\|\[\]\{\}\^\$", "x+*?|[]{}^$"),
+            (r"plain\n", r"plain\n"),
+            ("trailing\\", "trailing\\"),
+        ];
+        for (received, shown) in cases {
+            assert_eq!(unescape_receiver(received), shown, "{received}");
+        }
     }
 
     #[test]

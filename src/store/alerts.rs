@@ -41,6 +41,10 @@ pub struct Alert {
     pub next_escalation_at: Option<Timestamp>,
     /// People a page was delivered to, in id order.
     pub paged: Vec<String>,
+    /// Upstream members (Alertmanager, Grafana) belonging to it.
+    pub members: i64,
+    /// The receiver of its group, regex escaping undone (intake IN-08); display only.
+    pub receiver: Option<String>,
 }
 
 /// One entry of an alert's timeline.
@@ -75,7 +79,8 @@ const ALERT_COLUMNS: &str = "id, service_id, integration_id, dedup_key, summary,
     severity, source, runbook_url, labels, links, state, created_at, updated_at, acked_at, \
     acked_by, resolved_at, resolved_by, trigger_count, reopen_count, policy_id, esc_step, \
     esc_loop, \
-    esc_loop_paged, esc_waiting, next_escalation_at, \
+    esc_loop_paged, esc_waiting, next_escalation_at, receiver, \
+    (SELECT COUNT(*) FROM alert_members m WHERE m.alert_id = alerts.id) AS members, \
     (SELECT group_concat(person_id) FROM (SELECT DISTINCT person_id FROM outbox o \
        WHERE o.alert_id = alerts.id AND o.state = 'sent' ORDER BY person_id)) AS paged";
 
@@ -120,6 +125,8 @@ fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert> {
         paged: paged
             .map(|p| p.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
+        members: row.try_get("members")?,
+        receiver: row.try_get("receiver")?,
     })
 }
 

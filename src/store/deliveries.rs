@@ -1,6 +1,8 @@
 //! Intake writes: one delivery, its member changes and their consequences for the dutybell
 //! alert, committed in one transaction before the sender gets its 2xx (intake spec D7).
 
+use std::collections::{HashMap, HashSet};
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sqlx::{Row as _, SqliteConnection};
@@ -78,28 +80,69 @@ pub async fn apply_group(
         });
     }
 
-    let open = open_alert(&mut tx, target.integration_id, &delivery.dedup_key).await?;
+    // One read of every member's latest occurrence, not one per member: a group of
+    // thousands of members (IN-04) stays a handful of statements plus one write each.
+    let integration = target.integration_id;
+    let latest = latest_occurrences(&mut tx, integration, &delivery.members).await?;
+    let own = open_alert(&mut tx, integration, &delivery.dedup_key).await?;
     let mut newly_firing = Vec::new();
+    // Alerts whose members this delivery resolved: a resolve through any group counts (G4).
+    let mut touched = Vec::new();
+    let mut applied = HashSet::new();
+    let mut batch = Vec::new();
+    let key = delivery.dedup_key.as_str();
     for member in &delivery.members {
-        if apply_member(
+        // A fingerprint listed twice in one body sees the first entry's effect.
+        let known = if applied.insert(member.fingerprint.as_str()) {
+            latest.get(&member.fingerprint).cloned()
+        } else {
+            write_new(&mut tx, integration, key, &mut batch, now).await?;
+            latest_occurrence(&mut tx, integration, &member.fingerprint).await?
+        };
+        let occurrence = known.as_ref().map(|k| &k.occurrence);
+        let change = apply_member(
             &mut tx,
-            target.integration_id,
-            &delivery.dedup_key,
+            integration,
+            key,
             member,
+            occurrence,
+            &mut batch,
             now,
         )
-        .await?
-        {
-            newly_firing.push(member.fingerprint.as_str());
+        .await?;
+        match change {
+            Applies::NewFiring => newly_firing.push(member.fingerprint.as_str()),
+            Applies::Resolved => {
+                if let Some(id) = known.and_then(|k| k.alert_id)
+                    && !touched.contains(&id)
+                {
+                    touched.push(id);
+                }
+            }
+            Applies::Other => {}
         }
     }
+    write_new(&mut tx, integration, key, &mut batch, now).await?;
+
+    // G4: a group without an open alert of its own that lists an occurrence of an open
+    // alert of the integration (`continue: true` routes) joins that alert.
+    let open = match own {
+        Some(id) => Some((id, true)),
+        None => shared_alert(&mut tx, delivery, &latest)
+            .await?
+            .map(|id| (id, false)),
+    };
 
     let mut opened = false;
     let alert_id = match open {
-        Some(id) => {
-            refresh_alert(&mut tx, id, &delivery.fields(), delivery.severity, now).await?;
+        Some((id, own)) => {
+            if own {
+                refresh_alert(&mut tx, id, &delivery.fields(), delivery.severity, now).await?;
+            } else {
+                attach_group(&mut tx, integration, delivery, id, now).await?;
+            }
+            attach_all(&mut tx, integration, &newly_firing, id).await?;
             for fingerprint in &newly_firing {
-                attach(&mut tx, target.integration_id, fingerprint, id).await?;
                 let detail = serde_json::json!({ "fingerprint": fingerprint });
                 add_event(&mut tx, id, now, "member_joined", None, detail).await?;
             }
@@ -115,11 +158,10 @@ pub async fn apply_group(
                 key: &delivery.dedup_key,
                 fields: &fields,
                 severity: delivery.severity,
+                receiver: delivery.receiver.as_deref(),
             };
             let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
-            for fingerprint in &newly_firing {
-                attach(&mut tx, target.integration_id, fingerprint, id).await?;
-            }
+            attach_all(&mut tx, integration, &newly_firing, id).await?;
             opened = opening == Opening::New;
             Some(id)
         }
@@ -129,10 +171,20 @@ pub async fn apply_group(
     let mut resolved = false;
     if let Some(id) = alert_id
         && !opened
-        && let Some(ended_at) = all_members_resolved(&mut tx, id).await?
+        && !touched.contains(&id)
     {
-        resolve_in(&mut tx, id, target.integration_id, "source", ended_at, now).await?;
-        resolved = true;
+        touched.push(id);
+    }
+    for id in touched {
+        if Some(id) == alert_id && opened {
+            continue;
+        }
+        if is_open(&mut tx, id).await?
+            && let Some(ended_at) = all_members_resolved(&mut tx, id).await?
+        {
+            resolve_in(&mut tx, id, integration, "source", ended_at, now).await?;
+            resolved |= Some(id) == alert_id;
+        }
     }
 
     sqlx::query(
@@ -162,45 +214,166 @@ async fn open_alert(
     integration: &str,
     key: &str,
 ) -> Result<Option<i64>> {
+    // A group attached to another group's alert (G4) acts on that alert while it is open.
     Ok(sqlx::query_scalar(
-        "SELECT id FROM alerts WHERE integration_id = ? AND dedup_key = ? AND state <> 'resolved'",
+        "SELECT id FROM alerts WHERE integration_id = ? AND dedup_key = ? AND state <> 'resolved' \
+         UNION ALL SELECT g.alert_id FROM alert_groups g JOIN alerts a ON a.id = g.alert_id \
+         WHERE g.integration_id = ? AND g.group_key = ? AND a.state <> 'resolved' LIMIT 1",
     )
+    .bind(integration)
+    .bind(key)
     .bind(integration)
     .bind(key)
     .fetch_optional(conn)
     .await?)
 }
 
-/// Applies one member entry (M1–M3); true when it starts a new firing occurrence.
+async fn is_open(conn: &mut SqliteConnection, id: i64) -> Result<bool> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM alerts WHERE id = ?")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(state.is_some_and(|state| state != "resolved"))
+}
+
+/// A member's latest stored occurrence and the alert it belongs to.
+#[derive(Clone, Debug)]
+struct Known {
+    occurrence: Occurrence,
+    alert_id: Option<i64>,
+}
+
+fn known_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Known> {
+    let status: String = row.try_get("status")?;
+    Ok(Known {
+        occurrence: Occurrence {
+            status: MemberStatus::parse(&status).unwrap_or(MemberStatus::Firing),
+            starts_at: from_ms(row.try_get("starts_at")?)?,
+            ends_at: from_ms_opt(row.try_get("ends_at")?)?,
+        },
+        alert_id: row.try_get("alert_id")?,
+    })
+}
+
+/// The stored state of every member a delivery lists, by fingerprint, in one statement.
+async fn latest_occurrences(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    members: &[Member],
+) -> Result<HashMap<String, Known>> {
+    let fingerprints: Vec<&str> = members.iter().map(|m| m.fingerprint.as_str()).collect();
+    let list = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
+    let rows = sqlx::query(
+        "SELECT fingerprint, status, starts_at, ends_at, alert_id FROM alert_members \
+         WHERE integration_id = ? AND fingerprint IN (SELECT value FROM json_each(?))",
+    )
+    .bind(integration)
+    .bind(list)
+    .fetch_all(conn)
+    .await?;
+    let mut known = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        known.insert(row.try_get("fingerprint")?, known_from_row(row)?);
+    }
+    Ok(known)
+}
+
+async fn latest_occurrence(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    fingerprint: &str,
+) -> Result<Option<Known>> {
+    let row = sqlx::query(
+        "SELECT status, starts_at, ends_at, alert_id FROM alert_members \
+         WHERE integration_id = ? AND fingerprint = ?",
+    )
+    .bind(integration)
+    .bind(fingerprint)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(known_from_row).transpose()
+}
+
+/// The open alert of the integration that holds an occurrence this delivery lists as
+/// firing, if any (G4): same fingerprint and same `startsAt`.
+async fn shared_alert(
+    conn: &mut SqliteConnection,
+    delivery: &GroupDelivery,
+    latest: &HashMap<String, Known>,
+) -> Result<Option<i64>> {
+    let mut candidates = Vec::new();
+    for member in delivery
+        .members
+        .iter()
+        .filter(|m| m.occurrence.status.is_firing())
+    {
+        if let Some(Known {
+            occurrence,
+            alert_id: Some(id),
+        }) = latest.get(&member.fingerprint)
+            && occurrence.starts_at == member.occurrence.starts_at
+            && !candidates.contains(id)
+        {
+            candidates.push(*id);
+        }
+    }
+    for id in candidates {
+        if is_open(conn, id).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Records that `delivery`'s group now acts on alert `id`, with a timeline entry.
+async fn attach_group(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    delivery: &GroupDelivery,
+    id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO alert_groups (integration_id, group_key, alert_id, attached_at) \
+         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(integration)
+    .bind(&delivery.dedup_key)
+    .bind(id)
+    .bind(to_ms(now))
+    .execute(&mut *conn)
+    .await?;
+    let detail = serde_json::json!({
+        "group": delivery.dedup_key,
+        "receiver": delivery.receiver,
+    });
+    add_event(conn, id, now, "group_attached", None, detail).await
+}
+
+/// What one member entry did, as far as the group is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Applies {
+    /// A new firing occurrence: it joins or opens the group's alert.
+    NewFiring,
+    /// A firing occurrence resolved.
+    Resolved,
+    Other,
+}
+
+/// Applies one member entry (M1–M3) over its `latest` stored occurrence. New occurrences
+/// go to `batch`, for [`write_new`].
 async fn apply_member(
     conn: &mut SqliteConnection,
     integration: &str,
     group_key: &str,
     member: &Member,
+    latest: Option<&Occurrence>,
+    batch: &mut Vec<serde_json::Value>,
     now: Timestamp,
-) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT status, starts_at, ends_at FROM alert_members \
-         WHERE integration_id = ? AND fingerprint = ?",
-    )
-    .bind(integration)
-    .bind(&member.fingerprint)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let latest = match row {
-        Some(row) => {
-            let status: String = row.try_get("status")?;
-            Some(Occurrence {
-                status: MemberStatus::parse(&status).unwrap_or(MemberStatus::Firing),
-                starts_at: from_ms(row.try_get("starts_at")?)?,
-                ends_at: from_ms_opt(row.try_get("ends_at")?)?,
-            })
-        }
-        None => None,
-    };
+) -> Result<Applies> {
     let labels = serde_json::to_string(&member.labels).unwrap_or_default();
     let annotations = serde_json::to_string(&member.annotations).unwrap_or_default();
-    match members::apply(latest.as_ref(), &member.occurrence, now) {
+    match members::apply(latest, &member.occurrence, now) {
         MemberChange::DisputedRefire => {
             // A stale snapshot or a real re-fire: decided by `due_refires` after the grace.
             sqlx::query(
@@ -213,13 +386,13 @@ async fn apply_member(
             .bind(&member.fingerprint)
             .execute(conn)
             .await?;
-            Ok(false)
+            Ok(Applies::Other)
         }
         MemberChange::Ignore => {
             if member.occurrence.status == MemberStatus::Resolved {
                 settle_dispute(conn, integration, member).await?;
             }
-            Ok(false)
+            Ok(Applies::Other)
         }
         MemberChange::Refresh => {
             sqlx::query(
@@ -233,7 +406,7 @@ async fn apply_member(
             .bind(&member.fingerprint)
             .execute(conn)
             .await?;
-            Ok(false)
+            Ok(Applies::Other)
         }
         MemberChange::Resolve { at } => {
             sqlx::query(
@@ -246,35 +419,60 @@ async fn apply_member(
             .bind(&member.fingerprint)
             .execute(conn)
             .await?;
-            Ok(false)
+            Ok(Applies::Resolved)
         }
         MemberChange::New(occurrence) => {
-            let firing = occurrence.status == MemberStatus::Firing;
-            sqlx::query(
-                "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
-                 starts_at, ends_at, labels, annotations, updated_at, group_key) \
-                 VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
-                 alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
-                 status = excluded.status, starts_at = excluded.starts_at, \
-                 ends_at = excluded.ends_at, labels = excluded.labels, \
-                 annotations = excluded.annotations, updated_at = excluded.updated_at, \
-                 group_key = excluded.group_key, disputed_since = NULL",
-            )
-            .bind(integration)
-            .bind(&member.fingerprint)
-            .bind(occurrence.status.as_str())
-            .bind(to_ms(occurrence.starts_at))
-            .bind(occurrence.ends_at.map(to_ms))
-            .bind(labels)
-            .bind(annotations)
-            .bind(to_ms(now))
-            .bind(group_key)
-            .execute(conn)
-            .await?;
-            Ok(firing)
+            batch.push(serde_json::json!({
+                "f": member.fingerprint,
+                "s": occurrence.status.as_str(),
+                "a": to_ms(occurrence.starts_at),
+                "e": occurrence.ends_at.map(to_ms),
+                "l": labels,
+                "n": annotations,
+            }));
+            Ok(if occurrence.status == MemberStatus::Firing {
+                Applies::NewFiring
+            } else {
+                Applies::Other
+            })
         }
     }
+}
+
+/// Writes the new occurrences [`apply_member`] collected, in one statement: a first
+/// delivery of a group of thousands (IN-04) costs one write, not one per member. A firing
+/// occurrence detaches from the alert its predecessor belonged to until it is attached.
+async fn write_new(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    group_key: &str,
+    batch: &mut Vec<serde_json::Value>,
+    now: Timestamp,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::Value::Array(std::mem::take(batch)).to_string();
+    // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+    sqlx::query(
+        "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
+         starts_at, ends_at, labels, annotations, updated_at, group_key) \
+         SELECT ?, value ->> '$.f', NULL, value ->> '$.s', value ->> '$.a', value ->> '$.e', \
+         value ->> '$.l', value ->> '$.n', ?, ? FROM json_each(?) WHERE true \
+         ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
+         alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
+         status = excluded.status, starts_at = excluded.starts_at, \
+         ends_at = excluded.ends_at, labels = excluded.labels, \
+         annotations = excluded.annotations, updated_at = excluded.updated_at, \
+         group_key = excluded.group_key, disputed_since = NULL",
+    )
+    .bind(integration)
+    .bind(to_ms(now))
+    .bind(group_key)
+    .bind(rows)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A resolved entry for the disputed occurrence: it was a stale snapshot (IN-02 a).
@@ -291,6 +489,29 @@ async fn settle_dispute(
     .bind(integration)
     .bind(&member.fingerprint)
     .bind(to_ms(member.occurrence.starts_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Attaches members to `alert`, in one statement however many there are.
+async fn attach_all(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    fingerprints: &[&str],
+    alert: i64,
+) -> Result<()> {
+    if fingerprints.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "UPDATE alert_members SET alert_id = ? WHERE integration_id = ? \
+         AND fingerprint IN (SELECT value FROM json_each(?))",
+    )
+    .bind(alert)
+    .bind(integration)
+    .bind(list)
     .execute(conn)
     .await?;
     Ok(())
@@ -339,6 +560,8 @@ struct NewAlert<'a> {
     key: &'a str,
     fields: &'a AlertFields,
     severity: Severity,
+    /// The group's receiver, unescaped, for display (IN-08).
+    receiver: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,7 +618,7 @@ async fn open_or_reopen(
             limit: target.max_open_unacked,
         });
     }
-    let id = insert_alert(conn, target, new.key, new.fields, new.severity, now, detail).await?;
+    let id = insert_alert(conn, target, new, now, detail).await?;
     Ok((id, Opening::New))
 }
 
@@ -438,18 +661,17 @@ async fn reopen(
 async fn insert_alert(
     conn: &mut SqliteConnection,
     target: &Target<'_>,
-    key: &str,
-    fields: &AlertFields,
-    severity: Severity,
+    new: &NewAlert<'_>,
     at: Timestamp,
     mut detail: serde_json::Value,
 ) -> Result<i64> {
+    let (key, fields, severity) = (new.key, new.fields, new.severity);
     let now = to_ms(at);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
          source, runbook_url, labels, links, state, created_at, updated_at, policy_id, \
-         esc_waiting, next_escalation_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'triggered', ?, ?, ?, 1, ?) RETURNING id",
+         esc_waiting, next_escalation_at, receiver) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'triggered', ?, ?, ?, 1, ?, ?) RETURNING id",
     )
     .bind(target.service_id)
     .bind(target.integration_id)
@@ -465,6 +687,7 @@ async fn insert_alert(
     .bind(now)
     .bind(target.policy_id)
     .bind(now)
+    .bind(new.receiver)
     .fetch_one(&mut *conn)
     .await?;
     detail["summary"] = fields.summary.clone().into();
@@ -542,6 +765,7 @@ pub async fn apply_events(
                     key: &event.dedup_key,
                     fields: &event.fields,
                     severity,
+                    receiver: None,
                 };
                 let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
                 let effect = if opening == Opening::New {
@@ -680,6 +904,7 @@ pub async fn settle_disputes(
                     key: &group_key,
                     fields: &fields,
                     severity,
+                    receiver: None,
                 };
                 let detail = serde_json::json!({ "refire_of": fingerprint });
                 let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;

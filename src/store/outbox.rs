@@ -165,8 +165,66 @@ pub async fn record(
     if let Some(kind) = kind {
         add_event(&mut tx, page.alert_id, now, kind, None, detail).await?;
     }
+    if matches!(outcome, Outcome::Failed { .. }) {
+        fall_through(&mut tx, &page.id, now).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// A page that failed for good hands over to the person's next notification rule at once
+/// instead of at its `after` (on-call §1.1): the pending rows of the same ladder run (same
+/// alert, person and step, queued together) with the earliest later due time move to `now`,
+/// with a `notification_fell_through` entry. Returns how many rows moved.
+async fn fall_through(conn: &mut SqliteConnection, failed_id: &str, now: Timestamp) -> Result<u64> {
+    let next = sqlx::query(
+        "SELECT k.id, k.alert_id, k.person_id, k.channel, k.due_at, f.channel AS failed \
+         FROM outbox f JOIN outbox k ON k.alert_id = f.alert_id \
+         AND k.person_id = f.person_id AND k.step = f.step AND k.created_at = f.created_at \
+         WHERE f.id = ? AND k.state = 'pending' AND k.due_at > ? ORDER BY k.due_at, k.id",
+    )
+    .bind(failed_id)
+    .bind(to_ms(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(first) = next.first() else {
+        return Ok(0);
+    };
+    let due: i64 = first.try_get("due_at")?;
+    let alert_id: i64 = first.try_get("alert_id")?;
+    let person: String = first.try_get("person_id")?;
+    let failed: String = first.try_get("failed")?;
+    let mut channels = Vec::new();
+    let mut moved = 0;
+    for row in next
+        .iter()
+        .filter(|row| row.try_get::<i64, _>("due_at").ok() == Some(due))
+    {
+        let id: String = row.try_get("id")?;
+        sqlx::query("UPDATE outbox SET due_at = ? WHERE id = ? AND state = 'pending'")
+            .bind(to_ms(now))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+        channels.push(row.try_get::<String, _>("channel")?);
+        moved += 1;
+    }
+    let detail = serde_json::json!({
+        "person": person,
+        "failed": failed,
+        "next": channels,
+        "was_due": from_ms(due)?,
+    });
+    add_event(
+        conn,
+        alert_id,
+        now,
+        "notification_fell_through",
+        None,
+        detail,
+    )
+    .await?;
+    Ok(moved)
 }
 
 /// The due pending rows of one destination for one service: what one message may carry.
@@ -436,6 +494,16 @@ pub async fn record_bundle(
         .bind(state)
         .execute(&mut *tx)
         .await?;
+    }
+    if matches!(outcome, Outcome::Failed { .. }) {
+        let failed: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ? AND state = 'failed'")
+                .bind(message_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for id in failed {
+            fall_through(&mut tx, &id, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(updated.rows_affected())

@@ -1,7 +1,7 @@
 //! Escalation on a driven clock: primary now, secondary after 15 min, lead after 30, and an
 //! ack stops everything.
 
-use crate::helpers::{header, spawn_app, t0};
+use crate::helpers::{HttpFake, STORM_KEY, Setup, am_body, header, spawn_app, spawn_app_with, t0};
 
 #[tokio::test]
 async fn a_new_alert_pages_the_primary_by_email_and_webhook_at_once() {
@@ -168,34 +168,138 @@ async fn the_timeline_records_every_step_with_utc_times() {
 #[tokio::test]
 async fn a_failing_webhook_is_retried_and_then_recorded_as_failed() {
     let app = spawn_app().await;
+    // Only ben's webhook fails: the secondary and the lead are paged while ben's retries
+    // are still waiting (at 15 and 30 minutes) and must not use up the failures.
+    *app.hooks.fail_only.lock().unwrap() = Some("ben".into());
     *app.hooks.fail_next.lock().unwrap() = 10;
     let id = app.fire("DiskFull").await["alert_id"].as_i64().unwrap();
 
     app.run_engine_once().await;
-    for _ in 0..3 {
-        app.clock.advance(jiff::SignedDuration::from_secs(15));
+    // Comms spec §3: retries after 10 s, 30 s, 2, 10 and 30 minutes.
+    let mut waits = Vec::new();
+    for wait in [10, 30, 120, 600, 1800] {
+        app.clock.advance(jiff::SignedDuration::from_secs(wait - 1));
         app.run_engine_once().await;
+        let early = *app.hooks.fail_next.lock().unwrap();
+        app.clock.advance(jiff::SignedDuration::from_secs(1));
+        app.run_engine_once().await;
+        waits.push((early, *app.hooks.fail_next.lock().unwrap()));
     }
 
-    let kinds = app.timeline_kinds(id).await;
+    let timeline = app.alert(id).await["timeline"].as_array().unwrap().clone();
+    let ben = |kind: &str| {
+        timeline
+            .iter()
+            .filter(|e| e["kind"] == kind && e["detail"]["person"] == "ben")
+            .filter(|e| e["detail"]["channel"] == "webhook")
+            .count()
+    };
+    assert_eq!(ben("notification_retry"), 5, "{timeline:#?}");
+    assert_eq!(ben("notification_failed"), 1, "{timeline:#?}");
     assert_eq!(
-        kinds.iter().filter(|k| *k == "notification_retry").count(),
-        3,
-        "{kinds:?}"
+        waits,
+        [(9, 8), (8, 7), (7, 6), (6, 5), (5, 4)],
+        "each retry comes exactly when the schedule says, not a second earlier"
     );
     assert_eq!(
-        kinds.iter().filter(|k| *k == "notification_failed").count(),
-        1,
-        "{kinds:?}"
-    );
-    assert_eq!(
-        app.smtp.recipients(),
-        ["ben@example.com"],
+        app.smtp.recipients()[0],
+        "ben@example.com",
         "email still went out"
     );
     assert_eq!(
         *app.hooks.fail_next.lock().unwrap(),
-        6,
-        "exactly four attempts"
+        4,
+        "exactly six attempts"
     );
+}
+
+#[tokio::test]
+async fn a_retry_waits_for_the_receivers_retry_after() {
+    let fake = HttpFake::start().await;
+    fake.reply(429, &[("retry-after", "45")], "slow down");
+    let app = spawn_app_with(Setup {
+        contacts: vec![(
+            "ben",
+            format!(
+                r#"{{ kind = "webhook", url = "http://{}/ben-2", secret_env = "HOOK_SECRET" }}"#,
+                fake.addr
+            ),
+        )],
+        ..Setup::default()
+    })
+    .await;
+    app.fire("DiskFull").await;
+
+    app.run_engine_once().await;
+    app.clock.advance(jiff::SignedDuration::from_secs(44));
+    app.run_engine_once().await;
+    let before = fake.requests().len();
+    app.clock.advance(jiff::SignedDuration::from_secs(1));
+    app.run_engine_once().await;
+
+    assert_eq!(before, 1, "not retried after the planned 10 s");
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "retried after the receiver's 45 s"
+    );
+}
+
+/// A person whose webhook refuses pages (400) and whose second rule, email, waits 10 min.
+fn refusing_person(fake: std::net::SocketAddr) -> Setup {
+    Setup {
+        team: format!(
+            "[[person]]\nid = \"fay\"\nemail = \"fay@example.com\"\n\
+             contact = [{{ kind = \"webhook\", url = \"http://{fake}/fay\", \
+             secret_env = \"HOOK_SECRET\" }}]\n\
+             notify = [{{ after = \"0m\", via = \"webhook\" }}, \
+             {{ after = \"10m\", via = \"email\" }}]\n"
+        ),
+        oncall: "[[escalation]]\nid = \"fay\"\nsteps = [{ targets = [\"person:fay\"] }]\n".into(),
+        services: "[[service]]\nid = \"fay\"\nescalation = \"fay\"\n\
+                   integrations = [{ kind = \"alertmanager\", key_env = \"KEY_STORM\" }]\n"
+            .into(),
+        ..Setup::default()
+    }
+}
+
+#[tokio::test]
+async fn a_channel_that_fails_for_good_falls_through_to_the_next_rule_at_once() {
+    let fake = HttpFake::start().await;
+    fake.reply(400, &[], "bad request");
+    let app = spawn_app_with(refusing_person(fake.addr)).await;
+    let body = am_body("DiskFull", &[("firing", &app.clock.now().to_string())]);
+    let url = app.url(&format!("/api/v1/integrations/{STORM_KEY}/alertmanager"));
+    let response = app.client.post(url).body(body).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<serde_json::Value>().await.unwrap()["alert_id"]
+        .as_i64()
+        .unwrap();
+
+    app.run_engine_once().await;
+    app.run_engine_once().await;
+
+    assert_eq!(fake.requests().len(), 1, "a 400 is not retried");
+    assert_eq!(
+        app.smtp.recipients(),
+        ["fay@example.com"],
+        "email went out at once, not after its 10 minutes"
+    );
+    let kinds = app.timeline_kinds(id).await;
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap_or(usize::MAX);
+    assert!(
+        at("notification_failed") < at("notification_fell_through")
+            && at("notification_fell_through") < at("notification_sent"),
+        "{kinds:?}"
+    );
+    let alert = app.alert(id).await;
+    let fell = alert["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "notification_fell_through")
+        .unwrap()
+        .clone();
+    assert_eq!(fell["detail"]["failed"], "webhook");
+    assert_eq!(fell["detail"]["next"], serde_json::json!(["email"]));
 }

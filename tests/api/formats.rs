@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{GENERIC_KEY, GRAFANA_KEY, PD_KEY, TestApp, spawn_app};
+use crate::helpers::{
+    GENERIC_KEY, GRAFANA_HMAC, GRAFANA_KEY, PD_KEY, SIGNED_KEY, STORM_KEY, Setup, TestApp,
+    spawn_app, spawn_app_with,
+};
 
 async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     let response = app
@@ -342,4 +345,99 @@ async fn the_ingress_rate_limit_throttles_triggers_but_not_resolves() {
 
     app.clock.advance(jiff::SignedDuration::from_secs(61));
     assert_eq!(post(&app, &path, &trigger).await.0, 202);
+}
+
+/// Two Grafana integrations that sign their bodies: `signed` with the default header and
+/// the body alone, `stamped` with its own headers and a timestamp.
+fn signed_grafana() -> Setup {
+    Setup {
+        services: "[[service]]\nid = \"signed\"\nescalation = \"default\"\nintegrations = [\n\
+             { kind = \"grafana\", id = \"plain\", key_env = \"KEY_STORM\", \
+             hmac_secret_env = \"GRAFANA_HMAC\" },\n\
+             { kind = \"grafana\", id = \"stamped\", key_env = \"KEY_SIGNED\", \
+             hmac_secret_env = \"GRAFANA_HMAC\", hmac_header = \"X-Signature\", \
+             hmac_timestamp_header = \"X-Signature-Timestamp\" },\n]\n"
+            .into(),
+        ..Setup::default()
+    }
+}
+
+fn hmac_hex(text: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(GRAFANA_HMAC.as_bytes()).unwrap();
+    mac.update(text);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn grafana_body(name: &str) -> String {
+    json!({"version":"1","orgId":1,"state":"alerting","title":name,"receiver":"dutybell",
+        "status":"firing","groupKey":format!("{{}}:{{alertname=\"{name}\"}}"),
+        "alerts":[{"status":"firing","labels":{"alertname":name},
+          "startsAt":"2025-06-12T02:30:00Z","endsAt":"0001-01-01T00:00:00Z"}]})
+    .to_string()
+}
+
+async fn post_signed(app: &TestApp, key: &str, body: &str, headers: &[(&str, String)]) -> u16 {
+    let url = app.url(&format!("/api/v1/integrations/{key}/grafana"));
+    let mut request = app.client.post(url).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_grafana_body_signature_is_checked_and_a_mismatch_is_401() {
+    let app = spawn_app_with(signed_grafana()).await;
+    let body = grafana_body("Signed");
+    let header = "X-Grafana-Alerting-Signature";
+
+    let signature = [(header, hmac_hex(body.as_bytes()))];
+    let good = post_signed(&app, STORM_KEY, &body, &signature).await;
+    let other = hmac_hex(b"another body");
+    let wrong = post_signed(&app, STORM_KEY, &grafana_body("Forged"), &[(header, other)]).await;
+    let missing = post_signed(&app, STORM_KEY, &grafana_body("Unsigned"), &[]).await;
+    let not_hex = post_signed(&app, STORM_KEY, &body, &[(header, "zz".into())]).await;
+
+    assert_eq!((good, wrong, missing, not_hex), (202, 401, 401, 401));
+    let open = app.open_alerts().await;
+    assert_eq!(open.len(), 1, "only the signed body was stored");
+    assert_eq!(open[0]["summary"], "Signed");
+}
+
+#[tokio::test]
+async fn a_timestamped_signature_covers_the_time_and_expires_after_300_s() {
+    let app = spawn_app_with(signed_grafana()).await;
+    let now = app.clock.now().as_second();
+    let signed = |name: &str, ts: i64| {
+        let body = grafana_body(name);
+        let signature = hmac_hex(format!("{ts}:{body}").as_bytes());
+        let headers = vec![
+            ("X-Signature", signature),
+            ("X-Signature-Timestamp", ts.to_string()),
+        ];
+        (body, headers)
+    };
+
+    let (body, headers) = signed("Fresh", now - 300);
+    let fresh = post_signed(&app, SIGNED_KEY, &body, &headers).await;
+    let (body, headers) = signed("Stale", now - 301);
+    let stale = post_signed(&app, SIGNED_KEY, &body, &headers).await;
+    let (body, headers) = signed("Future", now + 301);
+    let future = post_signed(&app, SIGNED_KEY, &body, &headers).await;
+    let body = grafana_body("BodyOnly");
+    let headers = [
+        ("X-Signature", hmac_hex(body.as_bytes())),
+        ("X-Signature-Timestamp", now.to_string()),
+    ];
+    let body_only = post_signed(&app, SIGNED_KEY, &body, &headers).await;
+    let (body, mut headers) = signed("Moved", now);
+    headers[1].1 = (now - 1).to_string();
+    let moved = post_signed(&app, SIGNED_KEY, &body, &headers).await;
+
+    assert_eq!(
+        (fresh, stale, future, body_only, moved),
+        (202, 401, 401, 401, 401)
+    );
+    assert_eq!(app.open_alerts().await.len(), 1);
 }

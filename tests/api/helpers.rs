@@ -37,6 +37,10 @@ pub const PD_KEY: &str = "7b2c3d4e5f60718293a4b5c6d7e8f90a";
 pub const GENERIC_KEY: &str = "8c3d4e5f60718293a4b5c6d7e8f90a1b";
 /// Read from `KEY_STORM` by tests that add a service of their own (`Setup::services`).
 pub const STORM_KEY: &str = "0d4e5f60718293a4b5c6d7e8f90a1b2c";
+/// Read from `KEY_SIGNED`: a second key for tests that add services of their own.
+pub const SIGNED_KEY: &str = "1e5f60718293a4b5c6d7e8f90a1b2c3d";
+/// Read from `GRAFANA_HMAC` by integrations with `hmac_secret_env = "GRAFANA_HMAC"`.
+pub const GRAFANA_HMAC: &str = "grafana-hmac-secret-for-tests-0123456789";
 
 /// 2025-06-12 05:00 Madrid, a Thursday: primary is ben, secondary dara (see `write_config`).
 pub fn t0() -> Timestamp {
@@ -201,6 +205,8 @@ pub fn test_env() -> Env {
         ("TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
         ("NTFY_TOKEN", NTFY_TOKEN),
         ("KEY_STORM", STORM_KEY),
+        ("KEY_SIGNED", SIGNED_KEY),
+        ("GRAFANA_HMAC", GRAFANA_HMAC),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -542,15 +548,21 @@ pub struct Hook {
 }
 
 /// A local HTTP server that records webhook calls to `/hook/{person}` and checks their
-/// signatures; `fail_next` makes the next calls answer 503.
+/// signatures; `fail_next` makes the next calls answer 503 (only calls for `fail_only`'s
+/// person, when set).
 #[derive(Clone)]
 pub struct WebhookSink {
     pub addr: SocketAddr,
     pub hooks: Arc<Mutex<Vec<Hook>>>,
     pub fail_next: Arc<Mutex<usize>>,
+    pub fail_only: Arc<Mutex<Option<String>>>,
 }
 
-type SinkState = (Arc<Mutex<Vec<Hook>>>, Arc<Mutex<usize>>);
+type SinkState = (
+    Arc<Mutex<Vec<Hook>>>,
+    Arc<Mutex<usize>>,
+    Arc<Mutex<Option<String>>>,
+);
 
 impl WebhookSink {
     pub async fn start() -> WebhookSink {
@@ -560,9 +572,10 @@ impl WebhookSink {
     pub async fn start_on(addr: &str) -> WebhookSink {
         let hooks = Arc::new(Mutex::new(Vec::new()));
         let fail_next = Arc::new(Mutex::new(0));
+        let fail_only = Arc::new(Mutex::new(None));
         let router = axum::Router::new()
             .route("/hook/{person}", axum::routing::post(receive))
-            .with_state((hooks.clone(), fail_next.clone()));
+            .with_state((hooks.clone(), fail_next.clone(), fail_only.clone()));
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -570,6 +583,7 @@ impl WebhookSink {
             addr,
             hooks,
             fail_next,
+            fail_only,
         }
     }
 
@@ -584,12 +598,17 @@ impl WebhookSink {
 }
 
 async fn receive(
-    State((hooks, fail_next)): State<SinkState>,
+    State((hooks, fail_next, fail_only)): State<SinkState>,
     axum::extract::Path(person): axum::extract::Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    {
+    let chosen = fail_only
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_none_or(|only| *only == person);
+    if chosen {
         let mut fail = fail_next.lock().unwrap();
         if *fail > 0 {
             *fail -= 1;

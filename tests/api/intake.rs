@@ -343,3 +343,211 @@ async fn a_source_still_firing_after_a_person_resolves_pages_again_after_the_gra
     assert_eq!(app.alert(first).await["alert"]["state"], "resolved");
     assert_eq!(app.hooks.recipients(), ["ben", "ben"]);
 }
+
+/// An Alertmanager body for `receiver` and `group_key` whose members are the spec's disk
+/// alerts: `(fingerprint, instance, status, startsAt)`; resolved ones end at `startsAt`+5m.
+fn disk_group(receiver: &str, group_key: &str, members: &[(&str, &str, &str, &str)]) -> String {
+    let alerts: Vec<serde_json::Value> = members
+        .iter()
+        .map(|(fingerprint, instance, status, starts)| {
+            let ends = if *status == "resolved" {
+                let start: jiff::Timestamp = starts.parse().unwrap();
+                (start + jiff::SignedDuration::from_mins(5)).to_string()
+            } else {
+                "0001-01-01T00:00:00Z".to_string()
+            };
+            serde_json::json!({
+                "status": status, "fingerprint": fingerprint,
+                "labels": { "alertname": "DiskAlmostFull", "instance": instance, "job": "node" },
+                "annotations": { "summary": format!("disk on {instance}") },
+                "startsAt": starts, "endsAt": ends, "generatorURL": "",
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4", "receiver": receiver, "status": "firing", "groupKey": group_key,
+        "groupLabels": { "alertname": "DiskAlmostFull" },
+        "commonLabels": { "alertname": "DiskAlmostFull", "job": "node" },
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
+        "truncatedAlerts": 0, "alerts": alerts,
+    })
+    .to_string()
+}
+
+const DB1: &str = "e4ae6dae78232e20";
+const DB2: &str = "05c255830697584f";
+const DISK_KEY: &str = "{}:{alertname=\"DiskAlmostFull\"}";
+const TEAM_DB: &str = "{}/{team=\"db\"}:{alertname=\"DiskAlmostFull\"}";
+const SEV_PAGE: &str = "{}/{severity=\"page\"}:{alertname=\"DiskAlmostFull\"}";
+const STARTS: &str = "2025-06-12T02:50:00Z";
+
+async fn accepted(app: &crate::helpers::TestApp, body: &str) -> serde_json::Value {
+    let response = app.post_alertmanager(body).await;
+    assert_eq!(response.status(), 202);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_group_of_5000_is_one_alert_one_page_and_its_resend_a_duplicate_in_04() {
+    let app = spawn_app().await;
+    let pad = "x".repeat(360);
+    let alerts: Vec<serde_json::Value> = (0..5000)
+        .map(|i| {
+            serde_json::json!({
+                "status": "firing",
+                "labels": { "alertname": "NodeDown", "instance": format!("node-{i}:9100"),
+                            "job": "node", "severity": "critical" },
+                "annotations": { "summary": format!("node-{i} is down"), "description": pad },
+                "startsAt": "2025-06-12T02:55:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": format!("http://prometheus.example:9090/graph?g0.expr=up{i}"),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "version": "4", "receiver": "dutybell", "status": "firing",
+        "groupKey": "{}:{alertname=\"NodeDown\"}", "groupLabels": { "alertname": "NodeDown" },
+        "commonLabels": { "alertname": "NodeDown", "job": "node", "severity": "critical" },
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
+        "truncatedAlerts": 0, "alerts": alerts,
+    })
+    .to_string();
+    assert!(body.len() > 2_500_000, "about 3 MB: {}", body.len());
+
+    let started = std::time::Instant::now();
+    let first = accepted(&app, &body).await;
+    let took = started.elapsed();
+    let started = std::time::Instant::now();
+    let again = accepted(&app, &body).await;
+    let resend_took = started.elapsed();
+    app.run_engine_once().await;
+    // Measured, never asserted (STYLE: timing asserts flake on busy machines).
+    println!(
+        "IN-04: {} bytes, 5000 members: applied in {took:?}, resend (duplicate) in \
+         {resend_took:?}",
+        body.len()
+    );
+
+    assert_eq!(first["alerts"], 5000);
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(again["duplicate"], true);
+    let open = app.open_alerts().await;
+    assert_eq!(open.len(), 1);
+    let alert = app.alert(first["alert_id"].as_i64().unwrap()).await;
+    assert_eq!(alert["alert"]["members"], 5000);
+    let details = alert["alert"]["details"].as_str().unwrap();
+    let lines: Vec<&str> = details.lines().collect();
+    assert_eq!(lines.len(), 51, "50 member lines and a count");
+    assert_eq!(lines[50], "… 4950 more");
+    assert_eq!(app.hooks.recipients(), ["ben"], "one page");
+}
+
+#[tokio::test]
+async fn equal_group_keys_from_two_receivers_stay_two_alerts_in_05() {
+    let app = spawn_app().await;
+
+    let a = accepted(
+        &app,
+        &disk_group("team-a", DISK_KEY, &[(DB1, "db-1:9100", "firing", STARTS)]),
+    )
+    .await;
+    let b = accepted(
+        &app,
+        &disk_group("team-b", DISK_KEY, &[(DB2, "db-2:9100", "firing", STARTS)]),
+    )
+    .await;
+
+    assert_ne!(a["alert_id"], b["alert_id"]);
+    let open = app.open_alerts().await;
+    assert_eq!(open.len(), 2);
+    for (id, instance) in [(&a["alert_id"], "db-1:9100"), (&b["alert_id"], "db-2:9100")] {
+        let alert = app.alert(id.as_i64().unwrap()).await;
+        assert_eq!(alert["alert"]["members"], 1, "neither overwritten");
+        assert_eq!(alert["alert"]["summary"], format!("disk on {instance}"));
+    }
+}
+
+#[tokio::test]
+async fn one_occurrence_in_two_groups_is_one_alert_and_either_group_resolves_it_in_05() {
+    for resolver in [TEAM_DB, SEV_PAGE] {
+        let app = spawn_app().await;
+        let firing = [(DB1, "db-1:9100", "firing", STARTS)];
+        let first = accepted(&app, &disk_group("dutybell", TEAM_DB, &firing)).await;
+        let second = accepted(&app, &disk_group("dutybell", SEV_PAGE, &firing)).await;
+        app.run_engine_once().await;
+
+        assert_eq!(first["alert_id"], second["alert_id"], "{resolver}");
+        assert_eq!(app.open_alerts().await.len(), 1, "{resolver}");
+        assert_eq!(app.hooks.recipients(), ["ben"], "one page");
+        let id = first["alert_id"].as_i64().unwrap();
+        assert_eq!(app.alert(id).await["alert"]["members"], 1, "one occurrence");
+        assert!(
+            app.timeline_kinds(id)
+                .await
+                .contains(&"group_attached".to_string())
+        );
+
+        let resolved = [(DB1, "db-1:9100", "resolved", STARTS)];
+        accepted(&app, &disk_group("dutybell", resolver, &resolved)).await;
+
+        assert!(
+            app.open_alerts().await.is_empty(),
+            "resolved through {resolver}"
+        );
+        assert_eq!(app.alert(id).await["alert"]["state"], "resolved");
+    }
+}
+
+#[tokio::test]
+async fn a_second_group_sharing_an_occurrence_joins_with_its_other_members_g4() {
+    let app = spawn_app().await;
+    let shared = (DB1, "db-1:9100", "firing", STARTS);
+    let first = accepted(&app, &disk_group("dutybell", TEAM_DB, &[shared])).await;
+    app.run_engine_once().await;
+
+    let both = [shared, (DB2, "db-2:9100", "firing", STARTS)];
+    let second = accepted(&app, &disk_group("dutybell", SEV_PAGE, &both)).await;
+    app.run_engine_once().await;
+
+    assert_eq!(first["alert_id"], second["alert_id"]);
+    let id = first["alert_id"].as_i64().unwrap();
+    let alert = app.alert(id).await;
+    assert_eq!(alert["alert"]["members"], 2, "members are the union");
+    assert_eq!(app.hooks.recipients(), ["ben"], "one page per integration");
+
+    let first_only = [(DB1, "db-1:9100", "resolved", STARTS)];
+    accepted(&app, &disk_group("dutybell", TEAM_DB, &first_only)).await;
+    assert_eq!(app.open_alerts().await.len(), 1, "db-2 still fires (G1)");
+    let rest = [(DB2, "db-2:9100", "resolved", STARTS)];
+    accepted(&app, &disk_group("dutybell", SEV_PAGE, &rest)).await;
+    assert!(app.open_alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_escaped_receiver_is_one_group_shown_unescaped_in_08() {
+    let app = spawn_app().await;
+    let escaped = r"team-a\.pager\(eu\)";
+
+    let first = accepted(
+        &app,
+        &disk_group(escaped, DISK_KEY, &[(DB1, "db-1:9100", "firing", STARTS)]),
+    )
+    .await;
+    let both = [
+        (DB1, "db-1:9100", "firing", STARTS),
+        (DB2, "db-2:9100", "firing", STARTS),
+    ];
+    let again = accepted(&app, &disk_group(escaped, DISK_KEY, &both)).await;
+    let other = [("1111111111111111", "db-3:9100", "firing", STARTS)];
+    let literal = accepted(&app, &disk_group("team-a.pager(eu)", DISK_KEY, &other)).await;
+
+    assert_eq!(first["alert_id"], again["alert_id"], "one group");
+    let alert = app.alert(first["alert_id"].as_i64().unwrap()).await["alert"].clone();
+    assert_eq!(alert["receiver"], "team-a.pager(eu)");
+    assert_eq!(alert["members"], 2);
+    let key = dutybell::domain::fingerprint::sha256_hex(&[escaped, DISK_KEY]);
+    assert_eq!(alert["dedup_key"], key, "keyed by the received string");
+    assert_ne!(
+        literal["alert_id"], first["alert_id"],
+        "an unescaped name is another receiver string, so another group"
+    );
+}
