@@ -78,7 +78,7 @@ impl App {
         let engine = Engine {
             store: store.clone(),
             config: config.clone(),
-            notifiers,
+            notifiers: notifiers.clone(),
             clock: options.clock.clone(),
             wake: wake.clone(),
         };
@@ -89,6 +89,7 @@ impl App {
             wake,
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
+            notifiers,
         };
         Ok(App {
             listener,

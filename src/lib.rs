@@ -8,7 +8,8 @@
 //!   a typed [`config::Config`] that every other layer reads.
 //! - [`domain`]: pure decisions with no I/O and no clock reads: fingerprints, member rules,
 //!   severities, escalation steps, on-call resolution, override requests, signed action
-//!   links and feed tokens, iCalendar text, maintenance windows, direct pages.
+//!   links and feed tokens, iCalendar text, maintenance windows, direct pages,
+//!   contact-verification codes.
 //! - [`store`]: the only module with SQL; one submodule per aggregate.
 //! - [`intake`]: one parse function per wire format into normalised deliveries.
 //! - [`notify`]: one module per channel; renders and sends a single message.

@@ -3,6 +3,7 @@
 //! on the local database directly, so they work while the server runs.
 
 mod alerts;
+mod contact;
 mod ical;
 mod oncall;
 mod overrides;
@@ -109,6 +110,11 @@ pub enum Command {
     },
     /// Print each integration's intake URL (contains its secret key).
     Integrations,
+    /// Contact methods: send and confirm verification codes, list their state.
+    Contact {
+        #[command(subcommand)]
+        command: ContactCommand,
+    },
     /// Schedule overrides: cover someone's shifts, add or remove a person for a while.
     Override {
         #[command(subcommand)]
@@ -144,6 +150,28 @@ pub enum OverrideCommand {
     },
     /// Delete an override by id.
     Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Send a 6-digit code (valid 15 minutes) through a `verify = true` contact.
+    Verify {
+        /// A person id from team.toml.
+        person: String,
+        /// The contact's kind: sms, voice or email.
+        kind: String,
+    },
+    /// Confirm the code the contact received; 5 wrong codes lock it until a new `verify`.
+    Confirm {
+        person: String,
+        kind: String,
+        code: String,
+    },
+    /// Each contact method with its verification state.
+    List {
+        /// Only this person's contacts.
+        person: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: Some(AlertsCommand::Show { alert }),
             ..
         } => alerts::show(&config, &alert).await,
+        Command::Contact { command } => contact::run(&config, &clock, command).await,
         Command::Override { command } => overrides::run(&config, &clock, command).await,
         Command::Schedule {
             command:

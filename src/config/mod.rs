@@ -109,6 +109,15 @@ impl ChannelKind {
             ChannelKind::Voice => "voice",
         }
     }
+
+    /// Whether contacts of this kind can be verified with a code (`verify = true`): the
+    /// ones whose address a typo could hand to a stranger.
+    pub fn takes_code(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Sms | ChannelKind::Voice | ChannelKind::Email
+        )
+    }
 }
 
 /// A way to reach a person.
@@ -122,6 +131,9 @@ pub struct Contact {
     /// webhook: the signing secret. slack, teams, discord: the webhook URL when it came
     /// from `url_env` (it carries the token).
     pub secret: Option<SecretString>,
+    /// `verify = true`: pages skip this contact until its (person, kind, address) has been
+    /// confirmed with a code (`store::verification`).
+    pub verify: bool,
 }
 
 impl Contact {
@@ -906,10 +918,23 @@ impl Validator {
                 (to, None)
             }
         };
+        let verify = contact.verify.unwrap_or(false);
+        if verify && !kind.takes_code() {
+            self.invalid(
+                dir,
+                FILE,
+                key("verify"),
+                format!(
+                    "only sms, voice and email contacts can be verified, not {}",
+                    kind.as_str()
+                ),
+            );
+        }
         Some(Contact {
             kind,
             address,
             secret,
+            verify,
         })
     }
 
@@ -944,6 +969,7 @@ impl Validator {
                     kind: ChannelKind::Email,
                     address: email.clone(),
                     secret: None,
+                    verify: false,
                 });
             }
             for (j, contact) in raw.contact.iter().enumerate() {
@@ -951,10 +977,12 @@ impl Validator {
                 let Some(contact) = self.contact(dir, &ckey, contact, env, settings) else {
                     continue;
                 };
-                if contacts
-                    .iter()
-                    .any(|c: &Contact| c.kind == contact.kind && c.address == contact.address)
+                // A repeat adds nothing, except that `verify = true` on either holds.
+                if let Some(same) = contacts
+                    .iter_mut()
+                    .find(|c: &&mut Contact| c.kind == contact.kind && c.address == contact.address)
                 {
+                    same.verify |= contact.verify;
                     continue;
                 }
                 contacts.push(contact);

@@ -41,6 +41,8 @@ pub struct RawContact {
     pub secret_env: Option<String>,
     /// ntfy topic.
     pub topic: Option<String>,
+    /// `true`: unusable for pages until confirmed with a code (sms, voice and email only).
+    pub verify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

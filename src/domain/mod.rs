@@ -18,3 +18,4 @@ pub mod oncall;
 pub mod override_request;
 pub mod temporary_request;
 pub mod throttle;
+pub mod verification;

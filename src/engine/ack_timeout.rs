@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 
 use super::Engine;
-use super::escalation::{plan, policy_for, resolve, schedules_at};
+use super::escalation::{plan, policy_for, resolve, schedules_at, verified_for};
 use crate::domain::escalation;
 use crate::store::ack_timeouts::{self, DueAckTimeout};
 
@@ -67,7 +67,8 @@ async fn fire(engine: &Engine, due: &DueAckTimeout, now: Timestamp) -> anyhow::R
         resolve(config, &schedules, targets, now)
     });
     let late = now.duration_since(due.due_at);
-    let (timeline, pages) = plan(config, &firing, late, now);
+    let verified = verified_for(&engine.store, config, &firing).await?;
+    let (timeline, pages) = plan(config, &firing, &verified, late, now);
     let stored =
         ack_timeouts::record_retrigger(&engine.store, due, &firing, &timeline, &pages, now).await?;
     if stored {

@@ -8,10 +8,11 @@ use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 
 use super::Engine;
-use crate::config::Config;
+use crate::config::{Config, Contact};
 use crate::domain::direct;
 use crate::domain::escalation::{self, Event, Firing, Policy, Target};
 use crate::domain::oncall::{self, Schedule};
+use crate::domain::verification::{ContactKey, Verified};
 use crate::store::alerts::{self, DueEscalation};
 use crate::store::outbox::NewPage;
 use crate::store::{self, Store, overrides};
@@ -54,7 +55,8 @@ async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::R
     });
 
     let late = now.duration_since(due.due_at);
-    let (timeline, pages) = plan(config, &firing, late, now);
+    let verified = verified_for(&engine.store, config, &firing).await?;
+    let (timeline, pages) = plan(config, &firing, &verified, late, now);
     let stored = alerts::record_firing(&engine.store, due, &firing, &timeline, &pages, now).await?;
     if !stored {
         tracing::debug!("alert changed since its due time was read; skipped");
@@ -82,9 +84,12 @@ pub(super) async fn policy_for(
 /// The timeline entries and pages a firing stands for: one `escalated` entry per step that
 /// paged (noting how late when over a minute), a ladder run per person paged, and
 /// `nobody_on_call`, `no_notification_sent` and `escalation_exhausted` where they apply.
+/// Contacts with `verify = true` page only when `verified` holds them; a person left with
+/// no page because of that gets `no_notification_sent` with the reason `unverified`.
 pub(super) fn plan(
     config: &Config,
     firing: &Firing,
+    verified: &Verified,
     late: SignedDuration,
     now: Timestamp,
 ) -> (Vec<(&'static str, serde_json::Value)>, Vec<NewPage>) {
@@ -127,12 +132,19 @@ pub(super) fn plan(
                     "alert.escalated"
                 };
                 for person in people {
-                    let queued = pages_for(config, person, event, *step, now);
+                    let (queued, unverified) =
+                        pages_for(config, verified, person, event, *step, now);
                     if queued.is_empty() {
-                        timeline.push((
-                            "no_notification_sent",
-                            serde_json::json!({ "person": person }),
-                        ));
+                        let mut detail = serde_json::json!({ "person": person });
+                        if !unverified.is_empty() {
+                            tracing::warn!(
+                                user.id = %person,
+                                "only unverified contacts; not paged"
+                            );
+                            detail["reason"] = "unverified".into();
+                            detail["unverified"] = unverified.into();
+                        }
+                        timeline.push(("no_notification_sent", detail));
                     }
                     pages.extend(queued);
                 }
@@ -212,34 +224,73 @@ pub fn resolve(
     people
 }
 
-/// One page per notification rule and matching contact method: a ladder run (on-call §1.1)
-/// whose later rungs wait in the outbox until their due time or an ack drops them.
+/// The verified contacts of the people `firing` pages who have contacts needing it; the
+/// store is read only for those.
+pub(super) async fn verified_for(
+    store: &Store,
+    config: &Config,
+    firing: &Firing,
+) -> anyhow::Result<Verified> {
+    let mut verified = Verified::new();
+    let paged = firing.events.iter().flat_map(|event| match event {
+        Event::Escalated { people, .. } => people.as_slice(),
+        _ => &[],
+    });
+    for id in paged {
+        let needs = config
+            .person(id)
+            .is_some_and(|person| person.contacts.iter().any(|c| c.verify));
+        if needs {
+            let found = store::verification::verified_of(store, id)
+                .await
+                .context("reading verified contacts")?;
+            verified.extend(found);
+        }
+    }
+    Ok(verified)
+}
+
+/// One page per notification rule and matching usable contact method: a ladder run
+/// (on-call §1.1) whose later rungs wait in the outbox until their due time or an ack
+/// drops them. Also returns the kinds of the contacts skipped as unverified.
 fn pages_for(
     config: &Config,
+    verified: &Verified,
     person: &str,
     event: &str,
     step: usize,
     now: Timestamp,
-) -> Vec<NewPage> {
+) -> (Vec<NewPage>, Vec<&'static str>) {
     let Some(person) = config.person(person) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    person
-        .notify
-        .iter()
-        .flat_map(|rule| {
-            person
-                .contacts
-                .iter()
-                .filter(move |c| c.kind == rule.via)
-                .map(move |contact| NewPage {
-                    person_id: person.id.clone(),
-                    channel: contact.kind.as_str().to_string(),
-                    destination: contact.address.clone(),
-                    event: event.to_string(),
-                    step,
-                    due_at: now.saturating_add(rule.after).unwrap_or(now),
-                })
-        })
-        .collect()
+    let usable = |contact: &Contact| {
+        !contact.verify
+            || verified.contains(&ContactKey::new(
+                &person.id,
+                contact.kind.as_str(),
+                &contact.address,
+            ))
+    };
+    let mut pages = Vec::new();
+    let mut unverified: Vec<&'static str> = Vec::new();
+    for rule in &person.notify {
+        for contact in person.contacts.iter().filter(|c| c.kind == rule.via) {
+            if !usable(contact) {
+                if !unverified.contains(&contact.kind.as_str()) {
+                    unverified.push(contact.kind.as_str());
+                }
+                continue;
+            }
+            pages.push(NewPage {
+                person_id: person.id.clone(),
+                channel: contact.kind.as_str().to_string(),
+                destination: contact.address.clone(),
+                event: event.to_string(),
+                step,
+                due_at: now.saturating_add(rule.after).unwrap_or(now),
+            });
+        }
+    }
+    (pages, unverified)
 }

@@ -8,6 +8,9 @@
 //! database, so a restart at any moment — even `kill -9` — resumes exactly.
 //! [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack, or
 //! shutdown. Tests call `run_once` with a manual clock and never sleep.
+//!
+//! `verification` is no background work: it is the contact-verification flow (code out,
+//! code back) that the CLI and the admin API share.
 
 pub mod ack_timeout;
 pub mod anchors;
@@ -17,6 +20,7 @@ pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod shifts;
+pub mod verification;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::override_request::RequestError;
+use crate::engine::verification::VerifyError;
 use crate::intake::IntakeError;
 use crate::store::StoreError;
 
@@ -53,6 +54,25 @@ impl From<RequestError> for AppError {
         AppError::Invalid {
             field: err.field,
             message: err.message,
+        }
+    }
+}
+
+impl From<VerifyError> for AppError {
+    fn from(err: VerifyError) -> Self {
+        match err {
+            VerifyError::NoPerson(_) | VerifyError::NoContact { .. } => AppError::NotFound,
+            VerifyError::NotRequired { .. } => AppError::Invalid {
+                field: "kind".into(),
+                message: err.to_string(),
+            },
+            VerifyError::BadCode => AppError::Invalid {
+                field: "code".into(),
+                message: err.to_string(),
+            },
+            VerifyError::Send(_) => AppError::Unavailable(err.into()),
+            VerifyError::Random(_) => AppError::Internal(err.into()),
+            VerifyError::Store(err) => err.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
 //! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
 //! - `page`: direct pages (`/api/v1/page`), bearer token.
+//! - `contacts`: contact-method verification (`/api/v1/people/{id}/contacts/…`), bearer token.
 //! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
 //! - `ical`: calendar feeds per schedule and person (`/ical/…`), signed token in the query.
 //! - `actions`: signed one-click links from notifications (`/a/{token}`).
@@ -11,6 +12,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod auth;
+pub mod contacts;
 pub mod error;
 pub mod health;
 pub mod ical;
@@ -34,6 +36,7 @@ use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::notify::Notifiers;
 use crate::store::Store;
 pub use error::AppError;
 
@@ -49,6 +52,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Ingress windows per integration.
     pub limiter: Arc<limit::RateLimiter>,
+    /// Channels for messages sent while answering (verification codes).
+    pub notifiers: Notifiers,
 }
 
 /// The whole application router; public so tests can call it without a socket.
@@ -57,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(intake::router(&state.config))
         .merge(alerts::router())
         .merge(page::router())
+        .merge(contacts::router())
         .merge(schedules::router())
         .merge(services::router())
         .merge(oncall::router())

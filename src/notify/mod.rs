@@ -5,7 +5,8 @@
 //! `ntfy` (push), `slack` (incoming webhook), `teams` (Workflows webhook), `discord`
 //! (channel webhook), and `sms` and `voice` over `twilio`. The HTTP channels share
 //! [`deliver`], which sorts replies into retry and reject the same way for all of them.
-//! `notice` sends on-call notices (shift changes, coverage gaps), which are not pages.
+//! `notice` sends on-call notices (shift changes, coverage gaps), which are not pages, and
+//! `verification` the codes that confirm a contact method.
 
 pub mod discord;
 pub mod email;
@@ -15,6 +16,7 @@ pub mod slack;
 pub mod sms;
 pub mod teams;
 pub mod twilio;
+pub mod verification;
 pub mod voice;
 pub mod webhook;
 

@@ -4,7 +4,8 @@
 //! overrides, runtime state merged into config schedules), `history` (who was on call),
 //! `notices` (shift-change and coverage-gap notices, and gaps already announced),
 //! `rotations` (rotation settings last seen and their anchors), `ack_timeouts`,
-//! `maintenance` (holds while a service is in maintenance) and `direct` (direct pages).
+//! `maintenance` (holds while a service is in maintenance), `direct` (direct pages) and
+//! `verification` (contact-method codes and verified contacts).
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
@@ -22,6 +23,7 @@ pub mod overrides;
 pub mod rotations;
 pub mod services;
 pub mod temporary;
+pub mod verification;
 
 use std::str::FromStr as _;
 use std::sync::Arc;

@@ -26,4 +26,5 @@ mod oncall_api;
 mod restart;
 mod storm;
 mod temporary;
+mod verification;
 mod windows;
