@@ -1,17 +1,19 @@
 //! Intake benchmark (issue #2): durable Alertmanager intake throughput, and the latency from
-//! an alert's intake request to its first page, through the real HTTP endpoint on embedded
-//! SQLite (a file in a temp dir, WAL mode, as in production).
+//! an alert's intake request to the first notification about it, through the real HTTP
+//! endpoint on embedded SQLite (a file in a temp dir, WAL mode, as in production).
 //!
 //! Run with `cargo bench --bench intake`. Everything binds 127.0.0.1 and only talks to
 //! servers this binary starts. Sizes come from the environment (default in brackets):
 //!
-//! - `DUTYBELL_BENCH_ALERTS` [10000]: deliveries that each open a new group; the update and
-//!   re-send phases send half as many.
+//! - `DUTYBELL_BENCH_ALERTS` [10000]: deliveries that each open a new group; the phase that
+//!   adds a member to those groups sends half as many, and the re-send phase repeats those.
 //! - `DUTYBELL_BENCH_CONCURRENCY` [32]: intake requests in flight.
-//! - `DUTYBELL_BENCH_PHASE_SECS` [10]: time cap of each throughput phase.
-//! - `DUTYBELL_BENCH_LATENCY_ALERTS` [1000]: alerts in each latency run (steady, burst).
-//! - `DUTYBELL_BENCH_STEADY_RATE` [200]: alerts per second of the steady latency run.
-//! - `DUTYBELL_BENCH_WAIT_SECS` [15]: how long a latency run waits for its last page.
+//! - `DUTYBELL_BENCH_PHASE_SECS` [6]: time cap of each throughput phase.
+//! - `DUTYBELL_BENCH_LATENCY_ALERTS` [1000]: alerts in the steady and the burst latency run.
+//! - `DUTYBELL_BENCH_STEADY_RATE` [200]: alerts per second of the steady run.
+//! - `DUTYBELL_BENCH_TRICKLE` [5]: alerts of the trickle run, 1.1 s apart: slower than the
+//!   per-kind send throttle (5 per 5 s), so no page waits for it.
+//! - `DUTYBELL_BENCH_WAIT_SECS` [10]: how long a latency run waits for its last notification.
 //! - `DUTYBELL_BENCH_DIR` [system temp dir]: where the database lives.
 //!
 //! Server logs are off unless `RUST_LOG` is set (then they go to stderr).
@@ -19,6 +21,10 @@
 //! The bench service sets its ingress limit and open-alert cap (default `6000/1m` and 200)
 //! far above what it sends, as numbers rather than `"off"`, so that every request still
 //! pays for the limiter and the cap query while measuring capacity rather than policy.
+//!
+//! A notification is a page, or a bundle standing for several alerts once the send throttle
+//! holds pages back. Each alert's first `notification_sent` timeline entry names the message
+//! that covered it; the receiver notes when each message arrived.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -41,6 +47,7 @@ use tokio::task::JoinSet;
 const KEY: &str = "bench0intake0key0000000000000001";
 const TOKEN: &str = "bench-intake-token";
 const STARTS_AT: &str = "2026-01-01T00:00:00Z";
+const TRICKLE_EVERY: Duration = Duration::from_millis(1100);
 
 /// Sizes, from `DUTYBELL_BENCH_*`.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +57,7 @@ struct Knobs {
     phase: Duration,
     latency_alerts: usize,
     rate: u32,
+    trickle: usize,
     wait: Duration,
 }
 
@@ -64,10 +72,11 @@ impl Knobs {
         Knobs {
             alerts: knob("DUTYBELL_BENCH_ALERTS", 10_000),
             concurrency: knob("DUTYBELL_BENCH_CONCURRENCY", 32),
-            phase: secs("DUTYBELL_BENCH_PHASE_SECS", 10),
+            phase: secs("DUTYBELL_BENCH_PHASE_SECS", 6),
             latency_alerts: knob("DUTYBELL_BENCH_LATENCY_ALERTS", 1000),
             rate: knob("DUTYBELL_BENCH_STEADY_RATE", 200),
-            wait: secs("DUTYBELL_BENCH_WAIT_SECS", 15),
+            trickle: knob("DUTYBELL_BENCH_TRICKLE", 5),
+            wait: secs("DUTYBELL_BENCH_WAIT_SECS", 10),
         }
     }
 }
@@ -97,6 +106,16 @@ fn am_body(name: &str, hosts: &[usize]) -> Bytes {
         "alerts": hosts.iter().map(member).collect::<Vec<_>>(),
     });
     Bytes::from(body.to_string())
+}
+
+/// `count` loads named `{prefix}-{i}`, each a new group with one member.
+fn new_groups(prefix: &str, count: usize) -> Vec<(String, Bytes)> {
+    let load = |i| {
+        let name = format!("{prefix}-{i}");
+        let body = am_body(&name, &[0]);
+        (name, body)
+    };
+    (0..count).map(load).collect()
 }
 
 /// A dutybell instance with its own temp dir: one service whose policy pages one person by
@@ -144,7 +163,7 @@ impl Server {
         let env: Env = [
             ("KEY", KEY),
             ("TOKEN", TOKEN),
-            ("HOOK", "bench-hook-secret"),
+            ("HOOK", "bench-hook-secret-0123456789abcdef"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .into();
@@ -213,10 +232,10 @@ impl Tally {
     }
 }
 
-/// Send instants (bench side) or page arrivals (receiver side), by alert name.
+/// Instants by name: when each alert's intake request was sent, or each message arrived.
 type Marks = Arc<Mutex<HashMap<String, Instant>>>;
 
-/// One intake request; records its send instant under `name` in `marks` when given.
+/// One intake request; records its send instant under the load's name in `marks` if given.
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -287,15 +306,15 @@ async fn drive(
     Ok(total)
 }
 
-/// Sends `loads` one by one at `rate` per second, each on its own task.
-async fn steady(
+/// Sends `loads` one every `every`, each on its own task so a slow answer delays no other.
+async fn pace(
     client: &reqwest::Client,
     url: &str,
     loads: Vec<(String, Bytes)>,
-    rate: u32,
+    every: Duration,
     marks: Marks,
 ) -> anyhow::Result<Tally> {
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+    let mut tick = tokio::time::interval(every);
     let (start, cpu) = (Instant::now(), cpu_time());
     let mut requests = JoinSet::new();
     for load in loads {
@@ -312,40 +331,139 @@ async fn steady(
     Ok(total)
 }
 
-/// The local webhook receiver every page goes to; notes when each alert's first page came.
-async fn start_pager() -> anyhow::Result<(SocketAddr, Marks)> {
-    async fn receive(State(pages): State<Marks>, body: Bytes) -> StatusCode {
-        let at = Instant::now();
-        let page: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if let Some(name) = page["data"]["alert"]["name"].as_str() {
-            lock(&pages).entry(name.to_string()).or_insert(at);
-        }
-        StatusCode::NO_CONTENT
-    }
-    let pages = Marks::default();
-    let router = axum::Router::new()
-        .route("/page", axum::routing::post(receive))
-        .with_state(pages.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((addr, pages))
+/// The local webhook receiver every notification goes to.
+#[derive(Clone, Default)]
+struct Pager {
+    /// Arrival of each message, by its id (`Dutybell-Delivery`, the outbox message id).
+    arrivals: Marks,
+    /// Alerts the messages stood for: 1 per page, `count` per bundle.
+    covered: Arc<AtomicUsize>,
 }
 
-/// Waits up to `limit` for a page for every sent alert; returns send → page latencies.
-async fn page_latencies(sent: &Marks, pages: &Marks, limit: Duration) -> Vec<Duration> {
-    let names: Vec<String> = lock(sent).keys().cloned().collect();
-    let start = Instant::now();
-    let all_paged = || {
-        let pages = lock(pages);
-        names.iter().all(|name| pages.contains_key(name))
-    };
-    while !all_paged() && start.elapsed() < limit {
+impl Pager {
+    async fn start() -> anyhow::Result<(SocketAddr, Pager)> {
+        async fn receive(State(pager): State<Pager>, body: Bytes) -> StatusCode {
+            let at = Instant::now();
+            let message: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let count = message["data"]["bundle"]["count"].as_u64().unwrap_or(1);
+            if let Some(id) = message["id"].as_str() {
+                lock(&pager.arrivals).entry(id.to_string()).or_insert(at);
+            }
+            let count = usize::try_from(count).unwrap_or(1);
+            pager.covered.fetch_add(count, Ordering::Relaxed);
+            StatusCode::NO_CONTENT
+        }
+        let pager = Pager::default();
+        let router = axum::Router::new()
+            .route("/page", axum::routing::post(receive))
+            .with_state(pager.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok((addr, pager))
+    }
+
+    /// (alerts covered, messages received) so far.
+    fn counts(&self) -> (usize, usize) {
+        let covered = self.covered.load(Ordering::Relaxed);
+        (covered, lock(&self.arrivals).len())
+    }
+}
+
+/// Waits (up to `wait`) until the pager has covered every alert in `sent` beyond
+/// `covered_before`, then pairs each alert's send instant with the arrival of the first
+/// message its timeline records as sent. Alerts never notified in time are left out.
+async fn first_notices(
+    server: &Server,
+    pager: &Pager,
+    sent: &Marks,
+    covered_before: usize,
+    wait: Duration,
+) -> anyhow::Result<Vec<Duration>> {
+    let deadline = Instant::now() + wait;
+    let expected = covered_before + lock(sent).len();
+    while pager.counts().0 < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (sent, pages) = (lock(sent), lock(pages));
-    let at = |name: &String| Some(pages.get(name)?.duration_since(*sent.get(name)?));
-    names.iter().filter_map(at).collect()
+    let mut pending = Vec::new();
+    for alert in store::alerts::list(&server.store, true).await? {
+        let name = alert.labels.get("alertname");
+        if let Some(at) = name.and_then(|name| lock(sent).get(name).copied()) {
+            pending.push((alert.id, at));
+        }
+    }
+    // The engine records a send right after the receiver answers; allow for that too.
+    let mut latencies = Vec::new();
+    loop {
+        let mut left = Vec::new();
+        for (id, sent_at) in pending {
+            let timeline = store::alerts::timeline(&server.store, id).await?;
+            let first = timeline.iter().find(|e| e.kind == "notification_sent");
+            let message = first.and_then(|entry| entry.detail["message_id"].as_str());
+            match message.and_then(|m| lock(&pager.arrivals).get(m).copied()) {
+                Some(at) => latencies.push(at.saturating_duration_since(sent_at)),
+                None => left.push((id, sent_at)),
+            }
+        }
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(latencies);
+        }
+        pending = left;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How a latency run sends its alerts.
+#[derive(Clone, Copy)]
+enum Sending {
+    /// One every so often.
+    Paced(Duration),
+    /// All at once, `concurrency` in flight.
+    Burst,
+}
+
+/// One latency run's results.
+struct LatencyRun {
+    label: String,
+    tally: Tally,
+    /// Alerts the run opened.
+    opened: usize,
+    /// Pages and bundles received.
+    messages: usize,
+    latencies: Vec<Duration>,
+}
+
+/// Sends `count` new alerts to a fresh server with the engine running, so throttles and
+/// open alerts from earlier runs do not carry over.
+async fn latency_run(
+    client: &reqwest::Client,
+    (addr, pager): (SocketAddr, &Pager),
+    knobs: &Knobs,
+    (label, count, sending): (String, usize, Sending),
+) -> anyhow::Result<LatencyRun> {
+    let server = Server::start(true, addr).await?;
+    let (covered, messages) = pager.counts();
+    let sent = Marks::default();
+    let loads = new_groups("latency", count);
+    let url = &server.intake;
+    let tally = match sending {
+        Sending::Paced(every) => pace(client, url, loads, every, sent.clone()).await?,
+        Sending::Burst => {
+            let (c, cap) = (knobs.concurrency, knobs.phase);
+            drive(client, url, loads, c, cap, Some(sent.clone())).await?
+        }
+    };
+    let opened = server.alerts().await?;
+    let latencies = first_notices(&server, pager, &sent, covered, knobs.wait).await?;
+    let messages = pager.counts().1 - messages;
+    server.shut_down().await?;
+    Ok(LatencyRun {
+        label,
+        tally,
+        opened,
+        messages,
+        latencies,
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -356,9 +474,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index.min(last)].as_secs_f64() * 1000.0
 }
 
-fn p50_p99(mut samples: Vec<Duration>) -> (f64, f64) {
+/// p50, p99 and max in milliseconds.
+fn summary(mut samples: Vec<Duration>) -> (f64, f64, f64) {
     samples.sort_unstable();
-    (percentile(&samples, 50.0), percentile(&samples, 99.0))
+    let pick = |p| percentile(&samples, p);
+    (pick(50.0), pick(99.0), pick(100.0))
 }
 
 /// CPU time used by this process so far, from `/proc/self/stat` (Linux; zero elsewhere).
@@ -370,56 +490,86 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks.filter_map(|t| t.parse::<u64>().ok()).sum::<u64>() * 10)
 }
 
-/// How idle all CPUs were over the next second, from `/proc/stat` (Linux; 100 elsewhere).
-async fn idle_percent() -> f64 {
-    let sample = || {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let line = stat.lines().next().unwrap_or_default();
-        let fields = line.split_whitespace().skip(1);
-        let ticks: Vec<u64> = fields.filter_map(|t| t.parse().ok()).collect();
-        (
-            ticks.iter().sum::<u64>(),
-            ticks.get(3).copied().unwrap_or(0),
-        )
-    };
-    let (total, idle) = sample();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (total2, idle2) = sample();
-    match total2.saturating_sub(total) {
-        0 => 100.0,
-        spent => 100.0 * idle2.saturating_sub(idle) as f64 / spent as f64,
-    }
+/// All CPUs' (total, idle) time so far in 1/100 s, from `/proc/stat` (Linux; zero elsewhere).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    let fields = line.split_whitespace().skip(1);
+    let ticks: Vec<u64> = fields.filter_map(|t| t.parse().ok()).collect();
+    (ticks.iter().sum(), ticks.get(3).copied().unwrap_or(0))
+}
+
+/// The share of the machine's CPU time since `since` (from [`machine_ticks`]) that was
+/// busy, and the share other processes used, in percent.
+fn machine_busy(since: (u64, u64), own_cpu: Duration) -> (f64, f64) {
+    let now = machine_ticks();
+    let total = now.0.saturating_sub(since.0).max(1) as f64;
+    let busy = total - now.1.saturating_sub(since.1) as f64;
+    let own = own_cpu.as_secs_f64() * 100.0;
+    (100.0 * busy / total, 100.0 * (busy - own).max(0.0) / total)
 }
 
 /// A throughput table row.
-fn intake_row(phase: &str, tally: Tally, opened: usize) -> String {
+fn intake_row(phase: &str, tally: &Tally, opened: usize) -> String {
     let secs = tally.elapsed.as_secs_f64();
     let (sent, ok, failed) = (tally.latencies.len(), tally.ok, tally.failures());
-    let (p50, p99) = p50_p99(tally.latencies);
+    let (p50, p99, _) = summary(tally.latencies.clone());
     let rate = |n: usize| n as f64 / secs;
     let cpu = tally.cpu.as_secs_f64() * 1e6 / sent.max(1) as f64;
     format!(
-        "{phase:<30} {sent:>7} {ok:>5} {failed:>5} {secs:>6.2} {:>12.0} {:>9.0} {p50:>7.2} \
-         {p99:>7.2} {cpu:>8.0}",
+        "{phase:<30} {sent:>6} {ok:>6} {failed:>5} {secs:>6.2} {:>12.0} {:>9.0} {p50:>7.1} \
+         {p99:>7.1} {cpu:>10.0}",
         rate(ok),
         rate(opened),
     )
 }
 
-fn failures_note(phase: &str, tally: &Tally, notes: &mut Vec<String>) {
+fn note_failures(phase: &str, tally: &Tally, notes: &mut Vec<String>) {
     for (kind, n) in &tally.failed {
         notes.push(format!("{phase}: {n} × {kind}"));
     }
 }
 
-/// `count` loads named `{prefix}-{i}`, each a new group with one member.
-fn new_groups(prefix: &str, count: usize) -> Vec<(String, Bytes)> {
-    let load = |i| {
-        let name = format!("{prefix}-{i}");
-        let body = am_body(&name, &[0]);
-        (name, body)
-    };
-    (0..count).map(load).collect()
+/// Phase 1, engine off: new groups, then a member joining each, then exact re-sends.
+async fn intake_phases(
+    client: &reqwest::Client,
+    pager: SocketAddr,
+    knobs: &Knobs,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    let server = Server::start(false, pager).await?;
+    let (url, n, c, cap) = (&server.intake, knobs.alerts, knobs.concurrency, knobs.phase);
+    let opening = drive(client, url, new_groups("open", n), c, cap, None).await?;
+    let opened = server.alerts().await?;
+    let groups = opening.ok.max(1);
+    let joins: Vec<_> = (0..n / 2)
+        .map(|i| {
+            let name = format!("open-{}", i % groups);
+            let body = am_body(&name, &[0, 1 + i / groups]);
+            (name, body)
+        })
+        .collect();
+    let mut joins_sent = joins.clone();
+    let joining = drive(client, url, joins, c, cap, None).await?;
+    // Loads go out in order, so the ones sent before the cap are a prefix.
+    joins_sent.truncate(joining.latencies.len());
+    let resending = drive(client, url, joins_sent, c, cap, None).await?;
+    let later = server.alerts().await? - opened;
+    if later > 0 {
+        notes.push(format!("{later} alerts opened after the first phase"));
+    }
+    server.shut_down().await?;
+    let phases = [
+        ("new group (opens an alert)", opening, opened),
+        ("existing group, member joins", joining, 0),
+        ("existing group, exact re-send", resending, 0),
+    ];
+    let mut rows = Vec::new();
+    for (phase, tally, opened) in phases {
+        note_failures(phase, &tally, notes);
+        rows.push(intake_row(phase, &tally, opened));
+    }
+    Ok(rows)
 }
 
 #[tokio::main]
@@ -435,80 +585,48 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let idle = idle_percent().await;
     println!("dutybell intake bench: {cores} cores, load average {load:?}, {knobs:?}");
-    println!("CPU idle in the second before starting: {idle:.0}%");
-    if idle < 80.0 {
-        println!("WARNING: the machine is busy; the numbers below understate dutybell");
-    }
+    let (start, own) = (machine_ticks(), cpu_time());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, others) = machine_busy(start, cpu_time().saturating_sub(own));
+    println!("Other processes used {others:.0}% of the CPUs in the second before starting");
+    let (start, own) = (machine_ticks(), cpu_time());
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(knobs.concurrency.max(64))
         .build()?;
-    let (pager, pages) = start_pager().await?;
+    let (addr, pager) = Pager::start().await?;
     let mut notes = Vec::new();
-    let mut rows = Vec::new();
+    let mut rows = intake_phases(&client, addr, &knobs, &mut notes).await?;
 
-    // 1. Intake only (engine off): new groups, then changes to them, then exact re-sends.
-    let server = Server::start(false, pager).await?;
-    let (n, c, cap) = (knobs.alerts, knobs.concurrency, knobs.phase);
-    let opening = drive(&client, &server.intake, new_groups("open", n), c, cap, None).await?;
-    let groups = opening.ok.max(1);
-    let opened = server.alerts().await?;
-    failures_note("open", &opening, &mut notes);
-    rows.push(intake_row("new group (opens an alert)", opening, opened));
-    let updates: Vec<_> = (0..n / 2)
-        .map(|i| {
-            let name = format!("open-{}", i % groups);
-            let body = am_body(&name, &[0, 1 + i / groups]);
-            (name, body)
-        })
-        .collect();
-    let resends = updates.clone();
-    let updating = drive(&client, &server.intake, updates, c, cap, None).await?;
-    failures_note("update", &updating, &mut notes);
-    rows.push(intake_row("existing group, member joins", updating, 0));
-    let resending = drive(&client, &server.intake, resends, c, cap, None).await?;
-    failures_note("re-send", &resending, &mut notes);
-    rows.push(intake_row("existing group, exact re-send", resending, 0));
-    let total_alerts = server.alerts().await?;
-    if total_alerts != opened {
-        notes.push(format!(
-            "later phases opened {} alerts",
-            total_alerts - opened
-        ));
+    let (m, c, rate) = (knobs.latency_alerts, knobs.concurrency, knobs.rate);
+    let runs = [
+        (
+            "trickle, 1 per 1.1 s".to_string(),
+            knobs.trickle,
+            Sending::Paced(TRICKLE_EVERY),
+        ),
+        (
+            format!("steady, {rate}/s"),
+            m,
+            Sending::Paced(Duration::from_secs(1) / rate),
+        ),
+        (format!("burst, {c} in flight"), m, Sending::Burst),
+    ];
+    let mut latency = Vec::new();
+    for run in runs {
+        let run = latency_run(&client, (addr, &pager), &knobs, run).await?;
+        note_failures(&run.label, &run.tally, &mut notes);
+        latency.push(run);
     }
-    server.shut_down().await?;
+    if let Some(burst) = latency.last() {
+        let row = intake_row("new group, engine paging", &burst.tally, burst.opened);
+        rows.push(row);
+    }
 
-    // 2. Engine on: alert → first page, at a steady rate and in a burst.
-    let server = Server::start(true, pager).await?;
-    let m = knobs.latency_alerts;
-    let mut paging = Vec::new();
-    let sent = Marks::default();
-    let loads = new_groups("steady", m);
-    let tally = steady(&client, &server.intake, loads, knobs.rate, sent.clone()).await?;
-    failures_note("steady", &tally, &mut notes);
-    let latencies = page_latencies(&sent, &pages, knobs.wait).await;
-    paging.push((format!("steady, {}/s", knobs.rate), m, tally, latencies));
-
-    let sent = Marks::default();
-    let before = server.alerts().await?;
-    let loads = new_groups("burst", m);
-    let tally = drive(&client, &server.intake, loads, c, cap, Some(sent.clone())).await?;
-    let opened = server.alerts().await? - before;
-    failures_note("burst", &tally, &mut notes);
-    let latencies = page_latencies(&sent, &pages, knobs.wait).await;
-    rows.push(intake_row(
-        "new group, engine paging",
-        tally.clone(),
-        opened,
-    ));
-    paging.push((format!("burst, {c} in flight"), m, tally, latencies));
-    server.shut_down().await?;
-
-    println!("\nDurable intake, POST /api/v1/integrations/{{key}}/alertmanager, {c} in flight");
+    println!("\nDurable intake: POST /api/v1/integrations/{{key}}/alertmanager, {c} in flight");
     println!(
-        "{:<30} {:>7} {:>5} {:>5} {:>6} {:>12} {:>9} {:>7} {:>7} {:>8}",
+        "{:<30} {:>6} {:>6} {:>5} {:>6} {:>12} {:>9} {:>7} {:>7} {:>10}",
         "phase",
         "sent",
         "202",
@@ -522,26 +640,32 @@ async fn main() -> anyhow::Result<()> {
     );
     rows.iter().for_each(|row| println!("{row}"));
 
-    println!("\nAlert → first page (intake request sent → webhook received), engine running");
+    println!("\nAlert → first notification (intake request sent → page or bundle received)");
     println!(
-        "{:<22} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9}",
-        "run", "alerts", "202", "paged", "p50 ms", "p99 ms", "max ms"
+        "{:<22} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "run", "alerts", "opened", "notified", "messages", "p50 ms", "p99 ms", "max ms"
     );
-    for (run, alerts, tally, latencies) in paging {
-        let paged = latencies.len();
-        let max = latencies
-            .iter()
-            .max()
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
-        let (p50, p99) = p50_p99(latencies);
+    for run in latency {
+        let notified = run.latencies.len();
+        let (p50, p99, max) = summary(run.latencies);
         println!(
-            "{run:<22} {alerts:>7} {:>7} {paged:>7} {p50:>9.1} {p99:>9.1} {max:>9.1}",
-            tally.ok
+            "{:<22} {:>6} {:>6} {notified:>9} {:>9} {p50:>8.1} {p99:>8.1} {max:>8.1}",
+            run.label,
+            run.tally.latencies.len(),
+            run.opened,
+            run.messages,
         );
     }
-    if !notes.is_empty() {
-        println!("\nFailures and notes:");
-        notes.iter().for_each(|note| println!("  {note}"));
-    }
+    let (busy, others) = machine_busy(start, cpu_time().saturating_sub(own));
+    let warning = if others > 10.0 {
+        " (the numbers understate dutybell)"
+    } else {
+        ""
+    };
+    notes.push(format!(
+        "the CPUs were {busy:.0}% busy during the bench, {others:.0}% by other processes{warning}"
+    ));
+    println!("\nNotes:");
+    notes.iter().for_each(|note| println!("  {note}"));
     Ok(())
 }
