@@ -344,6 +344,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts an Alertmanager body that must be accepted; returns the alert it names.
+    pub async fn open_alert(&self, body: &str) -> i64 {
+        let response = self.post_alertmanager(body).await;
+        assert_eq!(response.status(), 202);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        answer["alert_id"]
+            .as_i64()
+            .expect("the delivery names an alert")
+    }
+
     /// Fires one alert (a group with one member) starting now on the manual clock.
     pub async fn fire(&self, alertname: &str) -> serde_json::Value {
         let body = am_body(alertname, &[("firing", &self.clock.now().to_string())]);

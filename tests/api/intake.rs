@@ -34,14 +34,7 @@ async fn a_group_alert_stays_open_until_every_member_resolves_g1() {
     let app = spawn_app().await;
     let start = "2025-06-12T02:59:00Z";
     let both = am_body("DiskAlmostFull", &[("firing", start), ("firing", start)]);
-    let id = app
-        .post_alertmanager(&both)
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["alert_id"]
-        .as_i64()
-        .unwrap();
+    let id = app.open_alert(&both).await;
 
     let one_resolved = am_body("DiskAlmostFull", &[("resolved", start), ("firing", start)]);
     assert_eq!(app.post_alertmanager(&one_resolved).await.status(), 202);
@@ -66,14 +59,7 @@ async fn a_group_alert_stays_open_until_every_member_resolves_g1() {
 async fn a_stale_resolve_does_not_close_a_newer_occurrence_m1() {
     let app = spawn_app().await;
     let newer = am_body("Flappy", &[("firing", "2025-06-12T02:59:00Z")]);
-    let id = app
-        .post_alertmanager(&newer)
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["alert_id"]
-        .as_i64()
-        .unwrap();
+    let id = app.open_alert(&newer).await;
 
     let stale = am_body("Flappy", &[("resolved", "2025-06-12T02:00:00Z")]);
     assert_eq!(app.post_alertmanager(&stale).await.status(), 202);
@@ -303,14 +289,7 @@ async fn concurrent_deliveries_are_all_stored() {
 async fn a_source_still_firing_after_a_person_resolves_pages_again_after_the_grace_oc_16() {
     let app = spawn_app().await;
     let body = am_body("StillBroken", &[("firing", "2025-06-12T02:59:00Z")]);
-    let first = app
-        .post_alertmanager(&body)
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["alert_id"]
-        .as_i64()
-        .unwrap();
+    let first = app.open_alert(&body).await;
     app.run_engine_once().await;
     app.api_post(
         &format!("/api/v1/alerts/{first}/resolve"),
