@@ -75,12 +75,18 @@ impl App {
         let config = Arc::new(config);
         let wake = Arc::new(Notify::new());
         let notifiers = Notifiers::new(&config.settings)?;
+        let statuspage = Arc::new(
+            http::statuspage::StatusCache::load(&store, &config, options.clock.now())
+                .await
+                .context("rendering the status page")?,
+        );
         let engine = Engine {
             store: store.clone(),
             config: config.clone(),
             notifiers: notifiers.clone(),
             clock: options.clock.clone(),
             wake: wake.clone(),
+            statuspage: statuspage.clone(),
         };
         let state = AppState {
             store,
@@ -90,6 +96,7 @@ impl App {
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
             notifiers,
+            statuspage,
         };
         Ok(App {
             listener,
@@ -135,6 +142,8 @@ impl App {
         let draining = self.state.draining.clone();
         let store = self.state.store.clone();
         let router = http::router(self.state);
+        // The peer address feeds per-IP limits (status page subscriptions).
+        let router = router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;

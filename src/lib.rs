@@ -31,5 +31,6 @@ pub mod notify;
 pub mod smtpd;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 pub use app::App;

@@ -5,6 +5,7 @@
 mod alerts;
 mod contact;
 mod ical;
+pub mod incident;
 mod oncall;
 mod overrides;
 mod page;
@@ -107,6 +108,11 @@ pub enum Command {
         /// Who pages (a person id); recorded on the timeline.
         #[arg(long = "as", env = "DUTYBELL_USER")]
         by: Option<String>,
+    },
+    /// Incidents: declare, list, show, and change status, severity, commander, updates.
+    Incident {
+        #[command(subcommand)]
+        command: incident::IncidentCommand,
     },
     /// Print each integration's intake URL (contains its secret key).
     Integrations,
@@ -242,6 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             summary,
             by,
         } => page::run(&config, &clock, &people, &summary, by).await,
+        Command::Incident { command } => incident::run(&config, &clock, command).await,
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
     }

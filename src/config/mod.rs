@@ -6,6 +6,7 @@
 //! (service → policy → rotation → person) and reporting every problem with its file and key,
 //! not just the first. Secrets come from the environment or `secrets.toml` in the data dir.
 
+mod comms;
 pub mod raw;
 mod schedules;
 pub mod secrets;
@@ -25,6 +26,9 @@ use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::fingerprint::sha256_hex;
 use crate::domain::maintenance;
 use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations, Schedule};
+pub use comms::{
+    ComponentConfig, ComponentGroupConfig, DEFAULT_SLACK_API_BASE, SlackSettings, StatusPageConfig,
+};
 use raw::Env;
 use secrets::{SecretSlot, Secrets};
 
@@ -161,6 +165,8 @@ pub struct Person {
     pub id: String,
     pub name: String,
     pub time_zone: TimeZone,
+    /// Slack member id (`U…`), when the person linked one.
+    pub slack_id: Option<String>,
     pub contacts: Vec<Contact>,
     pub notify: Vec<NotifyRule>,
 }
@@ -320,6 +326,8 @@ pub struct Settings {
     pub signing_secret: SecretString,
     /// Bearer token for the admin API and remote CLI.
     pub api_token: SecretString,
+    /// `[slack]`, when incidents are announced in Slack.
+    pub slack: Option<SlackSettings>,
 }
 
 impl Settings {
@@ -347,6 +355,8 @@ pub struct Config {
     pub policies: BTreeMap<String, Policy>,
     pub services: BTreeMap<String, Service>,
     pub integrations: Vec<Integration>,
+    /// The public status page (`statuspage.toml`, defaults when absent).
+    pub statuspage: StatusPageConfig,
 }
 
 /// A schedule's notice settings (`shift_notices`, `notify` in `[[schedule]]`).
@@ -413,6 +423,7 @@ pub fn load_with(
     let team = v.file::<raw::TeamFile>(dir, "team.toml", true);
     let oncall = v.file::<raw::OncallFile>(dir, "oncall.toml", true);
     let services = v.file::<raw::ServicesFile>(dir, "services.toml", true);
+    let statuspage = v.file::<raw::StatusPageFile>(dir, "statuspage.toml", false);
     // Cross-references into a file that did not parse would only add misleading errors.
     if !v.errors.is_empty() {
         return Err(ConfigErrors(v.errors));
@@ -427,6 +438,8 @@ pub fn load_with(
     let policies = v.policies(dir, &oncall.escalation, &people, &rotations, &schedules);
     let (services, integrations) =
         v.services(dir, services.unwrap_or_default(), &policies, env, secrets);
+    v.slack_ids(dir, &people);
+    let statuspage = v.statuspage(dir, statuspage.unwrap_or_default(), &services);
 
     match (v.errors.is_empty(), settings) {
         (true, Some(settings)) => Ok(Config {
@@ -439,6 +452,7 @@ pub fn load_with(
             policies,
             services,
             integrations,
+            statuspage,
         }),
         _ => Err(ConfigErrors(v.errors)),
     }
@@ -711,6 +725,7 @@ impl Validator {
         });
         let ntfy = file.ntfy.map(|ntfy| self.ntfy(dir, ntfy, env));
         let twilio = file.twilio.map(|twilio| self.twilio(dir, twilio, env));
+        let slack = file.slack.map(|slack| self.slack(dir, slack, env));
         let signing_secret = self
             .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
@@ -729,6 +744,7 @@ impl Validator {
             smtp_listen,
             signing_secret: SecretString::from(signing_secret),
             api_token: SecretString::from(api_token),
+            slack,
         })
     }
 
@@ -1029,6 +1045,7 @@ impl Validator {
                     id: raw.id,
                     name,
                     time_zone,
+                    slack_id: raw.slack_id,
                     contacts,
                     notify,
                 },

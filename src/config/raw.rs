@@ -20,6 +20,8 @@ pub struct RawPerson {
     pub name: Option<String>,
     pub email: Option<String>,
     pub time_zone: Option<String>,
+    /// Slack member id (`U…`), linking the person to Slack commands and buttons.
+    pub slack_id: Option<String>,
     #[serde(default)]
     pub contact: Vec<RawContact>,
     #[serde(default)]
@@ -208,8 +210,73 @@ pub struct InstanceFile {
     pub smtp: Option<RawSmtp>,
     pub ntfy: Option<RawNtfy>,
     pub twilio: Option<RawTwilio>,
+    pub slack: Option<RawSlack>,
     #[serde(default)]
     pub intake: RawIntake,
+}
+
+/// `[slack]`: the Slack app (bot token + signing secret) or an incoming webhook for
+/// incident announcements (comms spec §2.1, §2.8).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    /// Channel id (`C…`) incident announcements go to (app mode).
+    pub incidents_channel: Option<String>,
+    /// Environment variable holding the bot token (`xoxb-…`).
+    pub bot_token_env: Option<String>,
+    /// Environment variable holding the app's signing secret.
+    pub signing_secret_env: Option<String>,
+    /// Environment variable holding an incoming-webhook URL (webhook-only mode).
+    pub webhook_url_env: Option<String>,
+    /// Web API root; `https://slack.com/api` when unset (tests point it at a fake).
+    pub api_base: Option<String>,
+}
+
+/// `statuspage.toml` (optional): the public status page and its components.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageFile {
+    pub page: Option<RawPage>,
+    #[serde(default)]
+    pub group: Vec<RawComponentGroup>,
+    #[serde(default)]
+    pub component: Vec<RawComponent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPage {
+    pub name: String,
+    /// Public base URL of the page; the instance's public URL when unset.
+    pub url: Option<String>,
+    /// Zone dates and times are shown in (IANA name); UTC when unset.
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponentGroup {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// A `[[group]]` id.
+    pub group: Option<String>,
+    /// Show 90-day uptime bars (default true).
+    pub showcase: Option<bool>,
+    pub only_show_if_degraded: Option<bool>,
+    /// `YYYY-MM-DD`: uptime counts from this day (page zone); no data before it.
+    pub start_date: Option<String>,
+    /// Service ids whose alerts concern this component.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

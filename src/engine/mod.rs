@@ -9,17 +9,25 @@
 //! [`Engine::run`] only waits: for that instant, a wake-up from intake or an ack, or
 //! shutdown. Tests call `run_once` with a manual clock and never sleep.
 //!
+//! Incident nudges (`incidents`: update reminders, status-page prompts) go out before
+//! notices are delivered, so they leave in the same pass. The status page (`statuspage`)
+//! runs right after maintenance holds: its active maintenances hold alerts too.
+//!
 //! `verification` is no background work: it is the contact-verification flow (code out,
-//! code back) that the CLI and the admin API share.
+//! code back) that the CLI and the admin API share; so is the declare/change half of
+//! `incidents`, which the API, the CLI and Slack share.
 
 pub mod ack_timeout;
 pub mod anchors;
 pub mod escalation;
+pub mod incidents;
 pub mod intake;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod shifts;
+pub mod slack;
+pub mod statuspage;
 pub mod verification;
 
 use std::sync::Arc;
@@ -42,6 +50,8 @@ pub struct Engine {
     pub clock: Clock,
     /// Poked by intake and acks so new work does not wait for the next tick.
     pub wake: Arc<Notify>,
+    /// The public status page cache, rebuilt after maintenance moves and every minute.
+    pub statuspage: Arc<crate::http::statuspage::StatusCache>,
 }
 
 /// What one pass did, for tests and logs.
@@ -58,6 +68,8 @@ pub struct Pass {
     /// Alerts held for, and released after, maintenance.
     pub maintenance_held: usize,
     pub maintenance_released: usize,
+    /// Incident update reminders and status-page prompts sent.
+    pub nudges: usize,
     /// The earliest due time left after this pass.
     pub next_due: Option<Timestamp>,
 }
@@ -75,6 +87,9 @@ impl Engine {
         let maintenance = maintenance::run(self, now)
             .await
             .context("holding and releasing maintenance")?;
+        statuspage::run(self, now)
+            .await
+            .context("running the status page")?;
         let ack_timeouts = ack_timeout::run(self, now)
             .await
             .context("firing due ack timeouts")?;
@@ -84,15 +99,24 @@ impl Engine {
         let pages_attempted = outbox::deliver_due(self, now)
             .await
             .context("delivering pages")?;
+        let nudges = incidents::nudge_due(self, now)
+            .await
+            .context("sending incident nudges")?;
         let notices_attempted = notices::deliver_due(self, now)
             .await
             .context("delivering notices")?;
+        slack::run_once(self, now)
+            .await
+            .context("posting incidents to Slack")?;
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,
             store::notices::next_due_at(&self.store).await?,
             store::ack_timeouts::next_due_at(&self.store).await?,
+            store::incidents::next_nudge_at(&self.store).await?,
+            slack::next_due(self).await?,
             maintenance::next_due(self, now).await?,
+            statuspage::next_due(self).await?,
         ]
         .into_iter()
         .flatten()
@@ -106,6 +130,7 @@ impl Engine {
             ack_timeouts,
             maintenance_held: maintenance.held,
             maintenance_released: maintenance.released,
+            nudges,
             next_due,
         })
     }

@@ -48,7 +48,7 @@ async fn attempt(engine: &Engine, pending: &PendingNotice, now: Timestamp) -> No
     };
     let notice = Notice {
         message_id: pending.id.clone(),
-        event: format!("oncall.{}", pending.kind.as_str()),
+        event: pending.kind.event(),
         occurred_at: pending.created_at,
         schedule: pending.schedule_id.clone(),
         person_id: person.id.clone(),

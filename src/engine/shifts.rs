@@ -148,13 +148,14 @@ fn zone_of(config: &Config, person: &str, schedule: &Schedule) -> TimeZone {
         .map_or_else(|| schedule.time_zone.clone(), |p| p.time_zone.clone())
 }
 
-/// One notice per contact method of `person` that carries notices.
+/// One notice per contact method of `person` that carries notices; `topic` is what the
+/// notice is about (a schedule id, or `incident:<number>`).
 // TODO(#4): skip `verify = true` contacts not yet verified, as pages do; needs the
 // verified set read before notices are planned (they are FYIs, so pages came first).
-fn to_contacts(
+pub(crate) fn to_contacts(
     config: &Config,
     person: &str,
-    schedule: &Schedule,
+    topic: &str,
     kind: NoticeKind,
     subject: &str,
     body: &str,
@@ -168,7 +169,7 @@ fn to_contacts(
         .iter()
         .filter(|contact| carries_notices(contact.kind))
         .map(|contact| NewNotice {
-            schedule_id: schedule.id.clone(),
+            schedule_id: topic.to_string(),
             kind,
             person_id: person.to_string(),
             channel: contact.kind.as_str().to_string(),
@@ -205,7 +206,7 @@ fn shift_started(
     to_contacts(
         config,
         person,
-        schedule,
+        &schedule.id,
         NoticeKind::ShiftStarted,
         &subject,
         &body,
@@ -263,7 +264,7 @@ fn shift_ended(
     to_contacts(
         config,
         person,
-        schedule,
+        &schedule.id,
         NoticeKind::ShiftEnded,
         &subject,
         &body,
@@ -304,7 +305,7 @@ fn coverage_gaps(
     to_contacts(
         config,
         person,
-        schedule,
+        &schedule.id,
         NoticeKind::CoverageGaps,
         &subject,
         &body,

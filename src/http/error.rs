@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::override_request::RequestError;
+use crate::engine::incidents::IncidentError;
 use crate::engine::verification::VerifyError;
 use crate::intake::IntakeError;
 use crate::store::StoreError;
@@ -73,6 +74,18 @@ impl From<VerifyError> for AppError {
             VerifyError::Send(_) => AppError::Unavailable(err.into()),
             VerifyError::Random(_) => AppError::Internal(err.into()),
             VerifyError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<IncidentError> for AppError {
+    fn from(err: IncidentError) -> Self {
+        match err {
+            IncidentError::Refused(refused) => AppError::Invalid {
+                field: refused.field.into(),
+                message: refused.message,
+            },
+            IncidentError::Store(err) => err.into(),
         }
     }
 }

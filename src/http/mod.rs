@@ -3,10 +3,13 @@
 //! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
 //! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
 //! - `page`: direct pages (`/api/v1/page`), bearer token.
+//! - `incidents`: declare, change and page into incidents (`/api/v1/incidents`), bearer token.
 //! - `contacts`: contact-method verification (`/api/v1/people/{id}/contacts/…`), bearer token.
 //! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
 //! - `ical`: calendar feeds per schedule and person (`/ical/…`), signed token in the query.
 //! - `actions`: signed one-click links from notifications (`/a/{token}`).
+//! - `statuspage`: the public status page (`/`, `/api/v2/…`, feeds, subscriptions) served
+//!   from memory, and its admin API.
 //! - `health`: liveness and database check.
 
 pub mod actions;
@@ -16,12 +19,15 @@ pub mod contacts;
 pub mod error;
 pub mod health;
 pub mod ical;
+pub mod incidents;
 pub mod intake;
 pub mod limit;
 pub mod oncall;
 pub mod page;
 pub mod schedules;
 pub mod services;
+pub mod slack;
+pub mod statuspage;
 pub mod temporary;
 
 use std::sync::Arc;
@@ -54,6 +60,8 @@ pub struct AppState {
     pub limiter: Arc<limit::RateLimiter>,
     /// Channels for messages sent while answering (verification codes).
     pub notifiers: Notifiers,
+    /// The public status page, pre-rendered; public routes read only this.
+    pub statuspage: Arc<statuspage::StatusCache>,
 }
 
 /// The whole application router; public so tests can call it without a socket.
@@ -62,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(intake::router(&state.config))
         .merge(alerts::router())
         .merge(page::router())
+        .merge(incidents::router())
         .merge(contacts::router())
         .merge(schedules::router())
         .merge(services::router())
@@ -69,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .merge(temporary::router())
         .merge(ical::router())
         .merge(actions::router())
+        .merge(slack::router())
+        .merge(statuspage::router())
         .merge(health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

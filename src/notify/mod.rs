@@ -13,6 +13,7 @@ pub mod email;
 pub mod notice;
 pub mod ntfy;
 pub mod slack;
+pub mod slack_api;
 pub mod sms;
 pub mod teams;
 pub mod twilio;

@@ -200,9 +200,9 @@ pub(crate) async fn add_event(
         .bind(kind)
         .bind(actor)
         .bind(detail.to_string())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    super::incidents::mirror_alert_event(conn, alert_id, at, kind, actor, &detail).await
 }
 
 /// Acknowledges a triggered alert: escalation stops and unsent pages are dropped (D8).

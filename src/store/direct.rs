@@ -17,11 +17,24 @@ pub async fn open(
     via: &str,
     now: Timestamp,
 ) -> Result<i64> {
+    let mut tx = store.begin().await?;
+    let id = open_in(&mut tx, page, by, via, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Opens a direct page inside the caller's transaction (an incident paging responders).
+pub(crate) async fn open_in(
+    conn: &mut sqlx::SqliteConnection,
+    page: &DirectPage,
+    by: &str,
+    via: &str,
+    now: Timestamp,
+) -> Result<i64> {
     let people = serde_json::to_string(&page.people)
         .map_err(|err| StoreError::Corrupt(format!("direct page people: {err}")))?;
     // Every direct page is its own alert: the key is never reused.
     let key = format!("direct:{}", ulid::Ulid::new());
-    let mut tx = store.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
          source, state, created_at, updated_at, policy_id, esc_waiting, next_escalation_at, \
@@ -39,15 +52,14 @@ pub async fn open(
     .bind(SERVICE)
     .bind(to_ms(now))
     .bind(people)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     let detail = serde_json::json!({
         "summary": page.summary,
         "severity": Severity::Critical.as_str(),
         "direct": { "people": page.people, "via": via },
     });
-    add_event(&mut tx, id, now, "created", Some(by), detail).await?;
-    tx.commit().await?;
+    add_event(conn, id, now, "created", Some(by), detail).await?;
     Ok(id)
 }
 

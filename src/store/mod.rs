@@ -16,12 +16,15 @@ pub mod alerts;
 pub mod deliveries;
 pub mod direct;
 pub mod history;
+pub mod incidents;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod overrides;
 pub mod rotations;
 pub mod services;
+pub mod slack;
+pub mod statuspage;
 pub mod temporary;
 pub mod verification;
 

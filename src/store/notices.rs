@@ -20,6 +20,9 @@ pub enum NoticeKind {
     ShiftEnded,
     /// Newly seen gaps in the schedule's coverage (D16).
     CoverageGaps,
+    /// An incident nudge to its commander or comms lead (update reminder, status-page
+    /// prompt, role change); `schedule_id` then holds `incident:<number>`.
+    Incident,
 }
 
 impl NoticeKind {
@@ -28,6 +31,15 @@ impl NoticeKind {
             NoticeKind::ShiftStarted => "shift_started",
             NoticeKind::ShiftEnded => "shift_ended",
             NoticeKind::CoverageGaps => "coverage_gaps",
+            NoticeKind::Incident => "incident",
+        }
+    }
+
+    /// The event name receivers see (`oncall.shift_started`, `incident.nudge`).
+    pub fn event(self) -> String {
+        match self {
+            NoticeKind::Incident => "incident.nudge".into(),
+            kind => format!("oncall.{}", kind.as_str()),
         }
     }
 
@@ -36,6 +48,7 @@ impl NoticeKind {
             "shift_started" => Some(NoticeKind::ShiftStarted),
             "shift_ended" => Some(NoticeKind::ShiftEnded),
             "coverage_gaps" => Some(NoticeKind::CoverageGaps),
+            "incident" => Some(NoticeKind::Incident),
             _ => None,
         }
     }
@@ -94,7 +107,7 @@ pub async fn queue(store: &Store, notices: &[NewNotice], now: Timestamp) -> Resu
     Ok(())
 }
 
-async fn insert_all(
+pub(crate) async fn insert_all(
     conn: &mut SqliteConnection,
     notices: &[NewNotice],
     now: Timestamp,

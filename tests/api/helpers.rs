@@ -41,6 +41,9 @@ pub const STORM_KEY: &str = "0d4e5f60718293a4b5c6d7e8f90a1b2c";
 pub const SIGNED_KEY: &str = "1e5f60718293a4b5c6d7e8f90a1b2c3d";
 /// Read from `GRAFANA_HMAC` by integrations with `hmac_secret_env = "GRAFANA_HMAC"`.
 pub const GRAFANA_HMAC: &str = "grafana-hmac-secret-for-tests-0123456789";
+/// Read from `SLACK_BOT_TOKEN` / `SLACK_SIGNING_SECRET` by tests that set up `[slack]`.
+pub const SLACK_BOT_TOKEN: &str = "xoxb-test-token-0123456789";
+pub const SLACK_SIGNING_SECRET: &str = "slack-signing-secret-for-tests-0123";
 
 /// 2025-06-12 05:00 Madrid, a Thursday: primary is ben, secondary dara (see `write_config`).
 pub fn t0() -> Timestamp {
@@ -77,6 +80,8 @@ pub struct Setup {
     pub team: String,
     /// More `services.toml` (whole `[[service]]` tables), such as the storm service.
     pub services: String,
+    /// The whole `statuspage.toml`, written when not empty.
+    pub statuspage: String,
 }
 
 impl Default for Setup {
@@ -90,6 +95,7 @@ impl Default for Setup {
             oncall: String::new(),
             team: String::new(),
             services: String::new(),
+            statuspage: String::new(),
         }
     }
 }
@@ -116,6 +122,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         let text = std::fs::read_to_string(&path).unwrap();
         let more = more.replace("{hooks}", &hooks_addr);
         std::fs::write(&path, format!("{text}\n{more}\n")).unwrap();
+    }
+    if !setup.statuspage.is_empty() {
+        std::fs::write(dir.path().join("statuspage.toml"), &setup.statuspage).unwrap();
     }
     build_in(dir, smtp, hooks, setup.clock, setup.engine_loop).await
 }
@@ -207,6 +216,8 @@ pub fn test_env() -> Env {
         ("KEY_STORM", STORM_KEY),
         ("KEY_SIGNED", SIGNED_KEY),
         ("GRAFANA_HMAC", GRAFANA_HMAC),
+        ("SLACK_BOT_TOKEN", SLACK_BOT_TOKEN),
+        ("SLACK_SIGNING_SECRET", SLACK_SIGNING_SECRET),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

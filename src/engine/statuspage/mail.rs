@@ -1,0 +1,134 @@
+//! Mail to status page subscribers (comms spec §3.2, §4.8): rendering one queued mail and
+//! sending it over the `[smtp]` relay as `multipart/alternative` (text, and escaped HTML),
+//! with RFC 8058 one-click unsubscribe headers on every notice.
+//!
+//! Kept apart from `notify::email` because subscriber mail carries list headers pages
+//! never do; it shares the relay settings and sorts failures the same way (4xx and
+//! connection trouble retry, 5xx is final).
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, header::Header};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret as _;
+
+use crate::config::Smtp;
+use crate::notify::{NotifyError, SEND_TIMEOUT};
+
+/// Longest subject line (§3.2).
+const MAX_SUBJECT: usize = 150;
+
+/// One mail, rendered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub to: String,
+    /// The outbox row id: the same on every retry.
+    pub message_id: String,
+    pub subject: String,
+    pub text: String,
+    /// Already-safe HTML for the body (escaped text, or sanitised Markdown).
+    pub html: String,
+    /// The personal one-click unsubscribe URL; `None` on confirmation mail.
+    pub unsubscribe: Option<String>,
+    /// The `Date` header: the engine's clock, not the host's.
+    pub date: jiff::Timestamp,
+}
+
+/// The SMTP relay, for subscriber mail.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
+        use anyhow::Context as _;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
+            .context("parsing [smtp] url")?
+            .timeout(Some(SEND_TIMEOUT));
+        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        let from = smtp.from.parse().context("parsing [smtp] from")?;
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    pub async fn send(&self, mail: &Outgoing) -> Result<(), NotifyError> {
+        let message = build(&self.from, mail)?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
+            Err(err) => Err(NotifyError::retry(err.to_string())),
+        }
+    }
+}
+
+fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message, NotifyError> {
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| NotifyError::Reject(format!("bad address: {e}")))?;
+    let host = from.email.domain().to_string();
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject_line(&mail.subject))
+        .date(std::time::SystemTime::from(mail.date))
+        .message_id(Some(format!("<{}@{host}>", mail.message_id)))
+        .header(AutoSubmitted("auto-generated".into()));
+    if let Some(url) = &mail.unsubscribe {
+        let url: String = url.chars().filter(|c| !c.is_control()).collect();
+        builder = builder
+            .header(ListUnsubscribe(format!("<{url}>")))
+            .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+    }
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{}</body></html>",
+        mail.html
+    );
+    builder
+        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), html))
+        .map_err(|e| NotifyError::Reject(format!("building the message: {e}")))
+}
+
+/// A subject without line breaks, at most [`MAX_SUBJECT`] characters.
+pub fn subject_line(subject: &str) -> String {
+    let flat: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    crate::intake::truncate_chars(&flat, MAX_SUBJECT)
+}
+
+/// lettre identifies a header by its type, so each name we send gets its own wrapper.
+macro_rules! named_header {
+    ($ty:ident, $name:literal) => {
+        #[derive(Clone)]
+        struct $ty(String);
+
+        impl Header for $ty {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+
+            fn parse(text: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($ty(text.to_string()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+named_header!(AutoSubmitted, "Auto-Submitted");
+named_header!(ListUnsubscribe, "List-Unsubscribe");
+named_header!(ListUnsubscribePost, "List-Unsubscribe-Post");

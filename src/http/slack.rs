@@ -1,0 +1,565 @@
+//! Slack app mode's inbound side (comms spec §2.2, §2.3, §2.5): `POST /slack/commands`
+//! (`/incident`) and `POST /slack/interactivity` (the announcement's buttons).
+//!
+//! Both answer 404 unless app mode is configured, and 401 unless the signature over the
+//! raw body checks out; nothing is parsed before that. Slack wants an answer within 3 s:
+//! the work runs in a task the handler waits on for at most `DEADLINE` (2.5 s); whatever is not
+//! done by then replies through the request's `response_url` when it is. Messages to
+//! channels are the engine's job (`engine::slack`), never sent from a request.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use jiff::Timestamp;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+
+use super::{AppError, AppState};
+use crate::config::{Person, SlackSettings};
+use crate::domain::escape::mrkdwn;
+use crate::domain::incident::{Change, DeclareRequest, Source, Status};
+use crate::domain::slack::blocks::action;
+use crate::domain::slack::command::{self, Command, HELP};
+use crate::domain::slack::{form, verify};
+use crate::engine::incidents::{self as workflow, IncidentError};
+use crate::notify::slack_api;
+use crate::store::StoreError;
+use crate::store::alerts::{self, Transition};
+use crate::store::incidents::{self, Incident, IncidentRef};
+
+/// How long a handler waits for its work before answering anyway (Slack allows 3 s).
+const DEADLINE: Duration = Duration::from_millis(2500);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactivity", post(interactivity))
+}
+
+/// App mode's settings, or 404 when Slack app mode is off.
+fn app_mode(state: &AppState) -> Result<&SlackSettings, AppError> {
+    state
+        .config
+        .settings
+        .slack
+        .as_ref()
+        .filter(|s| s.bot_token.is_some() && s.signing_secret.is_some())
+        .ok_or(AppError::NotFound)
+}
+
+/// §2.2, before anything reads the body.
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
+    let slack = app_mode(state)?;
+    let secret = slack.signing_secret.as_ref().ok_or(AppError::NotFound)?;
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    verify::verify(
+        secret.expose_secret().as_bytes(),
+        header(verify::TIMESTAMP_HEADER),
+        header(verify::SIGNATURE_HEADER),
+        body,
+        state.clock.now(),
+    )
+    .map_err(|err| {
+        tracing::warn!(reason = %err, "Slack request refused");
+        AppError::Unauthorized
+    })
+}
+
+fn ephemeral(text: &str) -> Value {
+    json!({"response_type": "ephemeral", "text": text})
+}
+
+/// The person linked to a Slack member id.
+// TODO(#5): also link by `users.lookupByEmail` (§2.1) for people without `slack_id`.
+fn person_by_slack<'a>(state: &'a AppState, slack_id: &str) -> Option<&'a Person> {
+    state
+        .config
+        .people
+        .values()
+        .find(|p| p.slack_id.as_deref() == Some(slack_id))
+}
+
+fn link_your_account(user_id: &str) -> String {
+    format!(
+        "Link your account first: add `slack_id = \"{}\"` to your `[[person]]` in team.toml \
+         and restart dutybell.",
+        command_safe(user_id)
+    )
+}
+
+/// A Slack id we echo back: only the characters ids have.
+fn command_safe(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(32)
+        .collect()
+}
+
+/// Runs `work` in a task and waits up to [`DEADLINE`] for its reply. A reply that comes
+/// later goes to `response_url` instead (ephemeral).
+async fn within_deadline(
+    state: &AppState,
+    response_url: Option<String>,
+    work: impl Future<Output = String> + Send + 'static,
+) -> String {
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let api_base = app_mode(state)
+        .map(|s| s.api_base.clone())
+        .unwrap_or_default();
+    let clock = state.clock.clone();
+    tokio::spawn(async move {
+        let reply = work.await;
+        if let Err(reply) = tx.send(reply)
+            && let Some(url) = response_url
+        {
+            reply_later(&api_base, &url, &ephemeral(&reply), clock.now()).await;
+        }
+    });
+    match tokio::time::timeout(DEADLINE, rx).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(_)) => "Something went wrong; the error is logged.".into(),
+        Err(_) => "Working on it…".into(),
+    }
+}
+
+/// Posts to a `response_url`, if it points at Slack (or the configured API host).
+async fn reply_later(api_base: &str, url: &str, body: &Value, now: Timestamp) {
+    if !slack_api::response_url_allowed(url, api_base) {
+        tracing::warn!("response_url is not Slack's; reply dropped");
+        return;
+    }
+    if let Err(err) = slack_api::respond(&slack_api::http_client(), url, body, now).await {
+        tracing::warn!(error = %err, "reply through response_url failed");
+    }
+}
+
+/// `/incident …`: answers an ephemeral message.
+async fn commands(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    verified(&state, &headers, &body)?;
+    let fields = form::parse(&body);
+    let user_id = form::field(&fields, "user_id")
+        .unwrap_or_default()
+        .to_string();
+    let text = form::field(&fields, "text").unwrap_or_default();
+    let response_url = form::field(&fields, "response_url").map(str::to_string);
+
+    let command = match command::parse(text) {
+        Ok(command) => command,
+        Err(err) => {
+            let text = format!("{}\nSee `/incident help`.", mrkdwn(&err.0));
+            return Ok(Json(ephemeral(&text)));
+        }
+    };
+    let reply = match command {
+        Command::Help => HELP.to_string(),
+        // TODO(#5): declare modal (`views.open` with `trigger_id`, §2.3); until then the
+        // severity prefix is the way to declare from Slack.
+        Command::DeclareModal { title } => declare_usage(title.as_deref()),
+        command => match person_by_slack(&state, &user_id) {
+            None => link_your_account(&user_id),
+            Some(person) => {
+                let person = person.id.clone();
+                let task = state.clone();
+                within_deadline(&state, response_url, async move {
+                    run_command(&task, command, &person).await
+                })
+                .await
+            }
+        },
+    };
+    Ok(Json(ephemeral(&reply)))
+}
+
+fn declare_usage(title: Option<&str>) -> String {
+    let title = title.map_or_else(|| "&lt;title&gt;".to_string(), mrkdwn);
+    format!(
+        "Say how bad it is to declare it now: `/incident p1 {title}` (outage), `p2` (major \
+         degradation) or `p3` (minor). See `/incident help`."
+    )
+}
+
+async fn run_command(state: &AppState, command: Command, person: &str) -> String {
+    match execute(state, command, person).await {
+        Ok(reply) => reply,
+        Err(Failure::Tell(message)) => message,
+        Err(Failure::Internal(err)) => {
+            tracing::error!(error = format!("{err:#}"), "Slack command failed");
+            "Something went wrong; the error is logged.".into()
+        }
+    }
+}
+
+/// Why a command or click did not do what was asked.
+enum Failure {
+    /// The person can fix it; the message says how.
+    Tell(String),
+    Internal(anyhow::Error),
+}
+
+impl From<IncidentError> for Failure {
+    fn from(err: IncidentError) -> Failure {
+        match err {
+            IncidentError::Refused(refused) => Failure::Tell(mrkdwn(&refused.message)),
+            IncidentError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        match err {
+            StoreError::NotFound => Failure::Tell("No such incident.".into()),
+            StoreError::Conflict(message) => Failure::Tell(mrkdwn(&message)),
+            other => Failure::Internal(other.into()),
+        }
+    }
+}
+
+async fn execute(state: &AppState, command: Command, person: &str) -> Result<String, Failure> {
+    let (target, change, done) = match command {
+        Command::Declare { severity, title } => {
+            return declare(state, severity, title, person).await;
+        }
+        Command::List => return list(state).await,
+        Command::Action { .. } => {
+            // TODO(#5): action items (§6.4) arrive with postmortems; `action` then stores one.
+            return Ok(
+                "Action items are not stored yet; add it as a key note for now: \
+                       `/incident note --key <text>`."
+                    .into(),
+            );
+        }
+        Command::Update { target, text } => (target, Change::Update { text }, "update posted"),
+        Command::Status { target, to, text } => {
+            (target, Change::Status { to, text }, "status changed")
+        }
+        Command::Severity { target, to } => (target, Change::Severity(to), "severity changed"),
+        Command::Commander { target, user } => {
+            let who = someone(state, user.as_deref(), person)?;
+            (target, Change::Commander(who), "commander changed")
+        }
+        Command::Comms { target, user } => {
+            let who = someone(state, user.as_deref(), person)?;
+            (target, Change::CommsLead(Some(who)), "comms lead set")
+        }
+        Command::Note { target, key, text } => (
+            target,
+            Change::Note {
+                text,
+                key,
+                at: None,
+            },
+            "note added",
+        ),
+        Command::Help | Command::DeclareModal { .. } => return Ok(HELP.into()),
+    };
+    let by = target_incident(state, target).await?;
+    let now = state.clock.now();
+    let changed = workflow::change(
+        &state.store,
+        &state.config,
+        &by,
+        change,
+        person,
+        Source::Slack,
+        now,
+    )
+    .await?;
+    state.wake.notify_one();
+    let number = changed.incident.number;
+    Ok(match changed.event {
+        Some(_) => format!("#{number}: {done}."),
+        None => format!("#{number}: nothing to change."),
+    })
+}
+
+async fn declare(
+    state: &AppState,
+    severity: crate::domain::incident::Severity,
+    title: String,
+    person: &str,
+) -> Result<String, Failure> {
+    let request = DeclareRequest {
+        title,
+        severity: Some(severity.as_str().to_string()),
+        summary: None,
+        impact: None,
+        commander: None,
+        comms_lead: None,
+        services: Vec::new(),
+        page: None,
+        test: false,
+    };
+    let now = state.clock.now();
+    let incident = workflow::declare(
+        &state.store,
+        &state.config,
+        request,
+        person,
+        Source::Slack,
+        None,
+        now,
+    )
+    .await?;
+    state.wake.notify_one();
+    Ok(format!(
+        "Declared #{} ({}). You are the commander; the announcement follows in the incidents \
+         channel.",
+        incident.number, incident.severity
+    ))
+}
+
+async fn list(state: &AppState) -> Result<String, Failure> {
+    let open = incidents::list(&state.store, true).await?;
+    if open.is_empty() {
+        return Ok("No incident is open.".into());
+    }
+    let lines: Vec<String> = open.iter().map(|i| line(state, i)).collect();
+    Ok(format!("Open incidents:\n{}", lines.join("\n")))
+}
+
+fn line(state: &AppState, incident: &Incident) -> String {
+    let commander = state
+        .config
+        .person(&incident.commander)
+        .map_or(incident.commander.as_str(), |p| p.name.as_str());
+    format!(
+        "• #{} {} {}: {} (commander: {})",
+        incident.number,
+        incident.severity,
+        incident.status,
+        mrkdwn(&incident.title),
+        mrkdwn(commander)
+    )
+}
+
+/// `#N`, or the one open incident when it was left out (§2.3).
+async fn target_incident(state: &AppState, target: Option<i64>) -> Result<IncidentRef, Failure> {
+    if let Some(number) = target {
+        return Ok(IncidentRef::Number(number));
+    }
+    let open = incidents::list(&state.store, true).await?;
+    match open.as_slice() {
+        [only] => Ok(IncidentRef::Id(only.id.clone())),
+        [] => Err(Failure::Tell(
+            "No incident is open; name one with `#N`.".into(),
+        )),
+        several => {
+            let lines: Vec<String> = several.iter().map(|i| line(state, i)).collect();
+            Err(Failure::Tell(format!(
+                "Several incidents are open; add the number, like `#{}`:\n{}",
+                several[0].number,
+                lines.join("\n")
+            )))
+        }
+    }
+}
+
+/// The person a mention names, or the caller.
+fn someone(state: &AppState, slack_id: Option<&str>, caller: &str) -> Result<String, Failure> {
+    let Some(slack_id) = slack_id else {
+        return Ok(caller.to_string());
+    };
+    person_by_slack(state, slack_id)
+        .map(|p| p.id.clone())
+        .ok_or_else(|| {
+            Failure::Tell(format!(
+                "<@{}> has no dutybell account: add `slack_id` to their `[[person]]` in \
+                 team.toml.",
+                command_safe(slack_id)
+            ))
+        })
+}
+
+/// A button click (§2.5). Acts, then answers 200 with an empty body; anything to tell the
+/// clicker goes through `response_url`, ephemeral.
+async fn interactivity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    verified(&state, &headers, &body)?;
+    let fields = form::parse(&body);
+    let payload: Value = form::field(&fields, "payload")
+        .and_then(|p| serde_json::from_str(p).ok())
+        .ok_or_else(|| AppError::Invalid {
+            field: "payload".into(),
+            message: "payload is not JSON".into(),
+        })?;
+    if payload["type"] != "block_actions" {
+        // TODO(#5): `view_submission` / `view_closed` for the declare, update and publish
+        // modals; an empty 200 closes a submitted view.
+        return Ok(().into_response());
+    }
+    let click = &payload["actions"][0];
+    let action_id = click["action_id"].as_str().unwrap_or_default().to_string();
+    let incident_id = click["value"].as_str().unwrap_or_default().to_string();
+    let user_id = payload["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let response_url = payload["response_url"].as_str().map(str::to_string);
+    tracing::info!(slack.action = %action_id, slack.user = %command_safe(&user_id),
+        "Slack button clicked");
+
+    let person = person_by_slack(&state, &user_id).map(|p| p.id.clone());
+    let task = state.clone();
+    let api_base = app_mode(&state)?.api_base.clone();
+    let work = tokio::spawn(async move {
+        let reply = match person {
+            None => Some(link_your_account(&user_id)),
+            Some(person) => click_reply(&task, &action_id, &incident_id, &person).await,
+        };
+        if let (Some(reply), Some(url)) = (reply, response_url) {
+            let body = json!({"response_type": "ephemeral", "replace_original": false,
+                              "text": reply});
+            reply_later(&api_base, &url, &body, task.clock.now()).await;
+        }
+    });
+    // The click's effect is usually done well within the deadline; if not, it finishes
+    // in the background and Slack still gets its 200 in time.
+    let _ = tokio::time::timeout(DEADLINE, work).await;
+    Ok(().into_response())
+}
+
+async fn click_reply(
+    state: &AppState,
+    action_id: &str,
+    incident_id: &str,
+    person: &str,
+) -> Option<String> {
+    match click(state, action_id, incident_id, person).await {
+        Ok(reply) => reply,
+        Err(Failure::Tell(message)) => Some(message),
+        Err(Failure::Internal(err)) => {
+            tracing::error!(error = format!("{err:#}"), "Slack button failed");
+            Some("Something went wrong; the error is logged.".into())
+        }
+    }
+}
+
+/// Does what the button says, after re-checking the incident (the `value` is only a
+/// pointer, §2.5); `Some` is a message for the clicker.
+async fn click(
+    state: &AppState,
+    action_id: &str,
+    incident_id: &str,
+    person: &str,
+) -> Result<Option<String>, Failure> {
+    let by = IncidentRef::Id(incident_id.to_string());
+    let incident = incidents::get(&state.store, &by).await?;
+    let number = incident.number;
+    let closed_reply = || stale(state, &incident);
+    let now = state.clock.now();
+    let change = match action_id {
+        action::RESOLVE | action::CLAIM_COMMANDER | action::ACK if !incident.status.is_open() => {
+            return Ok(Some(closed_reply().await?));
+        }
+        action::RESOLVE => Change::Status {
+            to: Status::Resolved,
+            text: None,
+        },
+        action::CLAIM_COMMANDER if incident.commander == person => {
+            return Ok(Some(format!("You are already the commander of #{number}.")));
+        }
+        action::CLAIM_COMMANDER => Change::Commander(person.to_string()),
+        action::ACK => match ack_pages(state, &incident, person, now).await? {
+            0 => Change::Note {
+                text: format!("{} is responding.", name(state, person)),
+                key: false,
+                at: None,
+            },
+            acked => {
+                state.wake.notify_one();
+                return Ok(Some(format!("Acknowledged {acked} alert(s) of #{number}.")));
+            }
+        },
+        // TODO(#5): the update and publish modals (§2.5); the command covers updates.
+        action::UPDATE => {
+            return Ok(Some(format!(
+                "Post an update with `/incident update #{number} <text>`."
+            )));
+        }
+        action::PUBLISH => {
+            return Ok(Some(format!(
+                "Publishing from Slack is not there yet: publish #{number} from dutybell's \
+                 web UI or CLI."
+            )));
+        }
+        other => {
+            tracing::warn!(slack.action = %other, "unknown Slack action");
+            return Ok(None);
+        }
+    };
+    let changed = workflow::change(
+        &state.store,
+        &state.config,
+        &by,
+        change,
+        person,
+        Source::Slack,
+        now,
+    )
+    .await?;
+    state.wake.notify_one();
+    Ok(changed
+        .event
+        .is_none()
+        .then(|| format!("#{number}: nothing to change.")))
+}
+
+/// Acks the unacked alerts attached to the incident as `person`; how many.
+async fn ack_pages(
+    state: &AppState,
+    incident: &Incident,
+    person: &str,
+    now: Timestamp,
+) -> Result<usize, Failure> {
+    let via = format!("slack incident #{}", incident.number);
+    let mut acked = 0;
+    for &alert in &incident.alerts {
+        match alerts::acknowledge(&state.store, alert, person, &via, now).await {
+            Ok(Transition::Changed) => acked += 1,
+            Ok(Transition::Unchanged) | Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(acked)
+}
+
+/// "Already resolved by Ana at 14:31 UTC" for a click on an incident that moved on.
+async fn stale(state: &AppState, incident: &Incident) -> Result<String, Failure> {
+    let timeline = incidents::timeline(&state.store, &incident.id).await?;
+    let status = incident.status.as_str();
+    let last = timeline
+        .iter()
+        .rev()
+        .find(|e| e.kind == "status.changed" && e.data["to"] == status);
+    Ok(match last {
+        Some(event) => format!(
+            "#{} is already {status} by {} at {} UTC.",
+            incident.number,
+            name(state, &event.actor),
+            event.occurred_at.strftime("%H:%M")
+        ),
+        None => format!("#{} is already {status}.", incident.number),
+    })
+}
+
+fn name(state: &AppState, person: &str) -> String {
+    state
+        .config
+        .person(person)
+        .map_or_else(|| person.to_string(), |p| p.name.clone())
+}

@@ -1,0 +1,457 @@
+//! The status page admin API (comms spec §4.5, §4.6, §4.9 rule 3), bearer token:
+//! publishing an incident and its public updates, scheduling and moving maintenances,
+//! manual component states, and reclassifying past ranges (audited). Every write rebuilds
+//! the cached page before answering, so the caller's next read sees it.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::incident::{Source, Status};
+use crate::domain::maintenance::{Boundary, boundary};
+use crate::domain::statuspage::{ComponentStatus, Impact, MaintenanceStatus, PublicStatus};
+use crate::http::{AppError, AppState, auth};
+use crate::store::incidents::{self, IncidentRef};
+use crate::store::statuspage::maintenances::{self, Maintenance, NewMaintenance};
+use crate::store::statuspage::publish::{self, Posted, PublicUpdate, Publish};
+use crate::store::statuspage::{self, RangeClass};
+
+/// Longest public name (§4.1).
+const MAX_NAME: usize = 200;
+/// Longest update body, Markdown (§4.1).
+const MAX_BODY: usize = 4096;
+/// Longest reclassification reason.
+const MAX_REASON: usize = 1000;
+
+// TODO(#5): publishing from Slack, the web UI and the CLI (§4.5); the API is the only way
+// in so far. A postmortem note does not yet set `postmortem` by itself (§6.3).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/incidents/{id}/publish", post(publish))
+        .route("/api/v1/incidents/{id}/public-updates", post(public_update))
+        .route("/api/v1/statuspage/maintenances", post(schedule))
+        .route(
+            "/api/v1/statuspage/maintenances/{id}/status",
+            post(move_maintenance),
+        )
+        .route("/api/v1/statuspage/components/{key}", post(set_component))
+        .route("/api/v1/statuspage/reclassify", post(reclassify))
+        .route(
+            "/api/v1/statuspage/reclassifications",
+            get(reclassifications),
+        )
+}
+
+type Answer = Result<(StatusCode, Json<serde_json::Value>), AppError>;
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|err| invalid("body", err.to_string()))
+}
+
+fn actor(state: &AppState, by: Option<String>) -> Result<String, AppError> {
+    match by {
+        Some(by) if state.config.person(&by).is_some() => Ok(by),
+        Some(by) => Err(invalid("by", format!("no person {by:?} in team.toml"))),
+        None => Ok("api".into()),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn check_body(body: &str) -> Result<String, AppError> {
+    if body.trim().is_empty() || body.chars().count() > MAX_BODY {
+        return Err(invalid(
+            "body",
+            format!("must be 1 to {MAX_BODY} characters of Markdown"),
+        ));
+    }
+    Ok(body.to_string())
+}
+
+/// Component keys and states for an incident: known keys, and no `under_maintenance`
+/// (that is what maintenances are for).
+fn check_components(
+    state: &AppState,
+    components: BTreeMap<String, ComponentStatus>,
+) -> Result<Vec<(String, ComponentStatus)>, AppError> {
+    for (key, status) in &components {
+        check_component(state, key)?;
+        if *status == ComponentStatus::UnderMaintenance {
+            let message = "use a scheduled maintenance for under_maintenance";
+            return Err(invalid("components", message));
+        }
+    }
+    Ok(components.into_iter().collect())
+}
+
+fn check_component(state: &AppState, key: &str) -> Result<(), AppError> {
+    if state
+        .config
+        .statuspage
+        .components
+        .iter()
+        .any(|c| c.key == key)
+    {
+        Ok(())
+    } else {
+        Err(invalid(
+            "components",
+            format!("no component {key:?} in statuspage.toml"),
+        ))
+    }
+}
+
+/// A publish or update as the API answers it.
+fn posted(state: &AppState, posted: &Posted) -> serde_json::Value {
+    let base = super::page_url(&state.config);
+    serde_json::json!({
+        "public_id": posted.public_id,
+        "update_id": posted.update_id,
+        "status": posted.status,
+        "shortlink": format!("{base}/incidents/{}", posted.public_id),
+        "affected_components": posted.affected,
+    })
+}
+
+async fn page_changed(state: &AppState) {
+    let now = state.clock.now();
+    state
+        .statuspage
+        .changed(&state.store, &state.config, now)
+        .await;
+    state.wake.notify_one();
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishBody {
+    name: Option<String>,
+    body: String,
+    status: Option<PublicStatus>,
+    #[serde(default)]
+    components: BTreeMap<String, ComponentStatus>,
+    impact: Option<Impact>,
+    notify: Option<bool>,
+    by: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/publish` (§4.5): name (default: the title), body, status
+/// (default: from the internal state), components, impact (default: from severity), notify
+/// (default on).
+async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: PublishBody = parse(&body)?;
+    let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
+    let incident = incidents::get(&state.store, &reference).await?;
+    if incident.test {
+        return Err(AppError::Conflict(
+            "test incidents are never published".into(),
+        ));
+    }
+    let impact = body.impact.unwrap_or(incident.severity.default_impact());
+    if matches!(impact, Impact::Maintenance) {
+        return Err(invalid(
+            "impact",
+            "an incident's impact is none, minor, major or critical",
+        ));
+    }
+    let request = Publish {
+        name: check_name(body.name.as_deref().unwrap_or(&incident.title))?,
+        body: check_body(&body.body)?,
+        status: body.status.unwrap_or(match incident.status {
+            Status::Investigating => PublicStatus::Investigating,
+            Status::Identified => PublicStatus::Identified,
+            Status::Monitoring => PublicStatus::Monitoring,
+            Status::Resolved | Status::Closed => PublicStatus::Resolved,
+        }),
+        impact,
+        components: check_components(&state, body.components)?,
+        notify: body.notify.unwrap_or(true),
+        actor: actor(&state, body.by)?,
+        source: Source::Api,
+    };
+    let page = &state.config.statuspage;
+    let done = publish::publish(&state.store, page, &incident, &request, state.clock.now()).await?;
+    page_changed(&state).await;
+    Ok((StatusCode::CREATED, Json(posted(&state, &done))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    status: Option<PublicStatus>,
+    body: String,
+    #[serde(default)]
+    components: BTreeMap<String, ComponentStatus>,
+    notify: Option<bool>,
+    /// RFC 3339; between the incident's start and now.
+    display_at: Option<Timestamp>,
+    by: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/public-updates` (§4.5).
+async fn public_update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: UpdateBody = parse(&body)?;
+    let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
+    let incident = incidents::get(&state.store, &reference).await?;
+    let Some(public_id) = incident.public_incident_id.clone() else {
+        return Err(AppError::Conflict(
+            "the incident is not published; publish it first".into(),
+        ));
+    };
+    let now = state.clock.now();
+    let head = publish::head(&state.store, &public_id).await?;
+    if let Some(at) = body.display_at
+        && (at > now || at < head.started_at)
+    {
+        let message = format!("must lie between the start ({}) and now", head.started_at);
+        return Err(invalid("display_at", message));
+    }
+    let update = PublicUpdate {
+        status: body.status,
+        body: check_body(&body.body)?,
+        components: check_components(&state, body.components)?,
+        notify: body.notify.unwrap_or(true),
+        display_at: body.display_at,
+        actor: actor(&state, body.by)?,
+        source: Source::Api,
+    };
+    let page = &state.config.statuspage;
+    let ids = (incident.id.as_str(), public_id.as_str());
+    let done = publish::update(&state.store, page, ids, &update, now).await?;
+    page_changed(&state).await;
+    Ok((StatusCode::CREATED, Json(posted(&state, &done))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    name: String,
+    components: Vec<String>,
+    /// RFC 3339, or a local time in the page zone.
+    scheduled_for: String,
+    scheduled_until: String,
+    body: String,
+    auto_start: Option<bool>,
+    auto_complete: Option<bool>,
+    /// `"60m"` (the default), or `null` / `"0m"` for no reminder.
+    #[serde(default = "default_remind")]
+    remind_before: Option<String>,
+    notify: Option<bool>,
+}
+
+fn default_remind() -> Option<String> {
+    Some("60m".into())
+}
+
+/// `POST /api/v1/statuspage/maintenances` (§4.6).
+async fn schedule(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: MaintenanceBody = parse(&body)?;
+    let zone = &state.config.statuspage.time_zone;
+    let at = |field: &str, text: &str, side| {
+        boundary(text, Some(zone), side).map_err(|message| invalid(field, message))
+    };
+    let scheduled_for = at("scheduled_for", &body.scheduled_for, Boundary::Start)?;
+    let scheduled_until = at("scheduled_until", &body.scheduled_until, Boundary::End)?;
+    if scheduled_until <= scheduled_for {
+        return Err(invalid("scheduled_until", "must be after scheduled_for"));
+    }
+    for key in &body.components {
+        check_component(&state, key)?;
+    }
+    let remind_before = match body.remind_before.as_deref() {
+        None => None,
+        Some(text) => {
+            let before = crate::domain::duration::parse_duration(text)
+                .map_err(|message| invalid("remind_before", message))?;
+            (before.is_positive()).then_some(before)
+        }
+    };
+    let new = NewMaintenance {
+        name: check_name(&body.name)?,
+        body: check_body(&body.body)?,
+        components: body.components,
+        scheduled_for,
+        scheduled_until,
+        auto_start: body.auto_start.unwrap_or(true),
+        auto_complete: body.auto_complete.unwrap_or(true),
+        remind_before,
+        notify: body.notify.unwrap_or(true),
+    };
+    let created = maintenances::create(&state.store, &new, state.clock.now()).await?;
+    page_changed(&state).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(maintenance_json(&state, &created)),
+    ))
+}
+
+fn maintenance_json(state: &AppState, m: &Maintenance) -> serde_json::Value {
+    let base = super::page_url(&state.config);
+    serde_json::json!({
+        "id": m.id,
+        "name": m.name,
+        "status": m.status,
+        "components": m.components,
+        "scheduled_for": m.scheduled_for,
+        "scheduled_until": m.scheduled_until,
+        "auto_start": m.auto_start,
+        "auto_complete": m.auto_complete,
+        "remind_before_s": m.remind_before.map(|d| d.as_secs()),
+        "notify": m.notify,
+        "shortlink": format!("{base}/incidents/{}", m.id),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    status: MaintenanceStatus,
+    body: Option<String>,
+}
+
+/// `POST /api/v1/statuspage/maintenances/{id}/status`: a move by hand (§4.6).
+async fn move_maintenance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: MoveBody = parse(&body)?;
+    let text = body.body.as_deref().map(check_body).transpose()?;
+    let page = &state.config.statuspage;
+    let now = state.clock.now();
+    let moved =
+        maintenances::transition(&state.store, page, &id, body.status, text.as_deref(), now)
+            .await?;
+    let changed = moved.is_some();
+    let current = match moved {
+        Some(moved) => moved,
+        None => maintenances::get(&state.store, &id).await?,
+    };
+    page_changed(&state).await;
+    let mut answer = maintenance_json(&state, &current);
+    answer["changed"] = changed.into();
+    Ok((StatusCode::OK, Json(answer)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentBody {
+    status: ComponentStatus,
+}
+
+/// `POST /api/v1/statuspage/components/{key}`: the manual state (§4.1).
+async fn set_component(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: ComponentBody = parse(&body)?;
+    let page = &state.config.statuspage;
+    let now = state.clock.now();
+    let effective = statuspage::set_manual(&state.store, page, &key, body.status, now).await?;
+    page_changed(&state).await;
+    let answer = serde_json::json!({ "key": key, "manual": body.status, "status": effective });
+    Ok((StatusCode::OK, Json(answer)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReclassifyBody {
+    /// A component key; every component when absent.
+    component: Option<String>,
+    start: Timestamp,
+    end: Timestamp,
+    #[serde(rename = "as")]
+    class: RangeClass,
+    reason: String,
+    by: Option<String>,
+}
+
+/// `POST /api/v1/statuspage/reclassify` (§4.9 rule 3): a past range counted as maintenance
+/// or no data, with who and why kept as the audit entry.
+async fn reclassify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    auth::require_admin(&state, &headers)?;
+    let body: ReclassifyBody = parse(&body)?;
+    let now = state.clock.now();
+    if body.start >= body.end {
+        return Err(invalid("end", "must be after start"));
+    }
+    if body.end > now {
+        return Err(invalid("end", "only past ranges can be reclassified"));
+    }
+    if let Some(key) = &body.component {
+        check_component(&state, key).map_err(|_| invalid("component", format!("no {key:?}")))?;
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        return Err(invalid(
+            "reason",
+            format!("must be 1 to {MAX_REASON} characters"),
+        ));
+    }
+    let admin = actor(&state, body.by)?;
+    let range = (body.start, body.end);
+    let component = body.component.as_deref();
+    let done = statuspage::reclassify(
+        &state.store,
+        component,
+        range,
+        body.class,
+        reason,
+        &admin,
+        now,
+    )
+    .await?;
+    page_changed(&state).await;
+    Ok((StatusCode::CREATED, Json(serde_json::json!(done))))
+}
+
+/// `GET /api/v1/statuspage/reclassifications`: the audit trail, oldest first.
+async fn reclassifications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AppError> {
+    auth::require_admin(&state, &headers)?;
+    let all = statuspage::reclassifications(&state.store).await?;
+    Ok(Json(serde_json::json!({ "reclassifications": all })))
+}

@@ -1,0 +1,416 @@
+//! Slack app mode's state (comms spec §2.4, §2.6): the messages we posted and may edit
+//! (`slack_messages`), the cursor on the incident timeline (`slack_cursor`), the work
+//! still to send (`slack_queue`) and per-channel pacing, 429 pauses and health
+//! (`slack_channels`).
+//!
+//! `engine::slack` turns timeline events into queued work and moves the cursor in one
+//! transaction, so an event is never skipped; each send's outcome is then recorded here,
+//! together with its timeline event when it failed for good.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use sqlx::Row as _;
+
+use super::incidents::{self, NewEvent};
+use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+
+/// What a queued item does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Post the announcement (`chat.postMessage`), or in webhook mode its one message.
+    Announce,
+    /// Re-render the announcement in place (`chat.update`) from the incident as it is now.
+    Rerender,
+    /// Post the event's line in the announcement's thread (webhook mode: a new message).
+    Reply,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Announce => "announce",
+            Op::Rerender => "rerender",
+            Op::Reply => "reply",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Op> {
+        match text {
+            "announce" => Ok(Op::Announce),
+            "rerender" => Ok(Op::Rerender),
+            "reply" => Ok(Op::Reply),
+            other => Err(StoreError::Corrupt(format!("slack_queue.op {other:?}"))),
+        }
+    }
+}
+
+/// Which kind of message a stored `ts` belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    Announcement,
+    Thread,
+}
+
+impl MessageKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Announcement => "announcement",
+            MessageKind::Thread => "thread",
+        }
+    }
+}
+
+/// Work to queue for one timeline event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Work {
+    pub incident_id: String,
+    pub event_seq: i64,
+    /// A Slack channel id, or [`WEBHOOK`].
+    pub channel: String,
+    pub op: Op,
+}
+
+/// The channel key of webhook-only mode: the URL fixes the real channel.
+pub const WEBHOOK: &str = "webhook";
+
+/// A queued item.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub id: i64,
+    pub incident_id: String,
+    pub event_seq: i64,
+    pub channel: String,
+    pub op: Op,
+    pub attempts: i64,
+    pub due_at: Timestamp,
+}
+
+/// A channel's pacing, pause and health.
+// TODO(#5): surface `last_error` as a health warning (`/health`, §0 "Outbox").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Set by a 429 until its `Retry-After` has passed.
+    pub paused_until: Option<Timestamp>,
+    /// Pacing's theoretical next send time: sends may run up to a burst ahead of it.
+    pub pace_at: Timestamp,
+    /// Why the channel is unhealthy (`not_in_channel`, `invalid_auth`…), until a send works.
+    pub last_error: Option<String>,
+}
+
+impl Default for Channel {
+    fn default() -> Self {
+        Channel {
+            paused_until: None,
+            pace_at: Timestamp::UNIX_EPOCH,
+            last_error: None,
+        }
+    }
+}
+
+/// A message we posted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub incident_id: String,
+    pub channel: String,
+    pub ts: String,
+    pub rendered_seq: i64,
+}
+
+/// The last timeline `seq` turned into queued work.
+pub async fn cursor(store: &Store) -> Result<i64> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM slack_cursor WHERE id = 1")
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Queues `work` and moves the cursor to `seq`, in one transaction. A `Rerender` joins the
+/// one already waiting for the same incident and channel.
+pub async fn enqueue(store: &Store, work: &[Work], seq: i64, now: Timestamp) -> Result<()> {
+    let mut tx = store.begin().await?;
+    for item in work {
+        if item.op == Op::Rerender {
+            let joined = sqlx::query(
+                "UPDATE slack_queue SET event_seq = MAX(event_seq, ?) \
+                 WHERE incident_id = ? AND channel = ? AND op = 'rerender'",
+            )
+            .bind(item.event_seq)
+            .bind(&item.incident_id)
+            .bind(&item.channel)
+            .execute(&mut *tx)
+            .await?;
+            if joined.rows_affected() > 0 {
+                continue;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO slack_queue (incident_id, event_seq, channel, op, due_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&item.incident_id)
+        .bind(item.event_seq)
+        .bind(&item.channel)
+        .bind(item.op.as_str())
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    set_cursor(&mut tx, seq, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves the cursor past every event recorded so far, queueing nothing: while Slack is
+/// not configured, so turning it on later does not announce history.
+pub async fn skip_to_end(store: &Store, now: Timestamp) -> Result<()> {
+    // Read first: most passes find nothing new and need no write transaction.
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM incident_events")
+        .fetch_one(store.pool())
+        .await?;
+    if last <= cursor(store).await? {
+        return Ok(());
+    }
+    let mut tx = store.begin().await?;
+    set_cursor(&mut tx, last, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn set_cursor(conn: &mut sqlx::SqliteConnection, seq: i64, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO slack_cursor (id, seq, updated_at) VALUES (1, ?1, ?2) \
+         ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, ?1), updated_at = ?2",
+    )
+    .bind(seq)
+    .bind(to_ms(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queued items, oldest first (per channel, that is the order they must go out in).
+pub async fn pending(store: &Store, limit: i64) -> Result<Vec<Queued>> {
+    let rows = sqlx::query(
+        "SELECT id, incident_id, event_seq, channel, op, attempts, due_at FROM slack_queue \
+         ORDER BY id LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Queued {
+                id: row.try_get("id")?,
+                incident_id: row.try_get("incident_id")?,
+                event_seq: row.try_get("event_seq")?,
+                channel: row.try_get("channel")?,
+                op: Op::parse(row.try_get("op")?)?,
+                attempts: row.try_get("attempts")?,
+                due_at: from_ms(row.try_get("due_at")?)?,
+            })
+        })
+        .collect()
+}
+
+/// Every channel with state, by channel key.
+pub async fn channels(store: &Store) -> Result<BTreeMap<String, Channel>> {
+    let rows = sqlx::query("SELECT channel, paused_until, pace_at, last_error FROM slack_channels")
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let channel = Channel {
+                paused_until: from_ms_opt(row.try_get("paused_until")?)?,
+                pace_at: from_ms(row.try_get("pace_at")?)?,
+                last_error: row.try_get("last_error")?,
+            };
+            Ok((row.try_get("channel")?, channel))
+        })
+        .collect()
+}
+
+/// The incident's announcement in `channel`, if one was posted.
+pub async fn announcement(
+    store: &Store,
+    incident_id: &str,
+    channel: &str,
+) -> Result<Option<Message>> {
+    let row = sqlx::query(
+        "SELECT incident_id, channel, ts, rendered_seq FROM slack_messages \
+         WHERE incident_id = ? AND channel = ? AND kind = 'announcement'",
+    )
+    .bind(incident_id)
+    .bind(channel)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|row| {
+        Ok(Message {
+            incident_id: row.try_get("incident_id")?,
+            channel: row.try_get("channel")?,
+            ts: row.try_get("ts")?,
+            rendered_seq: row.try_get("rendered_seq")?,
+        })
+    })
+    .transpose()
+}
+
+/// What became of one queued item.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Posted; keep `ts` (`None` in webhook mode, where nothing comes back). An
+    /// announcement replaces the one stored for the incident and channel.
+    Posted {
+        kind: MessageKind,
+        ts: Option<String>,
+        rendered_seq: i64,
+    },
+    /// The announcement was edited in place to reflect events up to `rendered_seq`.
+    Updated { ts: String, rendered_seq: i64 },
+    /// Nothing to send after all (e.g. an event line with no text).
+    Skipped,
+    /// Try again at `at`; the channel keeps its order behind it.
+    Retry { at: Timestamp, error: String },
+    /// Failed for good: `event` (`notification.failed`) lands on the incident timeline;
+    /// `unhealthy` marks the channel.
+    Failed {
+        error: String,
+        event: NewEvent,
+        unhealthy: bool,
+    },
+}
+
+/// Records `outcome` for `item` in one transaction; `pace_at` is the channel's pacing
+/// after this send (unchanged when nothing was sent).
+pub async fn record(
+    store: &Store,
+    item: &Queued,
+    outcome: &Outcome,
+    pace_at: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    match outcome {
+        Outcome::Retry { at, error } => {
+            sqlx::query(
+                "UPDATE slack_queue SET attempts = attempts + 1, due_at = ?, last_error = ? \
+                 WHERE id = ?",
+            )
+            .bind(to_ms(*at))
+            .bind(error)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        other => {
+            sqlx::query("DELETE FROM slack_queue WHERE id = ?")
+                .bind(item.id)
+                .execute(&mut *tx)
+                .await?;
+            if let Outcome::Posted {
+                kind,
+                ts: Some(ts),
+                rendered_seq,
+            } = other
+            {
+                if *kind == MessageKind::Announcement {
+                    sqlx::query(
+                        "DELETE FROM slack_messages WHERE incident_id = ? AND channel = ? \
+                         AND kind = 'announcement'",
+                    )
+                    .bind(&item.incident_id)
+                    .bind(&item.channel)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO slack_messages (incident_id, channel, ts, kind, event_seq, \
+                     rendered_seq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&item.incident_id)
+                .bind(&item.channel)
+                .bind(ts)
+                .bind(kind.as_str())
+                .bind(item.event_seq)
+                .bind(rendered_seq)
+                .bind(to_ms(now))
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Outcome::Updated { ts, rendered_seq } = other {
+                sqlx::query(
+                    "UPDATE slack_messages SET rendered_seq = MAX(rendered_seq, ?), \
+                     updated_at = ? WHERE channel = ? AND ts = ?",
+                )
+                .bind(rendered_seq)
+                .bind(to_ms(now))
+                .bind(&item.channel)
+                .bind(ts)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Outcome::Failed { event, .. } = other {
+                incidents::add_event(&mut tx, &item.incident_id, event, now).await?;
+            }
+        }
+    }
+    let (last_error, healthy) = match outcome {
+        Outcome::Failed {
+            error,
+            unhealthy: true,
+            ..
+        } => (Some(error.as_str()), false),
+        Outcome::Posted { .. } | Outcome::Updated { .. } => (None, true),
+        _ => (None, false),
+    };
+    sqlx::query(
+        "INSERT INTO slack_channels (channel, pace_at) VALUES (?1, ?2) \
+         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, ?2)",
+    )
+    .bind(&item.channel)
+    .bind(to_ms(pace_at))
+    .execute(&mut *tx)
+    .await?;
+    if healthy || last_error.is_some() {
+        sqlx::query(
+            "UPDATE slack_channels SET last_error = ?, last_error_at = ? WHERE channel = ?",
+        )
+        .bind(last_error)
+        .bind(last_error.map(|_| to_ms(now)))
+        .bind(&item.channel)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Pauses `channel` until `until` (a 429's `Retry-After`); its queue keeps its order.
+pub async fn pause(store: &Store, channel: &str, until: Timestamp) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO slack_channels (channel, paused_until) VALUES (?1, ?2) \
+         ON CONFLICT (channel) DO UPDATE SET paused_until = ?2",
+    )
+    .bind(channel)
+    .bind(to_ms(until))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// When the next queued item may go out: its due time, after its channel's pause and
+/// pacing (`pace_at` less the allowed `burst`); `None` with an empty queue.
+pub async fn next_due_at(store: &Store, burst: jiff::SignedDuration) -> Result<Option<Timestamp>> {
+    let at: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(MAX(q.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - ?)) \
+         FROM slack_queue q LEFT JOIN slack_channels c ON c.channel = q.channel",
+    )
+    .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))
+    .fetch_one(store.pool())
+    .await?;
+    from_ms_opt(at)
+}

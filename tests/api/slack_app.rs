@@ -1,0 +1,718 @@
+//! Slack app mode (issue #5, comms spec §2): `/incident` and button clicks come in signed,
+//! the engine announces incidents in the incidents channel and keeps the announcement and
+//! its thread in step. Slack's Web API is a local fake on 127.0.0.1 that records every
+//! call and answers in Slack's shapes.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse as _, Response};
+use dutybell::domain::incident::Status;
+use dutybell::store::incidents::{self, Incident, IncidentRef};
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::helpers::{SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, Setup, TestApp, spawn_app_with};
+
+/// One request the fake received.
+#[derive(Clone, Debug)]
+struct Call {
+    /// `chat.postMessage`, `chat.update`, or `respond` for `response_url` replies.
+    method: String,
+    authorization: String,
+    body: Value,
+}
+
+type Scripted = (u16, Vec<(&'static str, String)>, String);
+
+#[derive(Clone, Default)]
+struct FakeState {
+    calls: Arc<Mutex<Vec<Call>>>,
+    /// Replies for the next Web API calls, in order; then Slack's normal answers.
+    scripted: Arc<Mutex<VecDeque<Scripted>>>,
+    posted: Arc<Mutex<u64>>,
+}
+
+/// A Slack Web API stand-in: `chat.postMessage` answers a fresh `ts` per message
+/// (`1700000000.000100`, `…000101`, …), `chat.update` echoes the `ts`.
+struct SlackFake {
+    addr: SocketAddr,
+    state: FakeState,
+}
+
+impl SlackFake {
+    async fn start() -> SlackFake {
+        let state = FakeState::default();
+        let router = axum::Router::new()
+            .fallback(fake_slack)
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        SlackFake { addr, state }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    fn script(&self, status: u16, headers: &[(&'static str, &str)], body: &str) {
+        let headers = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        self.state
+            .scripted
+            .lock()
+            .unwrap()
+            .push_back((status, headers, body.to_string()));
+    }
+
+    fn response_url(&self) -> String {
+        format!("http://{}/respond/T0/1/abc", self.addr)
+    }
+}
+
+async fn fake_slack(
+    State(state): State<FakeState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let method = match path.strip_prefix("/api/") {
+        Some(method) => method.to_string(),
+        None if path.starts_with("/respond/") => "respond".to_string(),
+        None => path.to_string(),
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let authorization = crate::helpers::header(&headers, "authorization");
+    state.calls.lock().unwrap().push(Call {
+        method: method.clone(),
+        authorization,
+        body: body.clone(),
+    });
+    if method == "respond" {
+        return (StatusCode::OK, "ok").into_response();
+    }
+    if let Some((status, headers, text)) = state.scripted.lock().unwrap().pop_front() {
+        let mut response = (StatusCode::from_u16(status).unwrap(), text).into_response();
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        return response;
+    }
+    let reply = match method.as_str() {
+        "chat.postMessage" => {
+            let mut n = state.posted.lock().unwrap();
+            let ts = format!("1700000000.{:06}", 100 + *n);
+            *n += 1;
+            json!({"ok": true, "channel": body["channel"], "ts": ts})
+        }
+        "chat.update" => json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}),
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    };
+    axum::Json(reply).into_response()
+}
+
+/// Two people linked to Slack; the rest of the test team is not.
+const PEOPLE: &str = r#"
+[[person]]
+id = "sam"
+name = "Sam Lee"
+email = "sam@example.com"
+slack_id = "U0SAM"
+
+[[person]]
+id = "kim"
+name = "Kim Park"
+email = "kim@example.com"
+slack_id = "U0KIM"
+"#;
+
+async fn slack_app() -> (TestApp, SlackFake) {
+    let fake = SlackFake::start().await;
+    let instance = format!(
+        "[slack]\nincidents_channel = \"C0INC\"\nbot_token_env = \"SLACK_BOT_TOKEN\"\n\
+         signing_secret_env = \"SLACK_SIGNING_SECRET\"\napi_base = \"http://{}/api\"\n",
+        fake.addr
+    );
+    let app = spawn_app_with(Setup {
+        instance,
+        team: PEOPLE.into(),
+        ..Setup::default()
+    })
+    .await;
+    (app, fake)
+}
+
+/// Form encoding as Slack sends it.
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `v0=` + hex HMAC-SHA256 of `v0:{ts}:{body}` under the signing secret (§2.2), computed
+/// here independently of dutybell's own code.
+fn signature(ts: i64, body: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(SLACK_SIGNING_SECRET.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post_signed(app: &TestApp, path: &str, body: String) -> reqwest::Response {
+    let ts = app.clock.now().as_second();
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn command_body(fake: &SlackFake, user: &str, text: &str) -> String {
+    format!(
+        "token=legacy&team_id=T0&team_domain=acme&channel_id=C0OPS&channel_name=ops&\
+         user_id={user}&user_name=x&command=%2Fincident&text={}&api_app_id=A0&\
+         is_enterprise_install=false&response_url={}&trigger_id=1.2.3",
+        enc(text),
+        enc(&fake.response_url())
+    )
+}
+
+/// `/incident <text>` from `user`; returns the ephemeral reply's text.
+async fn command(app: &TestApp, fake: &SlackFake, user: &str, text: &str) -> String {
+    let response = post_signed(app, "/slack/commands", command_body(fake, user, text)).await;
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["response_type"], "ephemeral");
+    reply["text"].as_str().unwrap().to_string()
+}
+
+/// A click on an announcement button, as Slack posts it.
+async fn click(app: &TestApp, fake: &SlackFake, user: &str, action_id: &str, value: &str) {
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "x", "team_id": "T0"},
+        "team": {"id": "T0"},
+        "container": {"type": "message", "channel_id": "C0INC",
+                      "message_ts": "1700000000.000100"},
+        "channel": {"id": "C0INC"},
+        "message": {"ts": "1700000000.000100"},
+        "response_url": fake.response_url(),
+        "trigger_id": "1.2.3",
+        "actions": [{"action_id": action_id, "block_id": "incident.actions",
+                     "value": value, "type": "button", "action_ts": "1700000001.1"}],
+    });
+    let body = format!("payload={}", enc(&payload.to_string()));
+    let response = post_signed(app, "/slack/interactivity", body).await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn incident(app: &TestApp, number: i64) -> Incident {
+    incidents::get(&app.store, &IncidentRef::Number(number))
+        .await
+        .unwrap()
+}
+
+fn header_of(call: &Call) -> String {
+    call.body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn field_texts(call: &Call) -> Vec<String> {
+    call.body["blocks"][1]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn button_ids(call: &Call) -> Vec<(String, String)> {
+    let blocks = call.body["blocks"].as_array().unwrap();
+    let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+    actions["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action_id"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Declares `/incident p1 Checkout down` as Sam and lets the engine announce it.
+async fn declared(app: &TestApp, fake: &SlackFake) -> Incident {
+    command(app, fake, "U0SAM", "p1 Checkout down").await;
+    app.run_engine_once().await;
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
+    // Later steps start a few seconds on, clear of the channel's pacing.
+    app.clock.advance(SignedDuration::from_secs(10));
+    incident(app, 1).await
+}
+
+#[tokio::test]
+async fn unsigned_stale_or_forged_slack_requests_are_refused() {
+    let (app, fake) = slack_app().await;
+    let body = command_body(&fake, "U0SAM", "p1 Checkout down");
+    let now = app.clock.now().as_second();
+    let send = |ts: Option<i64>, signature: Option<String>| {
+        let mut request = app
+            .client
+            .post(app.url("/slack/commands"))
+            .body(body.clone());
+        if let Some(ts) = ts {
+            request = request.header("x-slack-request-timestamp", ts.to_string());
+        }
+        if let Some(signature) = signature {
+            request = request.header("x-slack-signature", signature);
+        }
+        request.send()
+    };
+
+    let missing = send(None, None).await.unwrap();
+    let no_signature = send(Some(now), None).await.unwrap();
+    let forged = send(Some(now), Some(signature(now, "text=p3+other")))
+        .await
+        .unwrap();
+    let stale = send(Some(now - 301), Some(signature(now - 301, &body)))
+        .await
+        .unwrap();
+    let wrong_secret = send(Some(now), Some(format!("v0={}", "ab".repeat(32))))
+        .await
+        .unwrap();
+    app.run_engine_once().await;
+
+    for response in [missing, no_signature, forged, stale, wrong_secret] {
+        assert_eq!(response.status(), 401);
+    }
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+    assert!(fake.calls().is_empty());
+    // The same body, signed now, goes through: the refusals were about the signature.
+    let reply = command(&app, &fake, "U0SAM", "p1 Checkout down").await;
+    assert!(reply.starts_with("Declared #1 (P1)"), "{reply}");
+}
+
+#[tokio::test]
+async fn slack_routes_are_absent_without_app_mode() {
+    let app = crate::helpers::spawn_app().await;
+
+    let response = post_signed(&app, "/slack/commands", "text=p1+x".into()).await;
+
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn incident_p1_declares_and_the_engine_announces_it() {
+    let (app, fake) = slack_app().await;
+
+    let reply = command(&app, &fake, "U0SAM", "p1 Checkout down").await;
+    app.run_engine_once().await;
+
+    assert_eq!(
+        reply,
+        "Declared #1 (P1). You are the commander; the announcement follows in the incidents \
+         channel."
+    );
+    let declared = incident(&app, 1).await;
+    assert_eq!(declared.title, "Checkout down");
+    assert_eq!(declared.commander, "sam");
+    assert_eq!(declared.declared_by, "sam");
+    assert_eq!(declared.status, Status::Investigating);
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.authorization, format!("Bearer {SLACK_BOT_TOKEN}"));
+    assert_eq!(post.body["channel"], "C0INC");
+    assert_eq!(header_of(post), ":rotating_light: P1 · #1 · Checkout down");
+    assert_eq!(
+        post.body["text"],
+        "P1 incident #1: Checkout down (commander: Sam Lee)"
+    );
+    assert_eq!(
+        field_texts(post)[..3],
+        [
+            "*Status*\nInvestigating",
+            "*Severity*\nP1",
+            "*Commander*\n<@U0SAM>"
+        ]
+    );
+    let ids: Vec<(String, String)> = [
+        "incident.ack",
+        "incident.resolve",
+        "incident.claim_commander",
+        "incident.update",
+        "incident.publish",
+    ]
+    .iter()
+    .map(|id| (id.to_string(), declared.id.clone()))
+    .collect();
+    assert_eq!(button_ids(post), ids);
+    // A second pass sends nothing more.
+    app.clock.advance(SignedDuration::from_secs(10));
+    app.run_engine_once().await;
+    assert_eq!(fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn status_command_edits_the_announcement_and_replies_in_its_thread() {
+    let (app, fake) = slack_app().await;
+    declared(&app, &fake).await;
+
+    let reply = command(
+        &app,
+        &fake,
+        "U0SAM",
+        "status #1 identified Bad deploy of v42",
+    )
+    .await;
+    app.run_engine_once().await;
+
+    assert_eq!(reply, "#1: status changed.");
+    assert_eq!(incident(&app, 1).await.status, Status::Identified);
+    let updates = fake.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].body["channel"], "C0INC");
+    assert_eq!(updates[0].body["ts"], "1700000000.000100");
+    assert_eq!(field_texts(&updates[0])[0], "*Status*\nIdentified");
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    let thread = &posts[1];
+    assert_eq!(thread.body["thread_ts"], "1700000000.000100");
+    assert!(thread.body.get("reply_broadcast").is_none());
+    assert_eq!(
+        thread.body["blocks"][0]["text"]["text"],
+        "*Status:* Investigating → *Identified* (<@U0SAM>)\nBad deploy of v42"
+    );
+}
+
+#[tokio::test]
+async fn claim_commander_button_hands_the_incident_to_the_clicker() {
+    let (app, fake) = slack_app().await;
+    let declared = declared(&app, &fake).await;
+
+    click(
+        &app,
+        &fake,
+        "U0KIM",
+        "incident.claim_commander",
+        &declared.id,
+    )
+    .await;
+    app.run_engine_once().await;
+
+    assert_eq!(incident(&app, 1).await.commander, "kim");
+    let updates = fake.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(field_texts(&updates[0])[2], "*Commander*\n<@U0KIM>");
+    assert_eq!(
+        updates[0].body["text"],
+        "P1 incident #1: Checkout down (commander: Kim Park)"
+    );
+    let thread = &fake.calls_to("chat.postMessage")[1];
+    assert_eq!(
+        thread.body["blocks"][0]["text"]["text"],
+        "*Commander:* <@U0SAM> → <@U0KIM> (<@U0KIM>)"
+    );
+}
+
+#[tokio::test]
+async fn resolve_button_resolves_broadcasts_and_a_second_click_is_told_why_not() {
+    let (app, fake) = slack_app().await;
+    let declared = declared(&app, &fake).await;
+
+    click(&app, &fake, "U0SAM", "incident.resolve", &declared.id).await;
+    app.run_engine_once().await;
+    click(&app, &fake, "U0KIM", "incident.resolve", &declared.id).await;
+
+    let resolved = incident(&app, 1).await;
+    assert_eq!(resolved.status, Status::Resolved);
+    let update = &fake.calls_to("chat.update")[0];
+    assert_eq!(field_texts(update)[0], "*Status*\nResolved");
+    let buttons: Vec<String> = button_ids(update).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(buttons, ["incident.update", "incident.publish"]);
+    let thread = &fake.calls_to("chat.postMessage")[1];
+    assert_eq!(thread.body["thread_ts"], "1700000000.000100");
+    assert_eq!(thread.body["reply_broadcast"], true);
+    assert_eq!(
+        thread.body["blocks"][0]["text"]["text"],
+        ":white_check_mark: #1 resolved. *Status:* Investigating → *Resolved* (<@U0SAM>)"
+    );
+    let replies = fake.calls_to("respond");
+    assert_eq!(replies.len(), 1, "only the stale click is answered");
+    assert_eq!(
+        replies[0].body,
+        json!({"response_type": "ephemeral", "replace_original": false,
+               "text": "#1 is already resolved by Sam Lee at 03:00 UTC."})
+    );
+    assert_eq!(
+        incidents::timeline(&app.store, &declared.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "status.changed")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn mentions_and_markup_in_a_title_arrive_escaped() {
+    let (app, fake) = slack_app().await;
+
+    command(
+        &app,
+        &fake,
+        "U0SAM",
+        "p2 <!channel> <script>alert(1)</script> & co",
+    )
+    .await;
+    app.run_engine_once().await;
+
+    let post = &fake.calls_to("chat.postMessage")[0];
+    assert_eq!(
+        header_of(post),
+        ":rotating_light: P2 · #1 · &lt;!channel&gt; &lt;script&gt;alert(1)&lt;/script&gt; \
+         &amp; co"
+    );
+    assert_eq!(
+        post.body["text"],
+        "P2 incident #1: &lt;!channel&gt; &lt;script&gt;alert(1)&lt;/script&gt; &amp; co \
+         (commander: Sam Lee)"
+    );
+    assert!(!post.body.to_string().contains("<!channel>"));
+}
+
+#[tokio::test]
+async fn a_rate_limited_channel_waits_for_retry_after_and_then_sends() {
+    let (app, fake) = slack_app().await;
+    fake.script(429, &[("retry-after", "30")], "");
+
+    command(&app, &fake, "U0SAM", "p1 Checkout down").await;
+    app.run_engine_once().await;
+    let next = dutybell::engine::slack::next_due(&app.engine)
+        .await
+        .unwrap();
+    app.clock.advance(SignedDuration::from_secs(29));
+    app.run_engine_once().await;
+    let while_paused = fake.calls_to("chat.postMessage").len();
+    app.clock.advance(SignedDuration::from_secs(2));
+    app.run_engine_once().await;
+
+    assert_eq!(while_paused, 1, "nothing is sent before Retry-After passes");
+    assert_eq!(
+        next,
+        Some(crate::helpers::t0() + SignedDuration::from_secs(30))
+    );
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].body, posts[1].body, "the same message, resent");
+    // Its ts is stored: the next change edits that message.
+    command(&app, &fake, "U0SAM", "sev #1 p2").await;
+    app.run_engine_once().await;
+    assert_eq!(
+        fake.calls_to("chat.update")[0].body["ts"],
+        "1700000000.000100"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_announcement_is_posted_anew_and_its_new_ts_kept() {
+    let (app, fake) = slack_app().await;
+    declared(&app, &fake).await;
+    fake.script(200, &[], r#"{"ok":false,"error":"message_not_found"}"#);
+
+    command(&app, &fake, "U0SAM", "sev #1 p2").await;
+    app.run_engine_once().await;
+    app.clock.advance(SignedDuration::from_secs(10));
+    command(&app, &fake, "U0SAM", "update #1 Failover done").await;
+    app.run_engine_once().await;
+
+    let methods: Vec<String> = fake.calls().into_iter().map(|c| c.method).collect();
+    assert_eq!(
+        methods,
+        [
+            "chat.postMessage", // the announcement, ts …100
+            "chat.update",      // message_not_found
+            "chat.postMessage", // the announcement anew, ts …101
+            "chat.postMessage", // the severity line, in the new thread
+            "chat.postMessage", // the update, in the new thread
+        ]
+    );
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(
+        header_of(&posts[1]),
+        ":rotating_light: P2 · #1 · Checkout down"
+    );
+    assert!(posts[1].body.get("thread_ts").is_none());
+    assert_eq!(posts[2].body["thread_ts"], "1700000000.000101");
+    assert_eq!(posts[3].body["thread_ts"], "1700000000.000101");
+    assert_eq!(
+        posts[3].body["blocks"][0]["text"]["text"],
+        "*Update* from <@U0SAM>:\nFailover done"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_recorded_on_the_incident_timeline() {
+    let (app, fake) = slack_app().await;
+    fake.script(200, &[], r#"{"ok":false,"error":"invalid_auth"}"#);
+
+    command(&app, &fake, "U0SAM", "p1 Checkout down").await;
+    app.run_engine_once().await;
+
+    let declared = incident(&app, 1).await;
+    let timeline = incidents::timeline(&app.store, &declared.id).await.unwrap();
+    let failed: Vec<&Value> = timeline
+        .iter()
+        .filter(|e| e.kind == "notification.failed")
+        .map(|e| &e.data)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["channel"], "slack");
+    assert_eq!(failed[0]["slack_channel"], "C0INC");
+    assert_eq!(failed[0]["error"], "invalid_auth");
+    // The commander was told by DM (which this fake lets through), and nothing is retried.
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].body["channel"], "U0SAM");
+    app.clock.advance(SignedDuration::from_secs(3600));
+    app.run_engine_once().await;
+    assert_eq!(fake.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn unlinked_slack_users_are_asked_to_link_their_account() {
+    let (app, fake) = slack_app().await;
+
+    let reply = command(&app, &fake, "U0STRANGER", "p1 Checkout down").await;
+
+    assert_eq!(
+        reply,
+        "Link your account first: add `slack_id = \"U0STRANGER\"` to your `[[person]]` in \
+         team.toml and restart dutybell."
+    );
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn help_and_usage_mistakes_answer_without_acting() {
+    let (app, fake) = slack_app().await;
+
+    let help = command(&app, &fake, "U0SAM", "help").await;
+    let bare_title = command(&app, &fake, "U0SAM", "Checkout down").await;
+    let subcommand_title = command(&app, &fake, "U0SAM", "list of failing jobs").await;
+    let no_incident = command(&app, &fake, "U0SAM", "update Rolled back").await;
+    let echoed = command(&app, &fake, "U0SAM", "list <!here> now").await;
+
+    assert!(help.starts_with("*/incident* declares and runs incidents:"));
+    assert!(
+        bare_title.starts_with("Say how bad it is to declare it now: `/incident p1 Checkout down`")
+    );
+    assert!(subcommand_title.contains("`/incident p2 list of failing jobs`"));
+    assert_eq!(no_incident, "No incident is open; name one with `#N`.");
+    assert!(
+        echoed.contains("`/incident p2 list &lt;!here&gt; now`"),
+        "{echoed}"
+    );
+    assert!(!echoed.contains("<!here>"));
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ack_button_acks_attached_alerts_then_records_the_responder() {
+    let (app, fake) = slack_app().await;
+    let alert = app.fire("DiskFull").await["alert_id"].as_i64().unwrap();
+    let declared = declared(&app, &fake).await;
+    let now = app.clock.now();
+    incidents::attach(
+        &app.store,
+        &IncidentRef::Number(1),
+        alert,
+        "attached",
+        "sam",
+        now,
+    )
+    .await
+    .unwrap();
+
+    click(&app, &fake, "U0KIM", "incident.ack", &declared.id).await;
+    click(&app, &fake, "U0KIM", "incident.ack", &declared.id).await;
+    app.run_engine_once().await;
+
+    let acked = dutybell::store::alerts::get(&app.store, alert)
+        .await
+        .unwrap();
+    assert_eq!(acked.acked_by.as_deref(), Some("kim"));
+    let replies: Vec<Value> = fake
+        .calls_to("respond")
+        .into_iter()
+        .map(|c| c.body["text"].clone())
+        .collect();
+    assert_eq!(replies, [json!("Acknowledged 1 alert(s) of #1.")]);
+    let posts = fake.calls_to("chat.postMessage");
+    let note = posts.last().unwrap();
+    assert_eq!(note.body["thread_ts"], "1700000000.000100");
+    assert_eq!(
+        note.body["blocks"][0]["text"]["text"],
+        ":memo: *Note* from <@U0KIM>:\nKim Park is responding."
+    );
+}
+
+#[tokio::test]
+async fn a_burst_is_paced_to_one_message_a_second_per_channel() {
+    let (app, fake) = slack_app().await;
+    declared(&app, &fake).await;
+    for n in 1..=8 {
+        command(&app, &fake, "U0SAM", &format!("note #1 step {n}")).await;
+    }
+
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        app.run_engine_once().await;
+        sent.push(fake.calls_to("chat.postMessage").len() - 1);
+        app.clock.advance(SignedDuration::from_secs(1));
+    }
+
+    assert_eq!(sent, [5, 6, 7, 8], "a burst of five, then one a second");
+    let notes: Vec<String> = fake.calls_to("chat.postMessage")[1..]
+        .iter()
+        .map(|c| {
+            c.body["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = (1..=8)
+        .map(|n| format!(":memo: *Note* from <@U0SAM>:\nstep {n}"))
+        .collect();
+    assert_eq!(notes, expected, "in order");
+}
