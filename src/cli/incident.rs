@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::incident::{Change, DeclareRequest, Severity, Source, Status};
 use crate::engine;
+use crate::engine::publishing::PublicPost;
 use crate::store::incidents::{self, IncidentRef};
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +79,21 @@ pub enum IncidentCommand {
     Update {
         incident: String,
         text: String,
+        #[arg(long = "as", env = "DUTYBELL_USER")]
+        by: Option<String>,
+    },
+    /// Publish to the status page (first time) or post a public update; customers see
+    /// TEXT (Markdown). The running server shows it within a minute.
+    Publish {
+        incident: String,
+        text: String,
+        /// investigating, identified, monitoring or resolved (default: unchanged, or the
+        /// internal status on the first publish).
+        #[arg(long)]
+        status: Option<String>,
+        /// Don't mail subscribers.
+        #[arg(long)]
+        quiet: bool,
         #[arg(long = "as", env = "DUTYBELL_USER")]
         by: Option<String>,
     },
@@ -192,6 +208,40 @@ pub async fn run(config: &Config, clock: &Clock, command: IncidentCommand) -> an
                     text
                 );
             }
+            store.close().await;
+            return Ok(());
+        }
+        IncidentCommand::Publish {
+            incident,
+            text,
+            status,
+            quiet,
+            by,
+        } => {
+            let by = person(config, by)?;
+            let status = status
+                .map(|s| serde_json::from_value(serde_json::Value::String(s.clone())))
+                .transpose()
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "--status: use investigating, identified, monitoring or resolved"
+                    )
+                })?;
+            let post = PublicPost {
+                body: text,
+                status,
+                notify: Some(!quiet),
+                ..PublicPost::default()
+            };
+            let target = reference(&incident)?;
+            let posted =
+                engine::publishing::post(&store, config, &target, post, &by, Source::Cli, now)
+                    .await?;
+            println!(
+                "Status page: public incident {} is {}",
+                posted.public_id,
+                posted.status.as_str()
+            );
             store.close().await;
             return Ok(());
         }

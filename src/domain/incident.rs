@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::alert;
-use super::statuspage::Impact;
+use super::statuspage::{ComponentStatus, Impact};
 
 /// Longest title, in Unicode scalar values.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -188,6 +188,16 @@ impl Severity {
             Severity::P1 => Impact::Critical,
             Severity::P2 => Impact::Major,
             Severity::P3 => Impact::Minor,
+        }
+    }
+
+    /// The state a first publish puts the incident's components in when none are named:
+    /// P1 a major outage, P2 a partial one, P3 degraded performance.
+    pub fn default_component_status(self) -> ComponentStatus {
+        match self {
+            Severity::P1 => ComponentStatus::MajorOutage,
+            Severity::P2 => ComponentStatus::PartialOutage,
+            Severity::P3 => ComponentStatus::DegradedPerformance,
         }
     }
 

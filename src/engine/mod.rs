@@ -25,6 +25,7 @@ pub mod intake;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
+pub mod publishing;
 pub mod shifts;
 pub mod slack;
 pub mod statuspage;

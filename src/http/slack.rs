@@ -28,7 +28,9 @@ use crate::domain::incident::{Change, DeclareRequest, Source, Status};
 use crate::domain::slack::blocks::action;
 use crate::domain::slack::command::{self, Command, HELP};
 use crate::domain::slack::{form, verify};
+use crate::domain::statuspage::PublicStatus;
 use crate::engine::incidents::{self as workflow, IncidentError};
+use crate::engine::publishing::{self, PublicPost};
 use crate::notify::slack_api;
 use crate::store::StoreError;
 use crate::store::alerts::{self, Transition};
@@ -262,6 +264,11 @@ async fn execute(state: &AppState, command: Command, person: &str) -> Result<Str
             },
             "note added",
         ),
+        Command::Public {
+            target,
+            status,
+            text,
+        } => return public(state, target, status, text, person).await,
         Command::Help | Command::DeclareModal { .. } => return Ok(HELP.into()),
     };
     let by = target_incident(state, target).await?;
@@ -282,6 +289,53 @@ async fn execute(state: &AppState, command: Command, person: &str) -> Result<Str
         Some(_) => format!("#{number}: {done}."),
         None => format!("#{number}: nothing to change."),
     })
+}
+
+/// Publishes the incident to the status page, or posts a public update once it is.
+async fn public(
+    state: &AppState,
+    target: Option<i64>,
+    status: Option<PublicStatus>,
+    text: String,
+    person: &str,
+) -> Result<String, Failure> {
+    let by = target_incident(state, target).await?;
+    let now = state.clock.now();
+    let post = PublicPost {
+        body: text,
+        status,
+        ..PublicPost::default()
+    };
+    let posted = publishing::post(
+        &state.store,
+        &state.config,
+        &by,
+        post,
+        person,
+        Source::Slack,
+        now,
+    )
+    .await?;
+    state
+        .statuspage
+        .changed(&state.store, &state.config, now)
+        .await;
+    state.wake.notify_one();
+    let url = format!(
+        "{}/incidents/{}",
+        crate::http::statuspage::page_url(&state.config),
+        posted.public_id
+    );
+    Ok(format!(
+        "Status page: {} ({}). <{}|Open>",
+        crate::web::statuspage::label(posted.status.as_str()),
+        if posted.affected.is_empty() {
+            "no component changes".to_string()
+        } else {
+            format!("{} component(s) changed", posted.affected.len())
+        },
+        mrkdwn(&url)
+    ))
 }
 
 async fn declare(

@@ -28,6 +28,7 @@ mod restart;
 mod slack_app;
 mod statuspage;
 mod storm;
+mod story;
 mod temporary;
 mod verification;
 mod windows;

@@ -21,11 +21,11 @@ use crate::helpers::{SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, Setup, TestApp, spaw
 
 /// One request the fake received.
 #[derive(Clone, Debug)]
-struct Call {
+pub(crate) struct Call {
     /// `chat.postMessage`, `chat.update`, or `respond` for `response_url` replies.
-    method: String,
-    authorization: String,
-    body: Value,
+    pub(crate) method: String,
+    pub(crate) authorization: String,
+    pub(crate) body: Value,
 }
 
 type Scripted = (u16, Vec<(&'static str, String)>, String);
@@ -40,13 +40,13 @@ struct FakeState {
 
 /// A Slack Web API stand-in: `chat.postMessage` answers a fresh `ts` per message
 /// (`1700000000.000100`, `…000101`, …), `chat.update` echoes the `ts`.
-struct SlackFake {
-    addr: SocketAddr,
+pub(crate) struct SlackFake {
+    pub(crate) addr: SocketAddr,
     state: FakeState,
 }
 
 impl SlackFake {
-    async fn start() -> SlackFake {
+    pub(crate) async fn start() -> SlackFake {
         let state = FakeState::default();
         let router = axum::Router::new()
             .fallback(fake_slack)
@@ -61,7 +61,7 @@ impl SlackFake {
         self.state.calls.lock().unwrap().clone()
     }
 
-    fn calls_to(&self, method: &str) -> Vec<Call> {
+    pub(crate) fn calls_to(&self, method: &str) -> Vec<Call> {
         self.calls()
             .into_iter()
             .filter(|c| c.method == method)
@@ -125,7 +125,7 @@ async fn fake_slack(
 }
 
 /// Two people linked to Slack; the rest of the test team is not.
-const PEOPLE: &str = r#"
+pub(crate) const PEOPLE: &str = r#"
 [[person]]
 id = "sam"
 name = "Sam Lee"
@@ -202,7 +202,7 @@ fn command_body(fake: &SlackFake, user: &str, text: &str) -> String {
 }
 
 /// `/incident <text>` from `user`; returns the ephemeral reply's text.
-async fn command(app: &TestApp, fake: &SlackFake, user: &str, text: &str) -> String {
+pub(crate) async fn command(app: &TestApp, fake: &SlackFake, user: &str, text: &str) -> String {
     let response = post_signed(app, "/slack/commands", command_body(fake, user, text)).await;
     assert_eq!(response.status(), 200);
     let reply: Value = response.json().await.unwrap();
@@ -236,14 +236,14 @@ async fn incident(app: &TestApp, number: i64) -> Incident {
         .unwrap()
 }
 
-fn header_of(call: &Call) -> String {
+pub(crate) fn header_of(call: &Call) -> String {
     call.body["blocks"][0]["text"]["text"]
         .as_str()
         .unwrap()
         .to_string()
 }
 
-fn field_texts(call: &Call) -> Vec<String> {
+pub(crate) fn field_texts(call: &Call) -> Vec<String> {
     call.body["blocks"][1]["fields"]
         .as_array()
         .unwrap()

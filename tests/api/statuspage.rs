@@ -12,7 +12,7 @@ use crate::helpers::{Setup, TOKEN, TestApp, am_body, spawn_app_with};
 
 /// One group (`core` with `api`) and a plain `db` component; `api` is bound to service
 /// `api`.
-const PAGE: &str = r#"
+pub(crate) const PAGE: &str = r#"
 [page]
 name = "Acme Status"
 time_zone = "UTC"
@@ -82,7 +82,11 @@ async fn public_update(app: &TestApp, number: i64, body: Value) -> reqwest::Resp
 }
 
 /// A public GET with no credentials: status, headers, body.
-async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+pub(crate) async fn get(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, HeaderMap, String) {
     let mut request = app.client.get(app.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -93,7 +97,7 @@ async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, Heade
     (status, headers, response.text().await.unwrap())
 }
 
-async fn public_json(app: &TestApp, path: &str) -> Value {
+pub(crate) async fn public_json(app: &TestApp, path: &str) -> Value {
     let (status, _, body) = get(app, path, &[]).await;
     assert_eq!(status, 200, "GET {path}");
     serde_json::from_str(&body).unwrap()
@@ -529,7 +533,7 @@ async fn html_has_a_script_free_csp_and_feeds_carry_their_validators() {
 
 // ---- Subscribers -------------------------------------------------------------------
 
-async fn post_form(app: &TestApp, path: &str, body: &str) -> (u16, String) {
+pub(crate) async fn post_form(app: &TestApp, path: &str, body: &str) -> (u16, String) {
     let response = app
         .client
         .post(app.url(path))
@@ -542,7 +546,7 @@ async fn post_form(app: &TestApp, path: &str, body: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
-fn mails_to(app: &TestApp, address: &str) -> Vec<crate::helpers::Mail> {
+pub(crate) fn mails_to(app: &TestApp, address: &str) -> Vec<crate::helpers::Mail> {
     app.smtp
         .mails()
         .into_iter()
@@ -551,7 +555,7 @@ fn mails_to(app: &TestApp, address: &str) -> Vec<crate::helpers::Mail> {
 }
 
 /// A header of a received mail, unfolded.
-fn mail_header(data: &str, name: &str) -> String {
+pub(crate) fn mail_header(data: &str, name: &str) -> String {
     let head = data.split("\r\n\r\n").next().unwrap();
     let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
     let prefix = format!("{}:", name.to_ascii_lowercase());
@@ -563,7 +567,7 @@ fn mail_header(data: &str, name: &str) -> String {
 }
 
 /// The message body with quoted-printable soft breaks and escapes undone.
-fn mail_text(data: &str) -> String {
+pub(crate) fn mail_text(data: &str) -> String {
     let body = data.split_once("\r\n\r\n").unwrap().1.replace("=\r\n", "");
     let bytes = body.as_bytes();
     let mut out = Vec::new();
@@ -588,7 +592,7 @@ fn mail_text(data: &str) -> String {
 }
 
 /// The first link in `text` that contains `marker`, up to the end of its token.
-fn link(text: &str, marker: &str) -> String {
+pub(crate) fn link(text: &str, marker: &str) -> String {
     let start = text.find(marker).unwrap();
     let begin = text[..start].rfind("http://").unwrap();
     let token_at = start + marker.len();
@@ -598,7 +602,7 @@ fn link(text: &str, marker: &str) -> String {
     text[begin..end].to_string()
 }
 
-async fn subscribe_and_confirm(app: &TestApp, address: &str) {
+pub(crate) async fn subscribe_and_confirm(app: &TestApp, address: &str) {
     let body = format!("email={}", address.replace('@', "%40"));
     assert_eq!(post_form(app, "/subscribe", &body).await.0, 200);
     app.run_engine_once().await;

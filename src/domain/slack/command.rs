@@ -6,9 +6,10 @@
 //! severity prefix (`/incident p2 update failed`), which the errors say.
 
 use crate::domain::incident::{self, Severity, Status};
+use crate::domain::statuspage::PublicStatus;
 
 /// Words that start a subcommand rather than a title.
-pub const SUBCOMMANDS: [&str; 9] = [
+pub const SUBCOMMANDS: [&str; 10] = [
     "update",
     "status",
     "sev",
@@ -18,6 +19,7 @@ pub const SUBCOMMANDS: [&str; 9] = [
     "action",
     "list",
     "help",
+    "public",
 ];
 
 /// What `/incident help` answers (Slack `mrkdwn`, so `<` and `>` are written escaped).
@@ -31,6 +33,8 @@ pub const HELP: &str = "\
 • `/incident comms [#N] [@user]`: set the comms lead
 • `/incident note [#N] [--key] &lt;text&gt;`: add a note (`--key` copies it into the postmortem)
 • `/incident action [#N] &lt;text&gt;`: record a follow-up item
+• `/incident public [#N] [status] &lt;text&gt;`: publish to the status page, then post \
+public updates (`resolved` closes the public incident)
 • `/incident list`: open incidents
 `#N` may be left out while one incident is open. A title that starts with one of these \
 words needs the severity prefix: `/incident p2 update of the billing job failed`.";
@@ -75,6 +79,12 @@ pub enum Command {
     },
     Action {
         target: Option<i64>,
+        text: String,
+    },
+    /// Publish to the status page (first time) or post a public update.
+    Public {
+        target: Option<i64>,
+        status: Option<PublicStatus>,
         text: String,
     },
     List,
@@ -201,6 +211,24 @@ fn subcommand(word: &str, rest: &str) -> Result<Command, ParseError> {
             let (target, rest) = target(rest)?;
             let text = required_text("action item", rest, "action [#N] <text>")?;
             Ok(Command::Action { target, text })
+        }
+        "public" => {
+            let (target, rest) = target(rest)?;
+            let (first, after) = split_word(rest);
+            let (status, rest) = match first.to_ascii_lowercase().as_str() {
+                "investigating" => (Some(PublicStatus::Investigating), after),
+                "identified" => (Some(PublicStatus::Identified), after),
+                "monitoring" => (Some(PublicStatus::Monitoring), after),
+                "resolved" => (Some(PublicStatus::Resolved), after),
+                _ => (None, rest),
+            };
+            let usage = "public [#N] [investigating|identified|monitoring|resolved] <text>";
+            let text = required_text("customer-facing text", rest, usage)?;
+            Ok(Command::Public {
+                target,
+                status,
+                text,
+            })
         }
         _ => error(HELP),
     }

@@ -71,6 +71,16 @@ pub enum PublicStatus {
 }
 
 impl PublicStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicStatus::Investigating => "investigating",
+            PublicStatus::Identified => "identified",
+            PublicStatus::Monitoring => "monitoring",
+            PublicStatus::Resolved => "resolved",
+            PublicStatus::Postmortem => "postmortem",
+        }
+    }
+
     pub fn is_unresolved(self) -> bool {
         matches!(
             self,

@@ -14,24 +14,20 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::incident::{Source, Status};
+use crate::domain::incident::Source;
 use crate::domain::maintenance::{Boundary, boundary};
 use crate::domain::statuspage::{ComponentStatus, Impact, MaintenanceStatus, PublicStatus};
+use crate::engine::publishing::{self, PublicPost};
 use crate::http::{AppError, AppState, auth};
 use crate::store::incidents::{self, IncidentRef};
 use crate::store::statuspage::maintenances::{self, Maintenance, NewMaintenance};
-use crate::store::statuspage::publish::{self, Posted, PublicUpdate, Publish};
+use crate::store::statuspage::publish::Posted;
 use crate::store::statuspage::{self, RangeClass};
 
-/// Longest public name (§4.1).
-const MAX_NAME: usize = 200;
-/// Longest update body, Markdown (§4.1).
-const MAX_BODY: usize = 4096;
 /// Longest reclassification reason.
 const MAX_REASON: usize = 1000;
 
-// TODO(#5): publishing from Slack, the web UI and the CLI (§4.5); the API is the only way
-// in so far. A postmortem note does not yet set `postmortem` by itself (§6.3).
+// TODO(#6): a postmortem note does not yet set the public status `postmortem` (§6.3).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/incidents/{id}/publish", post(publish))
@@ -71,57 +67,15 @@ fn actor(state: &AppState, by: Option<String>) -> Result<String, AppError> {
 }
 
 fn check_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(invalid(
-            "name",
-            format!("must be 1 to {MAX_NAME} characters"),
-        ));
-    }
-    Ok(name.to_string())
+    Ok(publishing::check_name(name)?)
 }
 
 fn check_body(body: &str) -> Result<String, AppError> {
-    if body.trim().is_empty() || body.chars().count() > MAX_BODY {
-        return Err(invalid(
-            "body",
-            format!("must be 1 to {MAX_BODY} characters of Markdown"),
-        ));
-    }
-    Ok(body.to_string())
-}
-
-/// Component keys and states for an incident: known keys, and no `under_maintenance`
-/// (that is what maintenances are for).
-fn check_components(
-    state: &AppState,
-    components: BTreeMap<String, ComponentStatus>,
-) -> Result<Vec<(String, ComponentStatus)>, AppError> {
-    for (key, status) in &components {
-        check_component(state, key)?;
-        if *status == ComponentStatus::UnderMaintenance {
-            let message = "use a scheduled maintenance for under_maintenance";
-            return Err(invalid("components", message));
-        }
-    }
-    Ok(components.into_iter().collect())
+    Ok(publishing::check_body(body)?)
 }
 
 fn check_component(state: &AppState, key: &str) -> Result<(), AppError> {
-    if state
-        .config
-        .statuspage
-        .components
-        .iter()
-        .any(|c| c.key == key)
-    {
-        Ok(())
-    } else {
-        Err(invalid(
-            "components",
-            format!("no component {key:?} in statuspage.toml"),
-        ))
-    }
+    Ok(publishing::check_component(&state.config, key)?)
 }
 
 /// A publish or update as the API answers it.
@@ -160,7 +114,7 @@ struct PublishBody {
 
 /// `POST /api/v1/incidents/{id}/publish` (§4.5): name (default: the title), body, status
 /// (default: from the internal state), components, impact (default: from severity), notify
-/// (default on).
+/// (default on). `409` once published: post updates instead.
 async fn publish(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -169,39 +123,16 @@ async fn publish(
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
     let body: PublishBody = parse(&body)?;
-    let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
-    let incident = incidents::get(&state.store, &reference).await?;
-    if incident.test {
-        return Err(AppError::Conflict(
-            "test incidents are never published".into(),
-        ));
-    }
-    let impact = body.impact.unwrap_or(incident.severity.default_impact());
-    if matches!(impact, Impact::Maintenance) {
-        return Err(invalid(
-            "impact",
-            "an incident's impact is none, minor, major or critical",
-        ));
-    }
-    let request = Publish {
-        name: check_name(body.name.as_deref().unwrap_or(&incident.title))?,
-        body: check_body(&body.body)?,
-        status: body.status.unwrap_or(match incident.status {
-            Status::Investigating => PublicStatus::Investigating,
-            Status::Identified => PublicStatus::Identified,
-            Status::Monitoring => PublicStatus::Monitoring,
-            Status::Resolved | Status::Closed => PublicStatus::Resolved,
-        }),
-        impact,
-        components: check_components(&state, body.components)?,
-        notify: body.notify.unwrap_or(true),
-        actor: actor(&state, body.by)?,
-        source: Source::Api,
+    let post = PublicPost {
+        name: body.name,
+        body: body.body,
+        status: body.status,
+        components: body.components,
+        impact: body.impact,
+        notify: body.notify,
+        display_at: None,
     };
-    let page = &state.config.statuspage;
-    let done = publish::publish(&state.store, page, &incident, &request, state.clock.now()).await?;
-    page_changed(&state).await;
-    Ok((StatusCode::CREATED, Json(posted(&state, &done))))
+    post_public(&state, &id, post, body.by, false).await
 }
 
 #[derive(Deserialize)]
@@ -217,7 +148,7 @@ struct UpdateBody {
     by: Option<String>,
 }
 
-/// `POST /api/v1/incidents/{id}/public-updates` (§4.5).
+/// `POST /api/v1/incidents/{id}/public-updates` (§4.5); `409` before the first publish.
 async fn public_update(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,35 +157,52 @@ async fn public_update(
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
     let body: UpdateBody = parse(&body)?;
-    let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
-    let incident = incidents::get(&state.store, &reference).await?;
-    let Some(public_id) = incident.public_incident_id.clone() else {
-        return Err(AppError::Conflict(
-            "the incident is not published; publish it first".into(),
-        ));
-    };
-    let now = state.clock.now();
-    let head = publish::head(&state.store, &public_id).await?;
-    if let Some(at) = body.display_at
-        && (at > now || at < head.started_at)
-    {
-        let message = format!("must lie between the start ({}) and now", head.started_at);
-        return Err(invalid("display_at", message));
-    }
-    let update = PublicUpdate {
+    let post = PublicPost {
         status: body.status,
-        body: check_body(&body.body)?,
-        components: check_components(&state, body.components)?,
-        notify: body.notify.unwrap_or(true),
+        body: body.body,
+        components: body.components,
+        notify: body.notify,
         display_at: body.display_at,
-        actor: actor(&state, body.by)?,
-        source: Source::Api,
+        ..PublicPost::default()
     };
-    let page = &state.config.statuspage;
-    let ids = (incident.id.as_str(), public_id.as_str());
-    let done = publish::update(&state.store, page, ids, &update, now).await?;
-    page_changed(&state).await;
-    Ok((StatusCode::CREATED, Json(posted(&state, &done))))
+    post_public(&state, &id, post, body.by, true).await
+}
+
+/// Publishes (`update` false) or posts an update (`update` true), refusing the other case.
+async fn post_public(
+    state: &AppState,
+    id: &str,
+    post: PublicPost,
+    by: Option<String>,
+    update: bool,
+) -> Answer {
+    let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
+    let actor = actor(state, by)?;
+    let incident = incidents::get(&state.store, &reference).await?;
+    match (incident.public_incident_id.is_some(), update) {
+        (true, false) => {
+            let message = "the incident is published; post public updates instead";
+            return Err(AppError::Conflict(message.into()));
+        }
+        (false, true) => {
+            let message = "the incident is not published; publish it first";
+            return Err(AppError::Conflict(message.into()));
+        }
+        _ => {}
+    }
+    let now = state.clock.now();
+    let done = publishing::post(
+        &state.store,
+        &state.config,
+        &reference,
+        post,
+        &actor,
+        Source::Api,
+        now,
+    )
+    .await?;
+    page_changed(state).await;
+    Ok((StatusCode::CREATED, Json(posted(state, &done))))
 }
 
 #[derive(Deserialize)]
