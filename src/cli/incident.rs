@@ -83,7 +83,7 @@ pub enum IncidentCommand {
         by: Option<String>,
     },
     /// Publish to the status page (first time) or post a public update; customers see
-    /// TEXT (Markdown). The running server shows it within a minute.
+    /// TEXT (Markdown). The running server shows it at its next engine pass.
     Publish {
         incident: String,
         text: String,

@@ -1,7 +1,7 @@
 //! Publishing an internal incident to the status page and posting its public updates
 //! (comms spec §4.5): the checks and defaults the API, Slack and the CLI share. Storing is
 //! `store::statuspage::publish`; callers that hold the page cache rebuild it afterwards
-//! (a CLI write shows on the page at the server's next refresh, within a minute).
+//! (a CLI write shows on the page at the server's next engine pass).
 
 use std::collections::BTreeMap;
 

@@ -111,6 +111,9 @@ pub async fn run(engine: &Engine, now: Timestamp) -> anyhow::Result<Changes> {
     if changes.moved > 0 || changes.reminders > 0 {
         engine.statuspage.bump();
     }
+    if let Err(err) = engine.statuspage.notice_outside_writes(store).await {
+        tracing::warn!(error = %crate::telemetry::chain(&err), "status page check failed");
+    }
     if let Err(err) = engine.statuspage.refresh(store, &engine.config, now).await {
         tracing::warn!(error = %crate::telemetry::chain(&err),
             "status page rebuild failed; serving the previous one");

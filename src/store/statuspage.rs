@@ -164,6 +164,17 @@ pub(crate) async fn recompute(
     Ok(changed)
 }
 
+/// The `seq` of the newest publish or public update on any incident timeline (0 when
+/// none): how a server notices what another process (the CLI) published.
+pub async fn last_publish(store: &Store) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM incident_events \
+         WHERE kind IN ('statuspage.published', 'statuspage.updated')",
+    )
+    .fetch_one(store.pool())
+    .await?)
+}
+
 /// Brings component rows in line with the config (new components, a changed config at a
 /// restart) and their states with what holds them.
 pub async fn sync(store: &Store, page: &StatusPageConfig, now: Timestamp) -> Result<()> {

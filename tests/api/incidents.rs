@@ -507,8 +507,31 @@ async fn the_cli_declares_and_works_an_incident_the_server_sees() {
         "{show}"
     );
 
-    // The server's engine pages api's on-call for the P1 declared from the CLI.
+    let out = cli(&[
+        "incident",
+        "publish",
+        "1",
+        "Checkout errors for some",
+        "--as",
+        "ana",
+    ]);
+    assert!(out.starts_with("Status page: public incident "), "{out}");
+    assert!(out.ends_with(" is identified\n"), "{out}");
+
+    // The server's engine pages api's on-call for the P1 declared from the CLI, and its
+    // status page picks up the CLI's publish.
     app.run_engine_once().await;
+    let summary: serde_json::Value = app
+        .client
+        .get(app.url("/api/v2/summary.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["incidents"][0]["name"], "Checkout down");
+    assert_eq!(summary["status"]["indicator"], "critical");
     assert!(app.hooks.recipients().contains(&"ben".to_string()));
     let shown = app.api_get("/api/v1/incidents/1").await;
     assert_eq!(shown["incident"]["source"], "cli");

@@ -372,6 +372,27 @@ mod tests {
     }
 
     #[test]
+    fn public_takes_an_optional_status_before_the_customer_text() {
+        assert_eq!(
+            ok("public #3 resolved All good now"),
+            Command::Public {
+                target: Some(3),
+                status: Some(PublicStatus::Resolved),
+                text: "All good now".into(),
+            }
+        );
+        assert_eq!(
+            ok("public Checkout is slow for some"),
+            Command::Public {
+                target: None,
+                status: None,
+                text: "Checkout is slow for some".into(),
+            }
+        );
+        assert!(err("public #3 resolved").contains("customer-facing text"));
+    }
+
+    #[test]
     fn subcommands_take_an_optional_incident_number() {
         assert_eq!(
             ok("status #1 identified bad deploy\nrolling back"),

@@ -7,7 +7,7 @@
 //! The engine refreshes too, so uptime bars and "today" move at least once a minute.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
@@ -175,6 +175,9 @@ pub struct StatusCache {
     version: AtomicU64,
     /// One rebuild at a time; a second caller waits, then finds the work done.
     building: tokio::sync::Mutex<()>,
+    /// The newest publish or public update seen in the database: writes from another
+    /// process (the CLI) show up as a newer one at the engine's next pass.
+    seen_publish: AtomicI64,
 }
 
 impl StatusCache {
@@ -189,6 +192,7 @@ impl StatusCache {
             rendered: RwLock::new(Arc::new(Rendered::render(snapshot, 0, now))),
             version: AtomicU64::new(0),
             building: tokio::sync::Mutex::new(()),
+            seen_publish: AtomicI64::new(store::statuspage::last_publish(store).await?),
         })
     }
 
@@ -198,6 +202,16 @@ impl StatusCache {
             .read()
             .unwrap_or_else(|poison| poison.into_inner())
             .clone()
+    }
+
+    /// Marks the rendering stale when the database holds a publish or public update this
+    /// process has not rendered (one made by the CLI).
+    pub async fn notice_outside_writes(&self, store: &Store) -> anyhow::Result<()> {
+        let newest = store::statuspage::last_publish(store).await?;
+        if self.seen_publish.swap(newest, Ordering::SeqCst) != newest {
+            self.bump();
+        }
+        Ok(())
     }
 
     /// Marks the rendering stale; the next [`refresh`](Self::refresh) rebuilds it.
