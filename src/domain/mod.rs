@@ -20,5 +20,6 @@ pub mod override_request;
 pub mod slack;
 pub mod statuspage;
 pub mod temporary_request;
+pub mod text;
 pub mod throttle;
 pub mod verification;

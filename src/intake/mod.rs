@@ -33,14 +33,9 @@ impl IntakeError {
 /// Longest summary kept; longer ones are cut with `…`.
 pub const MAX_SUMMARY_CHARS: usize = 1024;
 
-/// Cuts `text` to at most `max` characters, marking the cut with `…`.
+/// Cuts `text` to at most `max` characters at a grapheme boundary, marking the cut with `…`.
 pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    crate::domain::text::truncate(text, max)
 }
 
 /// Whether `url` is an absolute http(s) URL: the only links dutybell keeps.

@@ -61,6 +61,8 @@ pub struct TestApp {
     pub hooks: WebhookSink,
     /// dutybell's own SMTP listener for email intake, when the setup turned it on.
     pub smtp_intake: Option<SocketAddr>,
+    /// The environment the config was loaded with (kept for restarts).
+    env: Env,
     /// Holds the config and database until the test ends.
     _dir: tempfile::TempDir,
 }
@@ -82,6 +84,9 @@ pub struct Setup {
     pub services: String,
     /// The whole `statuspage.toml`, written when not empty.
     pub statuspage: String,
+    /// More environment variables for the config, over `test_env()` (URLs of receivers
+    /// whose ports are only known at run time).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -96,6 +101,7 @@ impl Default for Setup {
             team: String::new(),
             services: String::new(),
             statuspage: String::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -126,7 +132,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     if !setup.statuspage.is_empty() {
         std::fs::write(dir.path().join("statuspage.toml"), &setup.statuspage).unwrap();
     }
-    build_in(dir, smtp, hooks, setup.clock, setup.engine_loop).await
+    let mut env = test_env();
+    env.extend(setup.env.into_iter().map(|(k, v)| (k.to_string(), v)));
+    build_in(dir, smtp, hooks, setup.clock, setup.engine_loop, env).await
 }
 
 /// Builds and starts the app over the config and database in `dir`.
@@ -136,14 +144,14 @@ async fn build_in(
     hooks: WebhookSink,
     clock: Clock,
     engine_loop: bool,
+    env: Env,
 ) -> TestApp {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.path().join("data")),
         ..Overrides::default()
     };
-    let config =
-        config::load_with(dir.path(), &overrides, &test_env(), &mut Secrets::default()).unwrap();
+    let config = config::load_with(dir.path(), &overrides, &env, &mut Secrets::default()).unwrap();
     let options = Options {
         clock: clock.clone(),
         engine: engine_loop,
@@ -163,6 +171,7 @@ async fn build_in(
         smtp,
         hooks,
         smtp_intake,
+        env,
         _dir: dir,
     }
 }
@@ -173,7 +182,8 @@ impl TestApp {
     /// being driven but keeps its port until the test ends.
     pub async fn restart(self, clock: Clock, edit: impl FnOnce(&Path)) -> TestApp {
         edit(self._dir.path());
-        build_in(self._dir, self.smtp, self.hooks, clock, false).await
+        let env = self.env.clone();
+        build_in(self._dir, self.smtp, self.hooks, clock, false, env).await
     }
 
     /// The config directory (team.toml, oncall.toml, …).

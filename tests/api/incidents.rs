@@ -537,3 +537,76 @@ async fn the_cli_declares_and_works_an_incident_the_server_sees() {
     assert_eq!(shown["incident"]["source"], "cli");
     assert_eq!(shown["incident"]["commander"], "ben");
 }
+
+/// Webhook-only Slack mode (comms spec §2.8): every change is a new message to the
+/// incoming webhook, with `url` buttons (no clicks come back) and escaped text.
+#[tokio::test]
+async fn a_slack_incoming_webhook_gets_one_message_per_change_with_link_buttons() {
+    let slack = crate::helpers::HttpFake::start().await;
+    let app = spawn_app_with(Setup {
+        instance: "[slack]\nwebhook_url_env = \"SLACK_WEBHOOK\"\n".into(),
+        env: vec![(
+            "SLACK_WEBHOOK",
+            format!("http://{}/services/T0/B0/x", slack.addr),
+        )],
+        ..Setup::default()
+    })
+    .await;
+    declare(
+        &app,
+        json!({"title": "Checkout <!channel> down", "severity": "p2", "by": "ana",
+               "page": false}),
+    )
+    .await;
+    app.run_engine_once().await;
+    let status = json!({"status": "monitoring", "text": "fix deployed", "by": "ana"});
+    let moved = app.api_post("/api/v1/incidents/1/status", status).await;
+    assert_eq!(moved.status(), 200);
+    for _ in 0..3 {
+        app.clock.advance(jiff::SignedDuration::from_secs(5));
+        app.run_engine_once().await;
+    }
+
+    let posts = slack.requests();
+    assert!(
+        posts.len() >= 2,
+        "announcement and the status change: {posts:?}"
+    );
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.method == "POST" && p.uri == "/services/T0/B0/x")
+    );
+    let announcement = posts[0].json();
+    // Slack reads `&lt;` back as `<`: the title shows as typed but cannot mention.
+    assert_eq!(
+        announcement["blocks"][0]["text"]["text"],
+        ":rotating_light: P2 · #1 · Checkout &lt;!channel&gt; down"
+    );
+    let text = announcement["text"].as_str().unwrap();
+    assert!(
+        text.contains("&lt;!channel&gt;"),
+        "mrkdwn text is escaped: {text}"
+    );
+    assert!(!text.contains("<!channel>"), "{text}");
+    for message in posts.iter().map(|p| p.json()) {
+        let blocks = message["blocks"].as_array().unwrap();
+        for actions in blocks.iter().filter(|b| b["type"] == "actions") {
+            for button in actions["elements"].as_array().unwrap() {
+                assert!(
+                    button["url"].is_string(),
+                    "webhook buttons are links: {button}"
+                );
+            }
+        }
+    }
+    let change = posts.iter().map(|p| p.json()).find(|m| {
+        m["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Monitoring") || t.contains("monitoring"))
+    });
+    assert!(
+        change.is_some(),
+        "the status change is its own message: {posts:?}"
+    );
+}

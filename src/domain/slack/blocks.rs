@@ -516,89 +516,15 @@ pub fn fit_escaped(text: &str, max: usize) -> (String, bool) {
     if whole <= max {
         return (mrkdwn(text), false);
     }
-    let cut = cut_point(text, max.saturating_sub(1), cost);
+    let cut = crate::domain::text::cut_point(text, max.saturating_sub(1), cost);
     (format!("{}…", mrkdwn(&text[..cut])), true)
 }
 
 /// Cuts plain `text` to at most `max` characters, `…` included.
 pub fn fit_chars(text: &str, max: usize) -> (String, bool) {
-    if text.chars().count() <= max {
-        return (text.to_string(), false);
-    }
-    let cut = cut_point(text, max.saturating_sub(1), |_| 1);
-    (format!("{}…", &text[..cut]), true)
-}
-
-/// The largest byte offset that is a grapheme boundary and keeps the summed `cost` of the
-/// characters before it within `budget`.
-fn cut_point(text: &str, budget: usize, cost: impl Fn(char) -> usize) -> usize {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut spent = 0;
-    let mut best = 0;
-    for (i, &(offset, c)) in chars.iter().enumerate() {
-        if is_boundary(&chars, i) {
-            best = offset;
-        }
-        spent += cost(c);
-        if spent > budget {
-            return best;
-        }
-    }
-    text.len()
-}
-
-/// Whether a cut before `chars[i]` splits no grapheme cluster. A hand-rolled subset of
-/// UAX #29: it keeps combining marks, variation selectors, emoji modifiers and tags with
-/// their base, ZWJ sequences whole, regional-indicator pairs (flags) together and CR LF
-/// together. Hangul syllable sequences and Indic conjuncts are not handled.
-fn is_boundary(chars: &[(usize, char)], i: usize) -> bool {
-    let Some(&(_, c)) = chars.get(i) else {
-        return true;
-    };
-    let Some(&(_, before)) = i.checked_sub(1).and_then(|p| chars.get(p)) else {
-        return true;
-    };
-    if before == '\r' && c == '\n' {
-        return false;
-    }
-    if extends(c) || before == '\u{200D}' {
-        return false;
-    }
-    if is_regional_indicator(c) {
-        let run = chars[..i]
-            .iter()
-            .rev()
-            .take_while(|(_, p)| is_regional_indicator(*p))
-            .count();
-        return run % 2 == 0;
-    }
-    true
-}
-
-/// Characters that attach to the one before them.
-fn extends(c: char) -> bool {
-    matches!(c as u32,
-        0x0300..=0x036F     // combining diacritical marks
-        | 0x0483..=0x0489   // Cyrillic combining marks
-        | 0x0591..=0x05BD | 0x05BF | 0x05C1..=0x05C2 | 0x05C4..=0x05C5 | 0x05C7 // Hebrew
-        | 0x0610..=0x061A | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06DC
-        | 0x06DF..=0x06E4 | 0x06E7..=0x06E8 | 0x06EA..=0x06ED // Arabic
-        | 0x0E31 | 0x0E34..=0x0E3A | 0x0E47..=0x0E4E // Thai
-        | 0x1AB0..=0x1AFF   // combining diacritical marks extended
-        | 0x1DC0..=0x1DFF   // combining diacritical marks supplement
-        | 0x200C..=0x200D   // ZWNJ, ZWJ
-        | 0x20D0..=0x20FF   // combining marks for symbols (keycaps)
-        | 0x3099..=0x309A   // kana voicing marks
-        | 0xFE00..=0xFE0F   // variation selectors
-        | 0xFE20..=0xFE2F   // combining half marks
-        | 0x1F3FB..=0x1F3FF // emoji skin-tone modifiers
-        | 0xE0020..=0xE007F // tags (subdivision flags)
-        | 0xE0100..=0xE01EF // variation selectors supplement
-    )
-}
-
-fn is_regional_indicator(c: char) -> bool {
-    matches!(c as u32, 0x1F1E6..=0x1F1FF)
+    let cut = crate::domain::text::truncate(text, max);
+    let was_cut = cut.len() != text.len();
+    (cut, was_cut)
 }
 
 #[cfg(test)]

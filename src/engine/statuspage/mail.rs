@@ -132,3 +132,40 @@ macro_rules! named_header {
 named_header!(AutoSubmitted, "Auto-Submitted");
 named_header!(ListUnsubscribe, "List-Unsubscribe");
 named_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CM-13: a 200-char title with a ZWJ emoji and a combining accent where the cut falls
+    /// makes a subject of at most 150 characters that ends in `…` and splits no cluster.
+    #[test]
+    fn long_subjects_are_cut_at_a_grapheme_boundary_within_150() {
+        let family = "👩\u{200D}💻";
+        let title = format!(
+            "{}{family}e\u{301}{}",
+            "x".repeat(118),
+            "y".repeat(200 - 118 - 5)
+        );
+        assert_eq!(title.chars().count(), 200);
+        let subject = subject_line(&format!("[Acme Status] Investigating: {title}"));
+        assert!(
+            subject.chars().count() <= MAX_SUBJECT,
+            "{}",
+            subject.chars().count()
+        );
+        assert!(subject.ends_with('…'));
+        let kept = subject.trim_end_matches('…');
+        // The prefix and 118 x fill 147 characters; the 3-character emoji would cross the
+        // limit, so the cut falls before it rather than inside it.
+        assert_eq!(
+            kept,
+            format!("[Acme Status] Investigating: {}", "x".repeat(118))
+        );
+        assert_eq!(
+            subject_line("line\r\nbreak"),
+            "line  break",
+            "no header injection"
+        );
+    }
+}
