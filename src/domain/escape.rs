@@ -32,12 +32,13 @@ pub fn html(text: &str) -> String {
     })
 }
 
-/// For XML content and attributes; control characters XML 1.0 cannot carry become spaces.
+/// For XML content and attributes; control characters and the noncharacters U+FFFE and
+/// U+FFFF, which XML 1.0 cannot carry, become spaces.
 pub fn xml(text: &str) -> String {
     with(text, |c| match c {
         '"' => Some("&quot;"),
         '\'' => Some("&apos;"),
-        c if c.is_control() => Some(" "),
+        c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => Some(" "),
         c => markup(c),
     })
 }
@@ -60,5 +61,10 @@ mod tests {
         );
         assert_eq!(xml(probe), "&lt;b&gt;&amp;&quot;x&quot;&apos; &lt;/b&gt;");
         assert_eq!(mrkdwn(probe), "&lt;b&gt;&amp;\"x\"'\u{7}&lt;/b&gt;");
+    }
+
+    #[test]
+    fn xml_drops_the_noncharacters_xml_cannot_carry() {
+        assert_eq!(xml("a\u{FFFF}b\u{FFFE}c\u{FFFD}"), "a b c\u{FFFD}");
     }
 }

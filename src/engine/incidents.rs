@@ -110,6 +110,14 @@ pub async fn change(
         },
         Change::Summary(text) => Change::Summary(check(&text, "summary")?),
         Change::Impact(text) => Change::Impact(check(&text, "impact")?),
+        // The text a status change may carry is bounded like any other; blank is none.
+        Change::Status { to, text } => Change::Status {
+            to,
+            text: text
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| check(&text, "text"))
+                .transpose()?,
+        },
         other => other,
     };
     let before = incidents::get(store, by).await?;

@@ -279,6 +279,22 @@ struct TextBody {
     by: Option<String>,
 }
 
+impl TextBody {
+    /// The text and actor of an update, summary or impact, which take none of the notes'
+    /// fields: a caller who sends one is told, rather than seeing it silently dropped.
+    fn plain(self) -> Result<(String, Option<String>), AppError> {
+        let notes_only = [
+            ("key", self.key),
+            ("at", self.at.is_some()),
+            ("time_zone", self.time_zone.is_some()),
+        ];
+        match notes_only.into_iter().find(|(_, given)| *given) {
+            Some((field, _)) => Err(invalid(field, format!("only notes take `{field}`"))),
+            None => Ok((self.text, self.by)),
+        }
+    }
+}
+
 async fn note(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -310,8 +326,8 @@ async fn update(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: TextBody = parse(&body)?;
-    apply(&state, &id, Change::Update { text: body.text }, body.by).await
+    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    apply(&state, &id, Change::Update { text }, by).await
 }
 
 async fn summary(
@@ -321,8 +337,8 @@ async fn summary(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: TextBody = parse(&body)?;
-    apply(&state, &id, Change::Summary(body.text), body.by).await
+    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    apply(&state, &id, Change::Summary(text), by).await
 }
 
 async fn impact(
@@ -332,8 +348,8 @@ async fn impact(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: TextBody = parse(&body)?;
-    apply(&state, &id, Change::Impact(body.text), body.by).await
+    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    apply(&state, &id, Change::Impact(text), by).await
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ mod actions;
 mod alertmanager_real;
 mod bad_input;
 mod bundles;
+mod comms_probes;
 mod config;
 mod direct_page;
 mod email;

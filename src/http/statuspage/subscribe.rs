@@ -86,10 +86,13 @@ pub async fn subscribe(
     }
 }
 
-/// An address lettre can send to, of sane length.
+/// An address lettre can send to, of sane length, in the plain `local@domain` form: one
+/// `@` and no quoted local part, so the relay and every reader of it see one address.
 fn is_address(text: &str) -> bool {
     (3..=254).contains(&text.len())
         && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+        && text.matches('@').count() == 1
+        && !text.contains('"')
         && lettre::Address::from_str(text).is_ok()
 }
 
@@ -294,5 +297,7 @@ mod tests {
         assert!(!is_address("ana"));
         assert!(!is_address("ana @example.com"));
         assert!(!is_address("ana@example.com\r\nBcc: x@y.z"));
+        assert!(!is_address("\"ana@evil.example\"@example.com"));
+        assert!(!is_address("ana@evil.example@example.com"));
     }
 }
