@@ -372,7 +372,7 @@ pub fn entry_time(text: &str, zone: &str) -> Result<EntryTime, String> {
     })
 }
 
-/// Checks a title: 1–200 characters after trimming.
+/// Checks a title: 1–200 characters after trimming, one line, no control characters.
 pub fn check_title(title: &str) -> Result<String, String> {
     let title = title.trim();
     if title.is_empty() {
@@ -382,6 +382,9 @@ pub fn check_title(title: &str) -> Result<String, String> {
         return Err(format!(
             "the title must be at most {MAX_TITLE_CHARS} characters"
         ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err("the title must be one line without control characters".into());
     }
     Ok(title.to_string())
 }
@@ -633,6 +636,8 @@ mod tests {
         assert!(check_title("   ").is_err());
         assert!(check_title(&"é".repeat(200)).is_ok());
         assert!(check_title(&"é".repeat(201)).is_err());
+        assert!(check_title("two\nlines").is_err());
+        assert!(check_title("nul\u{0}byte").is_err());
     }
 
     #[test]

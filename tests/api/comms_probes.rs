@@ -115,7 +115,12 @@ fn mail_head(data: &str) -> Vec<String> {
 async fn user_text_reaches_slack_as_text_never_as_mentions_links_or_markup() {
     let fake = SlackFake::start().await;
     let app = app_with("", Some(&fake)).await;
-    let body = json!({ "title": PROBE, "severity": "P3", "by": "sam", "page": false,
+    // Titles are one line: a line break is refused, the rest of the probe is kept.
+    let body = json!({ "title": PROBE, "severity": "P3", "by": "sam", "page": false });
+    let (status, _) = post_json(&app, "/api/v1/incidents", body).await;
+    assert_eq!(status, 400);
+    let title = PROBE.replace("\r\n", " ");
+    let body = json!({ "title": title, "severity": "P3", "by": "sam", "page": false,
                        "summary": PROBE, "impact": PROBE });
     let (status, _) = post_json(&app, "/api/v1/incidents", body).await;
     assert_eq!(status, 200);
