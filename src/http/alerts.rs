@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::input::invalid;
 use super::{AppError, AppState, auth};
 use crate::domain::alert::parse_alert_id;
 use crate::store::alerts::{self, Transition};
@@ -109,16 +110,5 @@ fn actor(state: &AppState, body: &[u8]) -> Result<String, AppError> {
     } else {
         serde_json::from_slice(body).map_err(|err| invalid("by", format!("body: {err}")))?
     };
-    match body.by {
-        Some(by) if state.config.person(&by).is_some() => Ok(by),
-        Some(by) => Err(invalid("by", format!("no person {by:?}"))),
-        None => Ok("api".into()),
-    }
-}
-
-fn invalid(field: &str, message: String) -> AppError {
-    AppError::Invalid {
-        field: field.into(),
-        message,
-    }
+    super::input::actor(state, body.by)
 }

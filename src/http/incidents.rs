@@ -13,8 +13,8 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
+use super::input::{actor, invalid, json};
 use super::{AppError, AppState, auth};
 use crate::domain::incident::{self, Change, DeclareRequest, Responders, Severity, Source, Status};
 use crate::engine;
@@ -38,29 +38,9 @@ pub fn router() -> Router<AppState> {
 
 type Answer = Result<Json<serde_json::Value>, AppError>;
 
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
-    AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|err| invalid("body", err.to_string()))
-}
-
 fn reference(text: &str) -> Result<IncidentRef, AppError> {
     text.parse()
         .map_err(|message: String| invalid("id", message))
-}
-
-/// The acting person: a configured person id, or `api` when the body names nobody.
-fn actor(state: &AppState, by: Option<String>) -> Result<String, AppError> {
-    match by {
-        Some(by) if state.config.person(&by).is_some() => Ok(by),
-        Some(by) => Err(invalid("by", format!("no person {by:?} in team.toml"))),
-        None => Ok("api".into()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -85,7 +65,7 @@ struct DeclareBody {
 
 async fn declare(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: DeclareBody = parse(&body)?;
+    let body: DeclareBody = json(&body)?;
     let from_alert = match &body.from_alert {
         Some(text) => Some(
             crate::domain::alert::parse_alert_id(text)
@@ -181,7 +161,7 @@ async fn status(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: StatusBody = parse(&body)?;
+    let body: StatusBody = json(&body)?;
     let to: Status = body
         .status
         .parse()
@@ -222,7 +202,7 @@ async fn severity(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: SeverityBody = parse(&body)?;
+    let body: SeverityBody = json(&body)?;
     let severity: Severity = body
         .severity
         .parse()
@@ -246,7 +226,7 @@ async fn commander(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: RoleBody = parse(&body)?;
+    let body: RoleBody = json(&body)?;
     let person = body
         .person
         .or_else(|| body.by.clone())
@@ -261,7 +241,7 @@ async fn comms(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: RoleBody = parse(&body)?;
+    let body: RoleBody = json(&body)?;
     apply(&state, &id, Change::CommsLead(body.person), body.by).await
 }
 
@@ -302,7 +282,7 @@ async fn note(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: TextBody = parse(&body)?;
+    let body: TextBody = json(&body)?;
     let at = match (&body.at, &body.time_zone) {
         (Some(at), zone) => Some(
             incident::entry_time(at, zone.as_deref().unwrap_or("UTC"))
@@ -326,7 +306,7 @@ async fn update(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    let (text, by) = json::<TextBody>(&body)?.plain()?;
     apply(&state, &id, Change::Update { text }, by).await
 }
 
@@ -337,7 +317,7 @@ async fn summary(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    let (text, by) = json::<TextBody>(&body)?.plain()?;
     apply(&state, &id, Change::Summary(text), by).await
 }
 
@@ -348,7 +328,7 @@ async fn impact(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let (text, by) = parse::<TextBody>(&body)?.plain()?;
+    let (text, by) = json::<TextBody>(&body)?.plain()?;
     apply(&state, &id, Change::Impact(text), by).await
 }
 
@@ -371,7 +351,7 @@ async fn page(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: PageBody = parse(&body)?;
+    let body: PageBody = json(&body)?;
     let by = actor(&state, body.by)?;
     let who = match (body.people.is_empty(), body.service) {
         (false, None) => {
@@ -414,7 +394,7 @@ async fn attach(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: AttachBody = parse(&body)?;
+    let body: AttachBody = json(&body)?;
     let by = actor(&state, body.by)?;
     let alert = crate::domain::alert::parse_alert_id(&body.alert)
         .ok_or_else(|| invalid("alert", format!("{:?} is not an alert id", body.alert)))?;

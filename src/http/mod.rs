@@ -20,6 +20,7 @@ pub mod error;
 pub mod health;
 pub mod ical;
 pub mod incidents;
+pub mod input;
 pub mod intake;
 pub mod limit;
 pub mod oncall;

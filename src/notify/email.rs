@@ -19,23 +19,49 @@ pub struct EmailSender {
     from: Mailbox,
 }
 
+/// The `[smtp]` relay: a transport with the send timeout and any credentials, and the
+/// sender address. Pages, notices and subscriber mail all go out through one of these.
+pub(crate) fn relay(smtp: &Smtp) -> anyhow::Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)> {
+    use anyhow::Context as _;
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
+        .context("parsing [smtp] url")?
+        .timeout(Some(SEND_TIMEOUT));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_string(),
+        ));
+    }
+    let from = smtp.from.parse().context("parsing [smtp] from")?;
+    Ok((builder.build(), from))
+}
+
+/// Hands one message to the relay: a 5xx reply is final, anything else is retried.
+pub(crate) async fn submit(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: Message,
+) -> Result<(), NotifyError> {
+    match transport.send(message).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
+        Err(err) => Err(NotifyError::retry(err.to_string())),
+    }
+}
+
+/// A header value from user text: control characters (line breaks) become spaces, and it
+/// is cut to `max` characters at a grapheme boundary.
+pub(crate) fn header_text(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    crate::intake::truncate_chars(&flat, max)
+}
+
 impl EmailSender {
     pub fn new(smtp: &Smtp) -> anyhow::Result<EmailSender> {
-        use anyhow::Context as _;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
-            .context("parsing [smtp] url")?
-            .timeout(Some(SEND_TIMEOUT));
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose_secret().to_string(),
-            ));
-        }
-        let from = smtp.from.parse().context("parsing [smtp] from")?;
-        Ok(EmailSender {
-            transport: builder.build(),
-            from,
-        })
+        let (transport, from) = relay(smtp)?;
+        Ok(EmailSender { transport, from })
     }
 
     pub async fn send(&self, to: &str, page: &Page) -> Result<(), NotifyError> {
@@ -50,11 +76,7 @@ impl EmailSender {
             .header(ContentType::TEXT_PLAIN)
             .body(body(page))
             .map_err(|e| NotifyError::Reject(format!("building the message: {e}")))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
-            Err(err) => Err(NotifyError::retry(err.to_string())),
-        }
+        submit(&self.transport, message).await
     }
 }
 
@@ -64,24 +86,15 @@ impl EmailSender {
         let to: Mailbox = to
             .parse()
             .map_err(|e| NotifyError::Reject(format!("bad address: {e}")))?;
-        // Header values must not carry line breaks.
-        let subject: String = subject
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(crate::intake::truncate_chars(&subject, MAX_SUBJECT))
+            .subject(header_text(subject, MAX_SUBJECT))
             .header(AutoSubmitted)
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
             .map_err(|e| NotifyError::Reject(format!("building the message: {e}")))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
-            Err(err) => Err(NotifyError::retry(err.to_string())),
-        }
+        submit(&self.transport, message).await
     }
 }
 
@@ -89,14 +102,9 @@ impl EmailSender {
 /// bundle reads `[dutybell] FIRING Public API: 3 unacked alerts`.
 pub fn subject(page: &Page) -> String {
     if let Some(bundle) = &page.bundle {
-        let line: String = bundle
-            .headline()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
         let head = "[dutybell] FIRING ";
         let room = MAX_SUBJECT.saturating_sub(head.chars().count());
-        return format!("{head}{}", crate::intake::truncate_chars(&line, room));
+        return format!("{head}{}", header_text(&bundle.headline(), room));
     }
     let a = &page.alert;
     let state = match a.status {
@@ -107,16 +115,7 @@ pub fn subject(page: &Page) -> String {
     let tail = format!(" (#A-{})", a.id);
     let head = format!("[dutybell] {state} {} {}: ", a.severity, a.service);
     let room = MAX_SUBJECT.saturating_sub(head.chars().count() + tail.chars().count());
-    // Header values must not carry line breaks.
-    let summary: String = a
-        .summary
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!(
-        "{head}{}{tail}",
-        crate::intake::truncate_chars(&summary, room)
-    )
+    format!("{head}{}{tail}", header_text(&a.summary, room))
 }
 
 /// The plain-text body.

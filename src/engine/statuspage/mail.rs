@@ -8,12 +8,10 @@
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, header::Header};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret as _;
+use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 use crate::config::Smtp;
-use crate::notify::{NotifyError, SEND_TIMEOUT};
+use crate::notify::{NotifyError, email};
 
 /// Longest subject line (§3.2).
 const MAX_SUBJECT: usize = 150;
@@ -43,30 +41,12 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
-        use anyhow::Context as _;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
-            .context("parsing [smtp] url")?
-            .timeout(Some(SEND_TIMEOUT));
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose_secret().to_string(),
-            ));
-        }
-        let from = smtp.from.parse().context("parsing [smtp] from")?;
-        Ok(Mailer {
-            transport: builder.build(),
-            from,
-        })
+        let (transport, from) = email::relay(smtp)?;
+        Ok(Mailer { transport, from })
     }
 
     pub async fn send(&self, mail: &Outgoing) -> Result<(), NotifyError> {
-        let message = build(&self.from, mail)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_permanent() => Err(NotifyError::Reject(err.to_string())),
-            Err(err) => Err(NotifyError::retry(err.to_string())),
-        }
+        email::submit(&self.transport, build(&self.from, mail)?).await
     }
 }
 
@@ -100,11 +80,7 @@ fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message, NotifyError> {
 
 /// A subject without line breaks, at most [`MAX_SUBJECT`] characters.
 pub fn subject_line(subject: &str) -> String {
-    let flat: String = subject
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    crate::intake::truncate_chars(&flat, MAX_SUBJECT)
+    email::header_text(subject, MAX_SUBJECT)
 }
 
 /// lettre identifies a header by its type, so each name we send gets its own wrapper.

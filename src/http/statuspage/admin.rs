@@ -12,12 +12,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::domain::incident::Source;
 use crate::domain::maintenance::{Boundary, boundary};
 use crate::domain::statuspage::{ComponentStatus, Impact, MaintenanceStatus, PublicStatus};
 use crate::engine::publishing::{self, PublicPost};
+use crate::http::input::{actor, invalid, json};
 use crate::http::{AppError, AppState, auth};
 use crate::store::incidents::{self, IncidentRef};
 use crate::store::statuspage::maintenances::{self, Maintenance, NewMaintenance};
@@ -46,25 +46,6 @@ pub fn router() -> Router<AppState> {
 }
 
 type Answer = Result<(StatusCode, Json<serde_json::Value>), AppError>;
-
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
-    AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|err| invalid("body", err.to_string()))
-}
-
-fn actor(state: &AppState, by: Option<String>) -> Result<String, AppError> {
-    match by {
-        Some(by) if state.config.person(&by).is_some() => Ok(by),
-        Some(by) => Err(invalid("by", format!("no person {by:?} in team.toml"))),
-        None => Ok("api".into()),
-    }
-}
 
 fn check_name(name: &str) -> Result<String, AppError> {
     Ok(publishing::check_name(name)?)
@@ -122,7 +103,7 @@ async fn publish(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: PublishBody = parse(&body)?;
+    let body: PublishBody = json(&body)?;
     let post = PublicPost {
         name: body.name,
         body: body.body,
@@ -156,7 +137,7 @@ async fn public_update(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: UpdateBody = parse(&body)?;
+    let body: UpdateBody = json(&body)?;
     let post = PublicPost {
         status: body.status,
         body: body.body,
@@ -229,7 +210,7 @@ fn default_remind() -> Option<String> {
 /// `POST /api/v1/statuspage/maintenances` (§4.6).
 async fn schedule(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: MaintenanceBody = parse(&body)?;
+    let body: MaintenanceBody = json(&body)?;
     let zone = &state.config.statuspage.time_zone;
     let at = |field: &str, text: &str, side| {
         boundary(text, Some(zone), side).map_err(|message| invalid(field, message))
@@ -301,7 +282,7 @@ async fn move_maintenance(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: MoveBody = parse(&body)?;
+    let body: MoveBody = json(&body)?;
     let text = body.body.as_deref().map(check_body).transpose()?;
     let page = &state.config.statuspage;
     let now = state.clock.now();
@@ -333,7 +314,7 @@ async fn set_component(
     body: Bytes,
 ) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: ComponentBody = parse(&body)?;
+    let body: ComponentBody = json(&body)?;
     let page = &state.config.statuspage;
     let now = state.clock.now();
     let effective = statuspage::set_manual(&state.store, page, &key, body.status, now).await?;
@@ -359,7 +340,7 @@ struct ReclassifyBody {
 /// or no data, with who and why kept as the audit entry.
 async fn reclassify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
     auth::require_admin(&state, &headers)?;
-    let body: ReclassifyBody = parse(&body)?;
+    let body: ReclassifyBody = json(&body)?;
     let now = state.clock.now();
     if body.start >= body.end {
         return Err(invalid("end", "must be after start"));
