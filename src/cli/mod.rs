@@ -97,18 +97,9 @@ pub enum Command {
         #[arg(long = "as", env = "DUTYBELL_USER")]
         by: Option<String>,
     },
-    /// Page people directly, outside any schedule: `page ana ben --summary "db is down"`.
-    Page {
-        /// Person ids from team.toml.
-        #[arg(required = true)]
-        people: Vec<String>,
-        /// What the page says.
-        #[arg(long)]
-        summary: String,
-        /// Who pages (a person id); recorded on the timeline.
-        #[arg(long = "as", env = "DUTYBELL_USER")]
-        by: Option<String>,
-    },
+    /// Page people directly, outside any schedule: `page ana ben --summary "db is down"`,
+    /// or a team: `page --service api …`, `page --schedule business …`.
+    Page(page::PageArgs),
     /// Incidents: declare, list, show, and change status, severity, commander, updates.
     Incident {
         #[command(subcommand)]
@@ -243,11 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IcalUrl { schedule, person } => {
             ical::url(&config, schedule.as_deref(), person.as_deref())
         }
-        Command::Page {
-            people,
-            summary,
-            by,
-        } => page::run(&config, &clock, &people, &summary, by).await,
+        Command::Page(args) => page::run(&config, &clock, args).await,
         Command::Incident { command } => incident::run(&config, &clock, command).await,
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,

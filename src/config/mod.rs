@@ -73,7 +73,7 @@ pub enum ChannelKind {
     Webhook,
     /// Push through an ntfy server (`[ntfy]`).
     Ntfy,
-    /// A Slack incoming webhook.
+    /// A Slack incoming webhook, or a DM from the Slack app (`to = "dm"`).
     Slack,
     /// A Microsoft Teams Workflows webhook.
     Teams,
@@ -130,7 +130,8 @@ pub struct Contact {
     pub kind: ChannelKind,
     /// What identifies the destination (outbox rows and dedup match on it): the email
     /// address, webhook URL, ntfy topic or E.164 number; for slack, teams and discord the
-    /// webhook URL, or `env:<VAR>` when the URL came from `url_env`.
+    /// webhook URL, or `env:<VAR>` when the URL came from `url_env`; for a Slack app DM
+    /// `dm:<slack_id>`.
     pub address: String,
     /// webhook: the signing secret. slack, teams, discord: the webhook URL when it came
     /// from `url_env` (it carries the token).
@@ -150,6 +151,14 @@ impl Contact {
             }
             _ => &self.address,
         }
+    }
+
+    /// The Slack member id an app-mode DM contact (`{ kind = "slack", to = "dm" }`) pages.
+    pub fn slack_dm(&self) -> Option<&str> {
+        if self.kind != ChannelKind::Slack {
+            return None;
+        }
+        self.address.strip_prefix("dm:")
     }
 }
 
@@ -812,6 +821,7 @@ impl Validator {
         contact: &raw::RawContact,
         env: &Env,
         settings: Option<&Settings>,
+        slack_id: Option<&str>,
     ) -> Option<Contact> {
         const FILE: &str = "team.toml";
         let Some(kind) = ChannelKind::parse(&contact.kind) else {
@@ -871,6 +881,29 @@ impl Validator {
                     self.invalid(dir, FILE, key("kind"), needs("ntfy"));
                 }
                 (topic, None)
+            }
+            // App mode (comms spec §3.4): a DM from the bot to the person's `slack_id`.
+            // TODO(#5): `to = "C…"` to page into a channel (§3.4); only DMs so far.
+            ChannelKind::Slack if contact.to.is_some() => {
+                let dm = contact.to.as_deref() == Some("dm");
+                if !dm || contact.url.is_some() || contact.url_env.is_some() {
+                    let problem = "a slack contact is either `to = \"dm\"` (a DM from the \
+                                   Slack app) or `url`/`url_env` (an incoming webhook)";
+                    self.invalid(dir, FILE, key("to"), problem);
+                    return None;
+                }
+                let Some(member) = slack_id else {
+                    let problem = "Slack DMs need the person's `slack_id`";
+                    self.invalid(dir, FILE, key("to"), problem);
+                    return None;
+                };
+                if settings.is_some_and(|s| s.slack.as_ref().is_none_or(|s| s.bot_token.is_none()))
+                {
+                    let problem = "Slack DMs need [slack] app mode (`bot_token_env`) in \
+                                   dutybell.toml";
+                    self.invalid(dir, FILE, key("to"), problem);
+                }
+                (format!("dm:{member}"), None)
             }
             ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Discord => {
                 let (address, secret, url) = match (&contact.url, &contact.url_env) {
@@ -990,7 +1023,9 @@ impl Validator {
             }
             for (j, contact) in raw.contact.iter().enumerate() {
                 let ckey = |field: &str| format!("person[{i}].contact[{j}].{field}");
-                let Some(contact) = self.contact(dir, &ckey, contact, env, settings) else {
+                let slack_id = raw.slack_id.as_deref();
+                let Some(contact) = self.contact(dir, &ckey, contact, env, settings, slack_id)
+                else {
                     continue;
                 };
                 // A repeat adds nothing, except that `verify = true` on either holds.

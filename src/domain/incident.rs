@@ -535,7 +535,12 @@ pub fn declare(
         .as_deref()
         .map(|id| person("comms_lead", id))
         .transpose()?;
-    let mut services = request.services.clone();
+    let mut services: Vec<String> = Vec::new();
+    for service in &request.services {
+        if !services.contains(service) {
+            services.push(service.clone());
+        }
+    }
     if let Some(alert) = &from
         && !services.contains(&alert.service)
     {

@@ -73,10 +73,10 @@ pub(super) async fn policy_for(
     alert_id: i64,
 ) -> anyhow::Result<Option<Policy>> {
     if service_id == direct::SERVICE {
-        let people = store::direct::people(&engine.store, alert_id)
+        let targets = store::direct::targets(&engine.store, alert_id)
             .await
-            .context("reading a direct page's people")?;
-        return Ok(Some(direct::policy(&people)));
+            .context("reading a direct page's targets")?;
+        return Ok(Some(direct::policy(targets)));
     }
     Ok(engine.config.policies.get(policy_id).cloned())
 }

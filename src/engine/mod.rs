@@ -11,7 +11,9 @@
 //!
 //! Incident nudges (`incidents`: update reminders, status-page prompts) go out before
 //! notices are delivered, so they leave in the same pass. The status page (`statuspage`)
-//! runs right after maintenance holds: its active maintenances hold alerts too.
+//! runs right after maintenance holds: its active maintenances hold alerts too. Last, Slack
+//! gets the incident announcements (`slack`) and the edits of page DMs whose alert moved on
+//! (`slack_pages`).
 //!
 //! `verification` is no background work: it is the contact-verification flow (code out,
 //! code back) that the CLI and the admin API share; so is the declare/change half of
@@ -28,6 +30,7 @@ pub mod outbox;
 pub mod publishing;
 pub mod shifts;
 pub mod slack;
+pub mod slack_pages;
 pub mod statuspage;
 pub mod verification;
 
@@ -109,6 +112,9 @@ impl Engine {
         slack::run_once(self, now)
             .await
             .context("posting incidents to Slack")?;
+        slack_pages::run_once(self, now)
+            .await
+            .context("editing Slack page messages")?;
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,
@@ -116,6 +122,7 @@ impl Engine {
             store::ack_timeouts::next_due_at(&self.store).await?,
             store::incidents::next_nudge_at(&self.store).await?,
             slack::next_due(self).await?,
+            slack_pages::next_due(self).await?,
             maintenance::next_due(self, now).await?,
             statuspage::next_due(self).await?,
         ]

@@ -81,7 +81,10 @@ async fn held_until(
     let kind = [throttle::PER_KIND];
     let since = now.saturating_sub(throttle::PER_KIND.per).unwrap_or(now);
     let sent = outbox::sent_times(store, &group.channel, None, since).await?;
-    Ok(until.max(throttle::next_allowed(&kind, &sent, now)))
+    let slack = super::slack_pages::held_until(engine, group, now).await?;
+    Ok(until
+        .max(throttle::next_allowed(&kind, &sent, now))
+        .max(slack))
 }
 
 /// Holds or sends one group; true when a message was attempted.
@@ -127,7 +130,12 @@ async fn send_bundle(
                 alerts.push(alerts::get(&engine.store, id).await?);
             }
             let message = render_bundle(engine, leader, group, &alerts, claim.alerts, newest, now);
-            let sent = engine.notifiers.send(contact, &message, now).await;
+            let sent = match contact.slack_dm() {
+                Some(member) => {
+                    super::slack_pages::send(engine, leader, member, &message, None, now).await?
+                }
+                None => engine.notifiers.send(contact, &message, now).await,
+            };
             classify(sent, claim.attempts, now)
         }
         (None, _) => Outcome::Failed {
@@ -197,7 +205,14 @@ async fn attempt(engine: &Engine, page: &PendingPage, now: Timestamp) -> anyhow:
     };
     let alert = alerts::get(&engine.store, page.alert_id).await?;
     let message = render(engine, page, &alert, now);
-    let sent = engine.notifiers.send(contact, &message, now).await;
+    // Slack app DMs are kept, to be edited when the alert is acked or resolved.
+    let sent = match contact.slack_dm() {
+        Some(member) => {
+            let shown = crate::store::slack_pages::Shown::of(&alert);
+            super::slack_pages::send(engine, page, member, &message, Some(&shown), now).await?
+        }
+        None => engine.notifiers.send(contact, &message, now).await,
+    };
     if sent.is_ok() {
         tracing::info!("page sent");
     }
@@ -277,7 +292,13 @@ fn view(engine: &Engine, links: &Links<'_>, alert: &alerts::Alert) -> AlertView 
     }
 }
 
-fn render(engine: &Engine, page: &PendingPage, alert: &alerts::Alert, now: Timestamp) -> Page {
+/// The page for `alert` as `page`'s recipient gets it, links signed for them.
+pub(crate) fn render(
+    engine: &Engine,
+    page: &PendingPage,
+    alert: &alerts::Alert,
+    now: Timestamp,
+) -> Page {
     let links = Links::new(engine, &page.person_id, now);
     Page {
         message_id: page.id.clone(),

@@ -37,7 +37,7 @@ const DELIVER_LIMIT: i64 = 200;
 /// One message a second per channel…
 const PACE: SignedDuration = SignedDuration::from_secs(1);
 /// …after a burst of up to five.
-const BURST: SignedDuration = SignedDuration::from_secs(4);
+pub(crate) const BURST: SignedDuration = SignedDuration::from_secs(4);
 /// Waits before each retry of a transient failure; then it fails for good.
 const RETRIES: [SignedDuration; 5] = [
     SignedDuration::from_secs(10),
@@ -537,6 +537,20 @@ fn extra(engine: &Engine, mode: &Mode<'_>, incident: &Incident) -> Extra {
         runbooks,
         buttons,
     }
+}
+
+/// When a channel in `state` may take its next message, if not now: after a 429 pause, and
+/// once pacing allows (one a second, after a burst). The rule [`deliver`] applies; Slack
+/// pages (`engine::slack_pages`) pace their DMs with it.
+pub(crate) fn ready_at(state: &Channel, now: Timestamp) -> Option<Timestamp> {
+    let paused = state.paused_until.filter(|until| *until > now);
+    let paced = state.pace_at.checked_sub(BURST).ok().filter(|at| *at > now);
+    paused.max(paced)
+}
+
+/// A channel's pacing after one more message at `now`.
+pub(crate) fn paced_after(state: &Channel, now: Timestamp) -> Timestamp {
+    state.pace_at.max(now).saturating_add(PACE).unwrap_or(now)
 }
 
 /// When the next pass has Slack work (for the engine's next due time).

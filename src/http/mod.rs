@@ -28,6 +28,7 @@ pub mod page;
 pub mod schedules;
 pub mod services;
 pub mod slack;
+pub mod slack_pages;
 pub mod statuspage;
 pub mod temporary;
 

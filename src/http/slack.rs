@@ -1,5 +1,6 @@
 //! Slack app mode's inbound side (comms spec §2.2, §2.3, §2.5): `POST /slack/commands`
-//! (`/incident`) and `POST /slack/interactivity` (the announcement's buttons).
+//! (`/incident`) and `POST /slack/interactivity` (the announcement's buttons; page DMs'
+//! `alert.*` buttons go on to `http::slack_pages`).
 //!
 //! Both answer 404 unless app mode is configured, and 401 unless the signature over the
 //! raw body checks out; nothing is parsed before that. Slack wants an answer within 3 s:
@@ -511,6 +512,12 @@ async fn click(
     incident_id: &str,
     person: &str,
 ) -> Result<Option<String>, Failure> {
+    // `alert.ack`, `alert.resolve`, `alert.declare`: page DMs (§3.4); the value is an alert.
+    if action_id.starts_with("alert.") {
+        return super::slack_pages::click(state, action_id, incident_id, person)
+            .await
+            .map_err(Failure::Internal);
+    }
     let by = IncidentRef::Id(incident_id.to_string());
     let incident = incidents::get(&state.store, &by).await?;
     let number = incident.number;

@@ -2,7 +2,8 @@
 //! renders a [`Page`] for a channel and reports whether to retry.
 //!
 //! One submodule per channel: `email` (SMTP via lettre), `webhook` (signed JSON POST),
-//! `ntfy` (push), `slack` (incoming webhook), `teams` (Workflows webhook), `discord`
+//! `ntfy` (push), `slack` (incoming webhook, or an app DM through `slack_api`), `teams`
+//! (Workflows webhook), `discord`
 //! (channel webhook), and `sms` and `voice` over `twilio`. The HTTP channels share
 //! [`deliver`], which sorts replies into retry and reject the same way for all of them.
 //! `notice` sends on-call notices (shift changes, coverage gaps), which are not pages, and
@@ -158,6 +159,8 @@ pub struct Notifiers {
     email: Option<email::EmailSender>,
     ntfy: Option<crate::config::Ntfy>,
     twilio: Option<twilio::TwilioClient>,
+    /// The Slack Web API with the bot token, when `[slack]` is in app mode.
+    slack: Option<slack_api::SlackApi>,
     http: reqwest::Client,
 }
 
@@ -180,12 +183,26 @@ impl Notifiers {
             .twilio
             .as_ref()
             .map(|t| twilio::TwilioClient::new(t, http.clone()));
+        let slack = settings.slack.as_ref().and_then(|slack| {
+            let token = slack.bot_token.clone()?;
+            Some(slack_api::SlackApi::new(
+                slack_api::http_client(),
+                &slack.api_base,
+                token,
+            ))
+        });
         Ok(Notifiers {
             email,
             ntfy: settings.ntfy.clone(),
             twilio,
+            slack,
             http,
         })
+    }
+
+    /// The Slack Web API with the bot token, when `[slack]` is in app mode.
+    pub fn slack_app(&self) -> Option<&slack_api::SlackApi> {
+        self.slack.as_ref()
     }
 
     /// Sends `page` to `contact`, at `now` (webhook signatures carry the time).
@@ -205,7 +222,15 @@ impl Notifiers {
                 Some(server) => ntfy::send(&self.http, server, &contact.address, page, now).await,
                 None => Err(NotifyError::Reject("no [ntfy] server is configured".into())),
             },
-            ChannelKind::Slack => slack::send(&self.http, contact.endpoint(), page, now).await,
+            // The outbox sends DM pages through `engine::slack_pages`, which keeps them to
+            // edit; this posts one without keeping it.
+            ChannelKind::Slack => match contact.slack_dm() {
+                Some(member) => {
+                    let message = slack::app_body(page);
+                    slack::post_dm(self.slack.as_ref(), member, &message, now).await
+                }
+                None => slack::send(&self.http, contact.endpoint(), page, now).await,
+            },
             ChannelKind::Teams => teams::send(&self.http, contact.endpoint(), page, now).await,
             ChannelKind::Discord => discord::send(&self.http, contact.endpoint(), page, now).await,
             ChannelKind::Sms | ChannelKind::Voice => {

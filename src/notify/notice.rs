@@ -135,6 +135,9 @@ impl Notifiers {
             }
             ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Discord => {
                 let body = chat_body(contact.kind, "", notice);
+                if let (Some(member), Some(body)) = (contact.slack_dm(), &body) {
+                    return super::slack::post_dm(self.slack.as_ref(), member, body, now).await;
+                }
                 let request = self.http.post(contact.endpoint()).json(&body);
                 super::deliver(request, now, ErrorDetail::Snippet).await?;
                 Ok(())

@@ -400,9 +400,11 @@ pub async fn declare(store: &Store, new: NewIncident, now: Timestamp) -> Result<
     .bind(human.then(|| to_ms(now)))
     .bind(to_ms(now))
     .bind(incident::reminder_due(new.severity, Status::Investigating, now).map(to_ms))
+    // Drills are never published, so they are never prompted to be.
     .bind(
         new.severity
             .publish_prompt_after()
+            .filter(|_| !new.test)
             .map(|after| to_ms(now + after)),
     )
     .execute(&mut *tx)
@@ -560,7 +562,12 @@ pub async fn change(
                         event: None,
                     });
                 }
-                Move::To(to) => set_status(&mut tx, &id, to, now).await?,
+                Move::To(to) => {
+                    set_status(&mut tx, &id, to, now).await?;
+                    if to == Status::Resolved {
+                        resolve_own_pages(&mut tx, &id, actor, now).await?;
+                    }
+                }
                 Move::Reopen => {
                     sqlx::query(
                         "UPDATE incidents SET status = 'investigating', resolved_at = NULL \
@@ -583,6 +590,20 @@ pub async fn change(
             }
             set_column(&mut tx, &id, "severity", severity.rank()).await?;
             data = serde_json::json!({ "from": before.severity, "to": severity });
+        }
+        Change::Commander(person) if *person == before.commander => {
+            tx.rollback().await?;
+            return Ok(Changed {
+                incident: before,
+                event: None,
+            });
+        }
+        Change::CommsLead(person) if *person == before.comms_lead => {
+            tx.rollback().await?;
+            return Ok(Changed {
+                incident: before,
+                event: None,
+            });
         }
         Change::Commander(person) => {
             set_column(&mut tx, &id, "commander", person.clone()).await?;
@@ -632,6 +653,27 @@ pub async fn change(
         incident,
         event: Some(event),
     })
+}
+
+/// Resolving an incident ends the pages it opened (alerts attached with role `page`):
+/// nobody is escalated to for an incident that is over. Promoted alerts stay as they are.
+async fn resolve_own_pages(
+    conn: &mut SqliteConnection,
+    incident_id: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let open: Vec<i64> = sqlx::query_scalar(
+        "SELECT a.alert_id FROM incident_alerts a JOIN alerts x ON x.id = a.alert_id \
+         WHERE a.incident_id = ? AND a.role = 'page' AND x.state <> 'resolved'",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for alert in open {
+        alerts::resolve_in(conn, alert, actor, "incident", now, now).await?;
+    }
+    Ok(())
 }
 
 async fn set_column<T>(conn: &mut SqliteConnection, id: &str, column: &str, value: T) -> Result<()>
@@ -761,31 +803,17 @@ async fn page_in(
             super::direct::open_in(conn, &page, actor, "incident", now).await?
         }
         Responders::Service { service, policy } => {
-            let key = format!("incident:{}:{service}", incident.id);
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, \
-                 severity, source, state, created_at, updated_at, policy_id, esc_waiting, \
-                 next_escalation_at) \
-                 VALUES (?, 'incident', ?, ?, '', 'critical', ?, 'triggered', ?, ?, ?, 1, ?) \
-                 RETURNING id",
-            )
-            .bind(service)
-            .bind(&key)
-            .bind(&summary)
-            .bind(format!("incident:{actor}"))
-            .bind(to_ms(now))
-            .bind(to_ms(now))
-            .bind(policy)
-            .bind(to_ms(now))
-            .fetch_one(&mut *conn)
-            .await?;
-            let detail = serde_json::json!({
-                "summary": summary,
-                "severity": "critical",
-                "incident": incident.number,
-            });
-            alerts::add_event(conn, id, now, "created", Some(actor), detail).await?;
-            id
+            let alert = super::direct::Opening {
+                service,
+                integration: "incident",
+                policy,
+                key: format!("incident:{}:{service}", incident.id),
+                summary: &summary,
+                source: format!("incident:{actor}"),
+                targets: None,
+                detail: ("incident", incident.number.into()),
+            };
+            super::direct::insert_in(conn, &alert, actor, now).await?
         }
     };
     attach_in(conn, &incident.id, alert_id, "page", actor, now).await?;

@@ -24,6 +24,7 @@ pub mod overrides;
 pub mod rotations;
 pub mod services;
 pub mod slack;
+pub mod slack_pages;
 pub mod statuspage;
 pub mod temporary;
 pub mod verification;

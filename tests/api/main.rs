@@ -27,6 +27,7 @@ mod oncall;
 mod oncall_api;
 mod restart;
 mod slack_app;
+mod slack_pages;
 mod statuspage;
 mod storm;
 mod story;

@@ -57,7 +57,7 @@ impl SlackFake {
         SlackFake { addr, state }
     }
 
-    fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
     }
 
@@ -68,7 +68,7 @@ impl SlackFake {
             .collect()
     }
 
-    fn script(&self, status: u16, headers: &[(&'static str, &str)], body: &str) {
+    pub(crate) fn script(&self, status: u16, headers: &[(&'static str, &str)], body: &str) {
         let headers = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
         self.state
             .scripted
@@ -77,7 +77,7 @@ impl SlackFake {
             .push_back((status, headers, body.to_string()));
     }
 
-    fn response_url(&self) -> String {
+    pub(crate) fn response_url(&self) -> String {
         format!("http://{}/respond/T0/1/abc", self.addr)
     }
 }
@@ -156,7 +156,7 @@ async fn slack_app() -> (TestApp, SlackFake) {
 }
 
 /// Form encoding as Slack sends it.
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
@@ -178,7 +178,7 @@ fn signature(ts: i64, body: &str) -> String {
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn post_signed(app: &TestApp, path: &str, body: String) -> reqwest::Response {
+pub(crate) async fn post_signed(app: &TestApp, path: &str, body: String) -> reqwest::Response {
     let ts = app.clock.now().as_second();
     app.client
         .post(app.url(path))
@@ -252,7 +252,7 @@ pub(crate) fn field_texts(call: &Call) -> Vec<String> {
         .collect()
 }
 
-fn button_ids(call: &Call) -> Vec<(String, String)> {
+pub(crate) fn button_ids(call: &Call) -> Vec<(String, String)> {
     let blocks = call.body["blocks"].as_array().unwrap();
     let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
     actions["elements"]

@@ -1,0 +1,295 @@
+//! Slack pages in app mode (comms spec §3.4, §2.6): a page to a `{ kind = "slack", to =
+//! "dm" }` contact is an app DM with buttons, and the DM follows its alert afterwards.
+//!
+//! `engine::outbox` hands such pages to [`send`]: `chat.postMessage` to the person's member
+//! id (Slack opens the app DM) with `alert.ack`, `alert.resolve` and `alert.declare`
+//! buttons, then the message's `channel` + `ts` and the alert state it shows are stored.
+//! The result goes back to the outbox like any channel's: a 429 is a retry after its
+//! `Retry-After` (and pauses the channel), other errors retry or reject as usual. Before
+//! that, [`held_until`] holds a DM's group while its channel is paused or paced, with
+//! `engine::slack`'s rule (one message a second after a short burst) over the same
+//! `slack_channels` rows, so pacing has one mechanism.
+//!
+//! [`run_once`] edits every stored message whose alert no longer looks the way it shows it,
+//! whichever surface moved the alert (API, CLI, signed link, Slack button, the source):
+//! `chat.update` with the buttons swapped for "Acked by Ana Ruiz at 14:05 UTC", or back to
+//! buttons if the alert triggers again. Each edit renders the alert as it is at send time,
+//! so an older state never overwrites a newer one and changes in between coalesce. A
+//! message that is gone or frozen is posted anew and its new `ts` kept; transient failures
+//! retry on the outbox's schedule; a permanent one lands on the alert timeline as
+//! `notification_failed`.
+
+use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
+use tracing::Instrument as _;
+
+use super::Engine;
+use crate::config::Config;
+use crate::domain::alert::AlertState;
+use crate::notify::slack::{self as render, notify_error};
+use crate::notify::slack_api::{Posted, SlackApi, SlackError};
+use crate::notify::{NotifyError, Page};
+use crate::store::alerts::{self, Alert};
+use crate::store::outbox::{DueGroup, PendingPage};
+use crate::store::slack::Channel;
+use crate::store::slack_pages::{self, Edited, Health, NewMessage, Shown, Stale};
+
+/// Stale messages looked at per pass.
+const EDIT_LIMIT: i64 = 100;
+
+/// While a DM's channel is paused (429) or paced, when its group of pages may go out.
+pub async fn held_until(
+    engine: &Engine,
+    group: &DueGroup,
+    now: Timestamp,
+) -> anyhow::Result<Option<Timestamp>> {
+    if group.channel != "slack" {
+        return Ok(None);
+    }
+    let Some(member) = group.destination.strip_prefix("dm:") else {
+        return Ok(None);
+    };
+    let state = slack_pages::channel(&engine.store, member).await?;
+    Ok(super::slack::ready_at(&state, now))
+}
+
+// TODO(#5): a 429 spends one of the outbox's five retries, so six in a row fail the page;
+// §2.6 wants a 429 resent until it goes. Hold the row for `Retry-After` without counting it.
+/// Posts `message` to `member`'s DM. A single page (`shown`: the alert as rendered) is
+/// stored for later edits; a bundle is not (it has no one alert to follow). The inner
+/// result is the send's, for the outbox; the outer one a storage failure.
+pub async fn send(
+    engine: &Engine,
+    row: &PendingPage,
+    member: &str,
+    message: &Page,
+    shown: Option<&Shown>,
+    now: Timestamp,
+) -> anyhow::Result<Result<(), NotifyError>> {
+    let Some(api) = engine.notifiers.slack_app() else {
+        return Ok(Err(NotifyError::Reject(render::NO_APP.into())));
+    };
+    let store = &engine.store;
+    let state = slack_pages::channel(store, member).await?;
+    let body = render::app_body(message);
+    let posted = api.post_message(member, &body, None, false, now).await;
+    reached(engine, member, &state, &posted, now).await?;
+    let Posted { channel, ts } = match posted {
+        Ok(posted) => posted,
+        Err(err) => return Ok(Err(notify_error(err))),
+    };
+    tracing::info!(slack.channel = %channel, slack.ts = %ts, "Slack DM posted");
+    if let Some(shown) = shown {
+        let new = NewMessage {
+            channel: &channel,
+            ts: &ts,
+            alert_id: row.alert_id,
+            person_id: &row.person_id,
+            member,
+            outbox_id: &row.id,
+            shown,
+        };
+        slack_pages::insert(store, &new, now)
+            .await
+            .context("storing the Slack DM")?;
+    }
+    Ok(Ok(()))
+}
+
+/// Records what a call through `member`'s channel did to its pacing, pause and health.
+async fn reached<T>(
+    engine: &Engine,
+    member: &str,
+    state: &Channel,
+    result: &Result<T, SlackError>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let health = match result {
+        Ok(_) => Health::Healthy,
+        Err(SlackError::RateLimited { after }) => {
+            let after = SignedDuration::try_from(*after).unwrap_or(SignedDuration::MAX);
+            let until = now.saturating_add(after).unwrap_or(now);
+            tracing::warn!(
+                retry_in_s = after.as_secs(),
+                "Slack answered 429; DM channel paused"
+            );
+            crate::store::slack::pause(&engine.store, member, until).await?;
+            return Ok(());
+        }
+        Err(SlackError::Unhealthy(code)) => {
+            tracing::error!(error = %code, "Slack DM channel unusable");
+            Health::Unhealthy(code)
+        }
+        Err(_) => Health::Unchanged,
+    };
+    let pace_at = super::slack::paced_after(state, now);
+    slack_pages::sent(&engine.store, member, pace_at, health, now).await?;
+    Ok(())
+}
+
+/// One pass at `now`: edits the stored DMs whose alert moved on. Returns how many edits
+/// were attempted.
+pub async fn run_once(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
+    let Some(api) = engine.notifiers.slack_app() else {
+        return Ok(0);
+    };
+    let stale = slack_pages::stale(&engine.store, now, EDIT_LIMIT).await?;
+    let mut attempted = 0;
+    for message in &stale {
+        // Read per message: an earlier edit in this pass may have moved the pacing.
+        let state = slack_pages::channel(&engine.store, &message.member).await?;
+        if super::slack::ready_at(&state, now).is_some() {
+            continue;
+        }
+        attempted += 1;
+        let span = tracing::info_span!("slack_page_edit", alert.id = message.alert_id,
+            user.id = %message.person_id, slack.channel = %message.channel);
+        edit(engine, api, message, &state, now)
+            .instrument(span)
+            .await?;
+    }
+    Ok(attempted)
+}
+
+/// Brings one message in step with its alert.
+async fn edit(
+    engine: &Engine,
+    api: &SlackApi,
+    message: &Stale,
+    state: &Channel,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let store = &engine.store;
+    let alert = alerts::get(store, message.alert_id).await?;
+    let shown = Shown::of(&alert);
+    let row = PendingPage {
+        id: message.outbox_id.clone(),
+        alert_id: alert.id,
+        person_id: message.person_id.clone(),
+        channel: "slack".into(),
+        destination: format!("dm:{}", message.member),
+        event: "alert.updated".into(),
+        step: 0,
+        attempts: 0,
+        due_at: now,
+        alert_state: alert.state.as_str().into(),
+    };
+    let page = super::outbox::render(engine, &row, &alert, now);
+    let body = match settled(&engine.config, &alert) {
+        Some(settled) => render::settled_body(&page, &settled.line()),
+        None => render::app_body(&page),
+    };
+
+    let updated = api.update(&message.channel, &message.ts, &body, now).await;
+    reached(engine, &message.member, state, &updated, now).await?;
+    let error = match updated {
+        Ok(_) => {
+            tracing::info!(alert.state = alert.state.as_str(), "Slack DM updated");
+            slack_pages::edited(store, message, &shown, &Edited::Done, now).await?;
+            return Ok(());
+        }
+        Err(SlackError::PostAnew(reason)) => {
+            tracing::warn!(reason = %reason, "Slack DM gone; posting it anew");
+            // Pacing let one message through; the repost waits for the next pass's slot.
+            let state = slack_pages::channel(store, &message.member).await?;
+            let posted = api
+                .post_message(&message.member, &body, None, false, now)
+                .await;
+            reached(engine, &message.member, &state, &posted, now).await?;
+            match posted {
+                Ok(Posted { channel, ts }) => {
+                    let anew = Edited::PostedAnew {
+                        channel: &channel,
+                        ts: &ts,
+                    };
+                    slack_pages::edited(store, message, &shown, &anew, now).await?;
+                    return Ok(());
+                }
+                Err(err) => err,
+            }
+        }
+        Err(err) => err,
+    };
+    failed(engine, message, &shown, error, now).await
+}
+
+/// Records a failed edit: retried later if transient, else given up with a timeline entry.
+async fn failed(
+    engine: &Engine,
+    message: &Stale,
+    shown: &Shown,
+    error: SlackError,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let store = &engine.store;
+    let attempts = usize::try_from(message.attempts).unwrap_or(usize::MAX);
+    match (&error, super::outbox::RETRY_SCHEDULE.get(attempts)) {
+        // The channel is paused; the message stays stale and goes when the pause ends.
+        (SlackError::RateLimited { .. }, _) => Ok(()),
+        (SlackError::Retry(reason), Some(wait)) => {
+            tracing::warn!(
+                error = %reason,
+                attempt = attempts + 1,
+                "Slack DM edit failed; will retry"
+            );
+            let at = now.saturating_add(*wait).unwrap_or(now);
+            slack_pages::retry_at(store, message, at, reason).await?;
+            Ok(())
+        }
+        _ => {
+            let text = error.to_string();
+            tracing::error!(error = %text, "Slack DM edit failed for good");
+            let outcome = Edited::Failed { error: &text };
+            slack_pages::edited(store, message, shown, &outcome, now).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Who moved an alert on, and when, as page messages and click replies say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// `acked` or `resolved`.
+    pub verb: &'static str,
+    /// The person's name, or whoever else acted (`api/alertmanager` for a source).
+    pub by: String,
+    pub at: Timestamp,
+}
+
+impl Settled {
+    /// `Acked by Ana Ruiz at 14:05 UTC`.
+    pub fn line(&self) -> String {
+        let verb = match self.verb {
+            "acked" => "Acked",
+            _ => "Resolved",
+        };
+        format!("{verb} by {} at {} UTC", self.by, self.at.strftime("%H:%M"))
+    }
+}
+
+/// The ack or resolve a page message shows in place of its buttons; `None` while the alert
+/// is triggered.
+pub fn settled(config: &Config, alert: &Alert) -> Option<Settled> {
+    let (verb, by, at) = match alert.state {
+        AlertState::Triggered => return None,
+        AlertState::Acknowledged => ("acked", &alert.acked_by, alert.acked_at),
+        AlertState::Resolved => ("resolved", &alert.resolved_by, alert.resolved_at),
+    };
+    let by = by.as_deref().unwrap_or("someone");
+    Some(Settled {
+        verb,
+        by: config
+            .person(by)
+            .map_or_else(|| by.to_string(), |p| p.name.clone()),
+        at: at.unwrap_or(alert.updated_at),
+    })
+}
+
+/// When the next pass has DMs to edit (for the engine's next due time); `None` without app
+/// mode, where nothing would be sent.
+pub async fn next_due(engine: &Engine) -> anyhow::Result<Option<Timestamp>> {
+    if engine.notifiers.slack_app().is_none() {
+        return Ok(None);
+    }
+    Ok(slack_pages::next_due_at(&engine.store, super::slack::BURST).await?)
+}
