@@ -91,6 +91,9 @@ pub enum IncidentCommand {
         /// internal status on the first publish).
         #[arg(long)]
         status: Option<String>,
+        /// The customer-facing name on the first publish (default: the incident's title).
+        #[arg(long)]
+        name: Option<String>,
         /// Don't mail subscribers.
         #[arg(long)]
         quiet: bool,
@@ -215,6 +218,7 @@ pub async fn run(config: &Config, clock: &Clock, command: IncidentCommand) -> an
             incident,
             text,
             status,
+            name,
             quiet,
             by,
         } => {
@@ -228,6 +232,7 @@ pub async fn run(config: &Config, clock: &Clock, command: IncidentCommand) -> an
                     )
                 })?;
             let post = PublicPost {
+                name,
                 body: text,
                 status,
                 notify: Some(!quiet),

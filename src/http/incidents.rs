@@ -284,10 +284,28 @@ async fn note(
     auth::require_admin(&state, &headers)?;
     let body: TextBody = json(&body)?;
     let at = match (&body.at, &body.time_zone) {
-        (Some(at), zone) => Some(
-            incident::entry_time(at, zone.as_deref().unwrap_or("UTC"))
-                .map_err(|m| invalid("at", m))?,
-        ),
+        (Some(at), zone) => {
+            // Read in the zone given, else the author's own, else UTC.
+            let zone = match zone {
+                Some(zone) => {
+                    jiff::tz::TimeZone::get(zone).map_err(|_| {
+                        invalid("time_zone", format!("{zone:?} is not an IANA zone"))
+                    })?;
+                    zone.clone()
+                }
+                None => body
+                    .by
+                    .as_deref()
+                    .and_then(|by| state.config.person(by))
+                    .and_then(|p| p.time_zone.iana_name().map(str::to_string))
+                    .unwrap_or_else(|| "UTC".into()),
+            };
+            let entry = incident::entry_time(at, &zone).map_err(|m| invalid("at", m))?;
+            if entry.at > state.clock.now() {
+                return Err(invalid("at", "a note cannot be dated in the future"));
+            }
+            Some(entry)
+        }
         (None, Some(_)) => return Err(invalid("time_zone", "only with `at`")),
         (None, None) => None,
     };

@@ -61,6 +61,8 @@ pub struct TimelineEntry {
 pub struct DueEscalation {
     pub alert_id: i64,
     pub service_id: String,
+    /// Opened by a declared incident to page its responders: maintenance never holds it.
+    pub incident_page: bool,
     pub policy_id: String,
     pub state: EscalationState,
     pub due_at: Timestamp,
@@ -370,8 +372,9 @@ pub async fn due_escalations(
     limit: i64,
 ) -> Result<Vec<DueEscalation>> {
     let rows = sqlx::query(
-        "SELECT id, service_id, policy_id, esc_step, esc_loop, esc_loop_paged, esc_waiting, \
-         next_escalation_at FROM alerts WHERE state = 'triggered' AND next_escalation_at <= ? \
+        "SELECT id, service_id, integration_id, policy_id, esc_step, esc_loop, esc_loop_paged, \
+         esc_waiting, next_escalation_at FROM alerts \
+         WHERE state = 'triggered' AND next_escalation_at <= ? \
          ORDER BY next_escalation_at, id LIMIT ?",
     )
     .bind(to_ms(now))
@@ -383,6 +386,7 @@ pub async fn due_escalations(
             Ok(DueEscalation {
                 alert_id: row.try_get("id")?,
                 service_id: row.try_get("service_id")?,
+                incident_page: row.try_get::<String, _>("integration_id")? == "incident",
                 policy_id: row.try_get("policy_id")?,
                 state: escalation_from_row(row)?,
                 due_at: from_ms(row.try_get("next_escalation_at")?)?,

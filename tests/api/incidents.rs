@@ -459,7 +459,24 @@ async fn a_manual_entry_typed_in_local_time_is_stored_in_utc() {
         )
         .await;
     assert_eq!(bad.status(), 400);
-    assert_eq!(bad.json::<Value>().await.unwrap()["field"], "at");
+    assert_eq!(bad.json::<Value>().await.unwrap()["field"], "time_zone");
+    let future = app
+        .api_post(
+            "/api/v1/incidents/1/notes",
+            json!({"text": "x", "at": "2025-02-03 10:05", "time_zone": "UTC"}),
+        )
+        .await;
+    assert_eq!(future.status(), 400, "09:00Z now: 10:05Z is to come");
+    // Without a zone, the time is read in the author's zone (ana: Europe/Madrid, UTC+1).
+    let local = app
+        .api_post(
+            "/api/v1/incidents/1/notes",
+            json!({"text": "paged the vendor", "at": "2025-02-03 09:30", "by": "ana"}),
+        )
+        .await;
+    let event = local.json::<Value>().await.unwrap()["event"].clone();
+    assert_eq!(event["occurred_at"], "2025-02-03T08:30:00Z");
+    assert_eq!(event["entry_tz"], "Europe/Madrid");
 }
 
 /// The CLI declares, changes and shows incidents on the database the server uses: the
@@ -609,4 +626,79 @@ async fn a_slack_incoming_webhook_gets_one_message_per_change_with_link_buttons(
         change.is_some(),
         "the status change is its own message: {posts:?}"
     );
+}
+
+/// Resolving an incident ends the pages it opened: nobody is escalated to afterwards.
+#[tokio::test]
+async fn resolving_an_incident_stops_its_pages_escalating() {
+    let app = spawn_app().await;
+    let incident = declare(
+        &app,
+        json!({"title": "Checkout down", "severity": "p1", "services": ["api", "api"],
+               "by": "ana"}),
+    )
+    .await;
+    assert_eq!(
+        incident["services"],
+        json!(["api"]),
+        "a service named twice pages once"
+    );
+    let page = incident["alerts"][0].as_i64().unwrap();
+    app.run_engine_once().await;
+    assert_eq!(app.hooks.recipients(), vec!["ben".to_string()]);
+
+    let resolved = app
+        .api_post(
+            "/api/v1/incidents/1/status",
+            json!({"status": "resolved", "by": "ana"}),
+        )
+        .await;
+    assert_eq!(resolved.status(), 200);
+    assert_eq!(app.alert(page).await["alert"]["state"], "resolved");
+    app.advance_and_run(16).await;
+    app.advance_and_run(16).await;
+    assert_eq!(
+        app.hooks.recipients(),
+        vec!["ben".to_string()],
+        "no secondary, no lead"
+    );
+    let events = timeline(&app, 1).await;
+    assert!(
+        kinds(&events).contains(&"alert.resolved"),
+        "{:?}",
+        kinds(&events)
+    );
+
+    // Handing command to the commander changes nothing.
+    let same = app
+        .api_post(
+            "/api/v1/incidents/1/commander",
+            json!({"person": "ana", "by": "ana"}),
+        )
+        .await;
+    assert_eq!(same.json::<Value>().await.unwrap()["event"], Value::Null);
+}
+
+/// A declared incident pages even while its service is in a maintenance window: declaring
+/// is a person deciding to page now.
+#[tokio::test]
+async fn a_declared_incident_pages_through_a_maintenance_window() {
+    let app = spawn_app_with(Setup {
+        services: r#"
+[[service]]
+id = "db"
+escalation = "default"
+maintenance = [{ start = "2025-06-12T02:00", end = "2025-06-12T06:00", time_zone = "UTC" }]
+"#
+        .into(),
+        ..Setup::default()
+    })
+    .await;
+    declare(
+        &app,
+        json!({"title": "DB down", "severity": "p1", "services": ["db"], "by": "ana"}),
+    )
+    .await;
+    app.run_engine_once().await;
+    assert_eq!(app.hooks.recipients(), vec!["ben".to_string()]);
 }

@@ -113,11 +113,11 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
                 "Give the incident a title: `/incident {lower} <title>`"
             ));
         }
-        let title = incident::check_title(rest).map_err(ParseError)?;
+        let title = incident::check_title(&unescape(rest)).map_err(ParseError)?;
         return Ok(Command::Declare { severity, title });
     }
     if !SUBCOMMANDS.contains(&lower.as_str()) {
-        let title = incident::check_title(text).map_err(ParseError)?;
+        let title = incident::check_title(&unescape(text)).map_err(ParseError)?;
         return Ok(Command::DeclareModal { title: Some(title) });
     }
     subcommand(&lower, rest)
@@ -159,7 +159,7 @@ fn subcommand(word: &str, rest: &str) -> Result<Command, ParseError> {
             let text = if rest.is_empty() {
                 None
             } else {
-                Some(incident::check_text("text", rest).map_err(ParseError)?)
+                Some(incident::check_text("text", &unescape(rest)).map_err(ParseError)?)
             };
             Ok(Command::Status { target, to, text })
         }
@@ -238,7 +238,15 @@ fn required_text(field: &str, text: &str, usage: &str) -> Result<String, ParseEr
     if text.is_empty() {
         return error(format!("Write the {field}: `/incident {usage}`"));
     }
-    incident::check_text(field, text).map_err(ParseError)
+    incident::check_text(field, &unescape(text)).map_err(ParseError)
+}
+
+/// Slack sends typed `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`; free text is stored as
+/// the person typed it (and escaped again wherever it is shown).
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// `p1`, `p2` or `p3` (lowercased already); the bare digits are titles.
@@ -390,6 +398,24 @@ mod tests {
             }
         );
         assert!(err("public #3 resolved").contains("customer-facing text"));
+    }
+
+    #[test]
+    fn free_text_is_stored_as_typed_not_as_slack_escaped_it() {
+        assert_eq!(
+            ok("update Calls via AT&amp;T fail &lt;b&gt; &amp;lt;"),
+            Command::Update {
+                target: None,
+                text: "Calls via AT&T fail <b> &lt;".into(),
+            }
+        );
+        assert_eq!(
+            ok("p2 R&amp;D wiki down"),
+            Command::Declare {
+                severity: Severity::P2,
+                title: "R&D wiki down".into(),
+            }
+        );
     }
 
     #[test]
