@@ -109,12 +109,15 @@ impl Engine {
         let notices_attempted = notices::deliver_due(self, now)
             .await
             .context("delivering notices")?;
-        slack::run_once(self, now)
-            .await
-            .context("posting incidents to Slack")?;
-        slack_pages::run_once(self, now)
-            .await
-            .context("editing Slack page messages")?;
+        // Slack trouble is logged and retried by its own schedule; it never stops a pass.
+        if let Err(err) = slack::run_once(self, now).await {
+            let err = err.context("posting incidents to Slack");
+            tracing::error!(error = %crate::telemetry::chain(&err), "Slack step failed");
+        }
+        if let Err(err) = slack_pages::run_once(self, now).await {
+            let err = err.context("editing Slack page messages");
+            tracing::error!(error = %crate::telemetry::chain(&err), "Slack step failed");
+        }
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,

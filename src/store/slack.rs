@@ -325,8 +325,11 @@ pub async fn record(
                     .await?;
                 }
                 sqlx::query(
-                    "INSERT INTO slack_messages (incident_id, channel, ts, kind, event_seq, \
-                     rendered_seq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    // OR REPLACE: the post already happened; a `ts` seen before (only a
+                    // fake reuses them) must not fail the step and send the post again.
+                    "INSERT OR REPLACE INTO slack_messages (incident_id, channel, ts, kind, \
+                     event_seq, rendered_seq, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&item.incident_id)
                 .bind(&item.channel)

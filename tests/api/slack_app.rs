@@ -716,3 +716,33 @@ async fn a_burst_is_paced_to_one_message_a_second_per_channel() {
         .collect();
     assert_eq!(notes, expected, "in order");
 }
+
+/// A `ts` Slack (here: a sloppy fake) hands out twice must not make dutybell post the
+/// same reply again and again: the post happened, so it is recorded and the queue moves.
+#[tokio::test]
+async fn a_repeated_ts_is_recorded_once_and_nothing_is_posted_twice() {
+    let (app, fake) = slack_app().await;
+    let same = r#"{"ok":true,"channel":"C0INC","ts":"1.1"}"#;
+    for _ in 0..4 {
+        fake.script(200, &[], same);
+    }
+    command(&app, &fake, "U0SAM", "p1 Checkout down").await;
+    app.run_engine_once().await;
+    app.clock.advance(SignedDuration::from_secs(10));
+    command(&app, &fake, "U0SAM", "note #1 first").await;
+    command(&app, &fake, "U0SAM", "note #1 second").await;
+    for _ in 0..5 {
+        app.clock.advance(SignedDuration::from_secs(2));
+        app.run_engine_once().await;
+    }
+    let posts = fake.calls_to("chat.postMessage");
+    let texts: Vec<String> = posts
+        .iter()
+        .map(|p| p.body["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        posts.len(),
+        3,
+        "announcement and two notes, once each: {texts:?}"
+    );
+}
