@@ -95,6 +95,7 @@ impl App {
             wake,
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
+            slack_seen: Arc::default(),
             notifiers,
             statuspage,
         };

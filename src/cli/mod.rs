@@ -97,8 +97,8 @@ pub enum Command {
         #[arg(long = "as", env = "DUTYBELL_USER")]
         by: Option<String>,
     },
-    /// Page people directly, outside any schedule: `page ana ben --summary "db is down"`,
-    /// or a team: `page --service api …`, `page --schedule business …`.
+    /// Page people or a team directly: `page ana ben --summary "db is down"`, a service's
+    /// on-call with `page --service api …`, a schedule's with `page --schedule business …`.
     Page(page::PageArgs),
     /// Incidents: declare, list, show, and change status, severity, commander, updates.
     Incident {

@@ -37,7 +37,7 @@ pub async fn run_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
 #[tracing::instrument(skip_all, fields(alert.id = due.alert_id, step = due.state.step))]
 async fn fire(engine: &Engine, due: &DueEscalation, now: Timestamp) -> anyhow::Result<bool> {
     let config = &engine.config;
-    if !due.incident_page
+    if !due.deliberate
         && super::maintenance::service_held_until(config, &due.service_id, now).is_some()
     {
         // Opened since this pass held the service's alerts: the next pass holds it (D11).

@@ -62,6 +62,8 @@ pub struct AppState {
     pub limiter: Arc<limit::RateLimiter>,
     /// Channels for messages sent while answering (verification codes).
     pub notifiers: Notifiers,
+    /// Slack requests already taken, so none is taken twice.
+    pub slack_seen: Arc<slack::SeenRequests>,
     /// The public status page, pre-rendered; public routes read only this.
     pub statuspage: Arc<statuspage::StatusCache>,
 }

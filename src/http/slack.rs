@@ -40,6 +40,8 @@ use crate::store::incidents::{self, Incident, IncidentRef};
 /// How long a handler waits for its work before answering anyway (Slack allows 3 s).
 const DEADLINE: Duration = Duration::from_millis(2500);
 
+// TODO(#5): `/slack/events` (Events API) so that thread replies marked for the timeline
+// (§1.4 via Slack) are captured as notes; today notes come from `/incident note`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/slack/commands", post(commands))
@@ -57,7 +59,27 @@ fn app_mode(state: &AppState) -> Result<&SlackSettings, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-/// §2.2, before anything reads the body.
+/// The signatures of Slack requests already taken. A signed request is good for 300 s
+/// either side of its timestamp; remembering each for 600 s means a captured request
+/// cannot be replayed to declare or act twice.
+#[derive(Debug, Default)]
+pub struct SeenRequests(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl SeenRequests {
+    const KEEP_S: i64 = 600;
+
+    /// Whether `signature` is new (and now remembered); forgets entries past their use.
+    fn first_time(&self, signature: &str, now_s: i64) -> bool {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, at| now_s - *at < Self::KEEP_S);
+        seen.insert(signature.to_string(), now_s).is_none()
+    }
+}
+
+/// §2.2, before anything reads the body; a replay of a request already taken is refused.
 fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     let slack = app_mode(state)?;
     let secret = slack.signing_secret.as_ref().ok_or(AppError::NotFound)?;
@@ -72,7 +94,16 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Ap
     .map_err(|err| {
         tracing::warn!(reason = %err, "Slack request refused");
         AppError::Unauthorized
-    })
+    })?;
+    let signature = header(verify::SIGNATURE_HEADER).unwrap_or_default();
+    if !state
+        .slack_seen
+        .first_time(signature, state.clock.now().as_second())
+    {
+        tracing::warn!("Slack request refused: a replay of one already taken");
+        return Err(AppError::Unauthorized);
+    }
+    Ok(())
 }
 
 fn ephemeral(text: &str) -> Value {
@@ -236,7 +267,7 @@ async fn execute(state: &AppState, command: Command, person: &str) -> Result<Str
         }
         Command::List => return list(state).await,
         Command::Action { .. } => {
-            // TODO(#5): action items (§6.4) arrive with postmortems; `action` then stores one.
+            // TODO(#6): action items (§6.4) arrive with postmortems; `action` then stores one.
             return Ok(
                 "Action items are not stored yet; add it as a key note for now: \
                        `/incident note --key <text>`."

@@ -61,8 +61,8 @@ pub struct TimelineEntry {
 pub struct DueEscalation {
     pub alert_id: i64,
     pub service_id: String,
-    /// Opened by a declared incident to page its responders: maintenance never holds it.
-    pub incident_page: bool,
+    /// Opened by a person (an incident's page, a direct page): maintenance never holds it.
+    pub deliberate: bool,
     pub policy_id: String,
     pub state: EscalationState,
     pub due_at: Timestamp,
@@ -386,7 +386,10 @@ pub async fn due_escalations(
             Ok(DueEscalation {
                 alert_id: row.try_get("id")?,
                 service_id: row.try_get("service_id")?,
-                incident_page: row.try_get::<String, _>("integration_id")? == "incident",
+                deliberate: matches!(
+                    row.try_get::<String, _>("integration_id")?.as_str(),
+                    "incident" | "direct"
+                ),
                 policy_id: row.try_get("policy_id")?,
                 state: escalation_from_row(row)?,
                 due_at: from_ms(row.try_get("next_escalation_at")?)?,

@@ -94,6 +94,7 @@ pub async fn open(store: &Store, page: &Page, by: &str, via: &str, now: Timestam
             insert_in(&mut tx, &alert, by, now).await?
         }
         Reach::Service { service, policy } => {
+            // A person's deliberate page: maintenance windows never hold it.
             let alert = Opening {
                 service,
                 integration: SERVICE,

@@ -807,7 +807,8 @@ async fn page_in(
                 service,
                 integration: "incident",
                 policy,
-                key: format!("incident:{}:{service}", incident.id),
+                // Every page its own alert: paging a service twice is two pages, not a clash.
+                key: format!("incident:{}:{service}:{}", incident.id, ulid::Ulid::new()),
                 summary: &summary,
                 source: format!("incident:{actor}"),
                 targets: None,

@@ -9,8 +9,9 @@ use super::{Result, Store, from_ms_opt, outbox, to_ms};
 
 /// Holds every triggered alert of `service` until `until` that is not held yet, held only
 /// until an earlier instant, or was given an escalation due time since (a reopen): its due
-/// time and pending pages go, `maintenance_hold` is logged. Returns the ids held. Pages an
-/// incident opened are never held: declaring one is a person deciding to page now.
+/// time and pending pages go, `maintenance_hold` is logged. Returns the ids held. Pages a
+/// person opened (an incident's, a direct page to a service) are never held: someone
+/// decided to page now.
 pub async fn hold(
     store: &Store,
     service: &str,
@@ -19,7 +20,7 @@ pub async fn hold(
 ) -> Result<Vec<i64>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM alerts WHERE service_id = ? AND state = 'triggered' \
-         AND integration_id <> 'incident' \
+         AND integration_id NOT IN ('incident', 'direct') \
          AND (maintenance_until IS NULL OR maintenance_until < ? \
               OR next_escalation_at IS NOT NULL) ORDER BY id",
     )

@@ -339,6 +339,15 @@ async fn paging_a_person_into_an_incident_and_handing_over_command() {
         claim.json::<Value>().await.unwrap()["incident"]["commander"],
         "dara"
     );
+    for _ in 0..2 {
+        let again = app
+            .api_post(
+                "/api/v1/incidents/1/page",
+                json!({"service": "api", "by": "ana"}),
+            )
+            .await;
+        assert_eq!(again.status(), 200, "paging a service twice is two pages");
+    }
     let both = app
         .api_post(
             "/api/v1/incidents/1/page",

@@ -210,6 +210,13 @@ pub(crate) async fn command(app: &TestApp, fake: &SlackFake, user: &str, text: &
     reply["text"].as_str().unwrap().to_string()
 }
 
+/// Every click Slack sends carries its own `action_ts`, so no two are the same request.
+fn action_ts() -> String {
+    static CLICKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = CLICKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("1700000001.{n:06}")
+}
+
 /// A click on an announcement button, as Slack posts it.
 async fn click(app: &TestApp, fake: &SlackFake, user: &str, action_id: &str, value: &str) {
     let payload = json!({
@@ -223,7 +230,7 @@ async fn click(app: &TestApp, fake: &SlackFake, user: &str, action_id: &str, val
         "response_url": fake.response_url(),
         "trigger_id": "1.2.3",
         "actions": [{"action_id": action_id, "block_id": "incident.actions",
-                     "value": value, "type": "button", "action_ts": "1700000001.1"}],
+                     "value": value, "type": "button", "action_ts": action_ts()}],
     });
     let body = format!("payload={}", enc(&payload.to_string()));
     let response = post_signed(app, "/slack/interactivity", body).await;
@@ -745,4 +752,29 @@ async fn a_repeated_ts_is_recorded_once_and_nothing_is_posted_twice() {
         3,
         "announcement and two notes, once each: {texts:?}"
     );
+}
+
+/// A captured signed request replayed within its 300 s window is refused: the incident is
+/// declared once.
+#[tokio::test]
+async fn a_replayed_slash_command_is_refused() {
+    let (app, fake) = slack_app().await;
+    let body = command_body(&fake, "U0SAM", "p1 Checkout down");
+    let first = post_signed(&app, "/slack/commands", body.clone()).await;
+    assert_eq!(first.status(), 200);
+    app.clock.advance(SignedDuration::from_secs(30));
+    let ts = (app.clock.now() - SignedDuration::from_secs(30)).as_second();
+    let replay = app
+        .client
+        .post(app.url("/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    let all = incidents::list(&app.store, false).await.unwrap();
+    assert_eq!(all.len(), 1);
 }
