@@ -1302,13 +1302,12 @@ impl Validator {
             for (j, integration) in raw.integrations.iter().enumerate() {
                 let ikey = |field: &str| format!("service[{i}].integrations[{j}].{field}");
                 let Some(kind) = IntegrationKind::parse(&integration.kind) else {
-                    // TODO(#4): inbound email intake.
                     self.invalid(
                         dir,
                         FILE,
                         ikey("kind"),
                         format!(
-                            "{:?} is not alertmanager, grafana, pagerduty or generic",
+                            "{:?} is not alertmanager, grafana, pagerduty, generic or email",
                             integration.kind
                         ),
                     );
