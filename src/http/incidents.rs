@@ -389,7 +389,8 @@ async fn page(
                 .ok_or_else(|| invalid("service", format!("no service {service:?}")))?;
             Responders::Service { service, policy }
         }
-        _ => return Err(invalid("people", "name people or one service, not both")),
+        (true, None) => return Err(invalid("people", "name the people or the service to page")),
+        (false, Some(_)) => return Err(invalid("service", "name people or a service, not both")),
     };
     let now = state.clock.now();
     let alert_id = incidents::page(&state.store, &reference(&id)?, &who, &by, now).await?;

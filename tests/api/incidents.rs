@@ -355,6 +355,9 @@ async fn paging_a_person_into_an_incident_and_handing_over_command() {
         )
         .await;
     assert_eq!(both.status(), 400);
+    assert_eq!(both.json::<Value>().await.unwrap()["field"], "service");
+    let none = app.api_post("/api/v1/incidents/1/page", json!({"by": "ana"})).await;
+    assert_eq!(none.json::<Value>().await.unwrap()["field"], "people");
 }
 
 /// CM-12: a P1 declared at 10:00Z, an update at 10:20, a note at 10:40, resolve at 11:30:
