@@ -186,29 +186,15 @@ pub async fn run(config: &Config, clock: &Clock, command: IncidentCommand) -> an
         IncidentCommand::Show { incident } => {
             let incident = incidents::get(&store, &reference(&incident)?).await?;
             let timeline = incidents::timeline(&store, &incident.id).await?;
-            println!(
-                "#{} {} [{}] {}\ncommander: {}  declared: {}  started: {}",
-                incident.number,
-                incident.severity,
-                incident.status,
-                incident.title,
-                super::who(config, &incident.commander),
-                incident.declared_at,
-                incident.started_at
-            );
+            print_incident(config, &incident);
             println!("\nTimeline (UTC):");
             for event in timeline {
-                let text = event
-                    .data
-                    .get("text")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or("");
                 println!(
                     "  {}  {:<20} {:<10} {}",
                     event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
                     event.kind,
                     event.actor,
-                    text
+                    describe(&event)
                 );
             }
             store.close().await;
@@ -324,8 +310,9 @@ fn print_list(list: &[incidents::Incident]) {
         "#", "SEV", "STATUS", "COMMANDER"
     );
     for incident in list {
+        let drill = if incident.test { " (drill)" } else { "" };
         println!(
-            "{:<6} {:<4} {:<14} {:<12} {}",
+            "{:<6} {:<4} {:<14} {:<12} {}{drill}",
             format!("#{}", incident.number),
             incident.severity.as_str(),
             incident.status.as_str(),
@@ -333,4 +320,61 @@ fn print_list(list: &[incidents::Incident]) {
             incident.title
         );
     }
+}
+
+fn print_incident(config: &Config, incident: &incidents::Incident) {
+    let drill = if incident.test { " (drill)" } else { "" };
+    println!(
+        "#{} {} [{}] {}{drill}\ncommander: {}  declared: {}  started: {}",
+        incident.number,
+        incident.severity,
+        incident.status,
+        incident.title,
+        super::who(config, &incident.commander),
+        incident.declared_at,
+        incident.started_at
+    );
+    let or_none = |list: Vec<String>| {
+        if list.is_empty() {
+            "-".to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+    let alerts = incident.alerts.iter().map(|a| format!("A-{a}")).collect();
+    println!(
+        "services: {}  alerts: {}",
+        or_none(incident.services.clone()),
+        or_none(alerts)
+    );
+    for (label, text) in [("summary", &incident.summary), ("impact", &incident.impact)] {
+        if !text.is_empty() {
+            println!("{label}: {text}");
+        }
+    }
+}
+
+/// One line of detail for a timeline event: its text, a change's from → to, a key mark.
+fn describe(event: &incidents::Event) -> String {
+    let field = |name: &str| match event.data.get(name) {
+        Some(serde_json::Value::String(text)) => Some(text.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let mut parts = Vec::new();
+    if let (Some(from), Some(to)) = (field("from"), field("to")) {
+        parts.push(format!("{from} → {to}"));
+    } else if let Some(to) = field("to") {
+        parts.push(format!("→ {to}"));
+    }
+    if let Some(person) = field("person") {
+        parts.push(person);
+    }
+    if let Some(text) = field("text") {
+        parts.push(text);
+    }
+    if event.key {
+        parts.push("[key]".into());
+    }
+    parts.join("  ")
 }

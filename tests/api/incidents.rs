@@ -356,7 +356,9 @@ async fn paging_a_person_into_an_incident_and_handing_over_command() {
         .await;
     assert_eq!(both.status(), 400);
     assert_eq!(both.json::<Value>().await.unwrap()["field"], "service");
-    let none = app.api_post("/api/v1/incidents/1/page", json!({"by": "ana"})).await;
+    let none = app
+        .api_post("/api/v1/incidents/1/page", json!({"by": "ana"}))
+        .await;
     assert_eq!(none.json::<Value>().await.unwrap()["field"], "people");
 }
 
@@ -531,8 +533,12 @@ async fn the_cli_declares_and_works_an_incident_the_server_sees() {
         "{out}"
     );
     let show = cli(&["incident", "show", "1"]);
+    assert!(show.contains("services: api  alerts: A-1\n"), "{show}");
     assert!(
-        show.contains("2025-06-12 03:00:00  status.changed       ana        bad deploy"),
+        show.contains(
+            "2025-06-12 03:00:00  status.changed       ana        investigating → identified  \
+             bad deploy"
+        ),
         "{show}"
     );
 
