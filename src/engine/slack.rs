@@ -103,7 +103,11 @@ async fn ingest(engine: &Engine, mode: &Mode<'_>, now: Timestamp) -> anyhow::Res
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(());
         };
-        let work = plan(mode, &events);
+        let mut work = plan(mode, &events);
+        // A note captured from the incident's thread (`/slack/events`) is there already:
+        // posting it again would echo the person's own message back at them.
+        let captured = slack::captured_notes(&engine.store, &events).await?;
+        work.retain(|w| !(w.op == Op::Reply && captured.contains(&w.event_seq)));
         tracing::debug!(
             events = events.len(),
             queued = work.len(),

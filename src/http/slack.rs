@@ -1,8 +1,9 @@
 //! Slack app mode's inbound side (comms spec §2.2, §2.3, §2.5): `POST /slack/commands`
-//! (`/incident`) and `POST /slack/interactivity` (the announcement's buttons; page DMs'
-//! `alert.*` buttons go on to `http::slack_pages`).
+//! (`/incident`), `POST /slack/interactivity` (the announcement's buttons; page DMs'
+//! `alert.*` buttons go on to `http::slack_pages`) and `POST /slack/events` (thread
+//! replies marked `!note`/`!key` become notes, §1.4).
 //!
-//! Both answer 404 unless app mode is configured, and 401 unless the signature over the
+//! All answer 404 unless app mode is configured, and 401 unless the signature over the
 //! raw body checks out; nothing is parsed before that. Slack wants an answer within 3 s:
 //! the work runs in a task the handler waits on for at most `DEADLINE` (2.5 s); whatever is not
 //! done by then replies through the request's `response_url` when it is. Messages to
@@ -28,7 +29,7 @@ use crate::domain::escape::mrkdwn;
 use crate::domain::incident::{Change, DeclareRequest, Source, Status};
 use crate::domain::slack::blocks::action;
 use crate::domain::slack::command::{self, Command, HELP};
-use crate::domain::slack::{form, verify};
+use crate::domain::slack::{events, form, verify};
 use crate::domain::statuspage::PublicStatus;
 use crate::engine::incidents::{self as workflow, IncidentError};
 use crate::engine::publishing::{self, PublicPost};
@@ -36,16 +37,151 @@ use crate::notify::slack_api;
 use crate::store::StoreError;
 use crate::store::alerts::{self, Transition};
 use crate::store::incidents::{self, Incident, IncidentRef};
+use crate::store::slack as slack_store;
 
 /// How long a handler waits for its work before answering anyway (Slack allows 3 s).
 const DEADLINE: Duration = Duration::from_millis(2500);
 
-// TODO(#5): `/slack/events` (Events API) so that thread replies marked for the timeline
-// (§1.4 via Slack) are captured as notes; today notes come from `/incident note`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/slack/commands", post(commands))
         .route("/slack/interactivity", post(interactivity))
+        .route("/slack/events", post(events))
+}
+
+/// `POST /slack/events` (Events API): answers `url_verification` with its `challenge`,
+/// and captures thread replies marked `!note`/`!key` (`domain::slack::events`) in an
+/// incident's announcement thread as notes by the linked person. Everything else is
+/// taken with an empty 200: Slack retries anything slower than 3 s or not 2xx.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    verified(&state, &headers, &body)?;
+    let envelope: Value = serde_json::from_slice(&body).map_err(|err| AppError::Invalid {
+        field: "body".into(),
+        message: format!("not a Slack event: {err}"),
+    })?;
+    match envelope["type"].as_str() {
+        Some("url_verification") => {
+            let challenge = envelope["challenge"].as_str().unwrap_or_default();
+            Ok(Json(json!({ "challenge": challenge })).into_response())
+        }
+        Some("event_callback") => {
+            let retry = headers
+                .get("x-slack-retry-num")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("0");
+            let event_id = envelope["event_id"].as_str().unwrap_or_default();
+            let span = tracing::info_span!("slack.event", slack.event_id = %event_id,
+                slack.retry = %retry);
+            tracing::Instrument::instrument(capture_note(&state, &envelope), span).await?;
+            Ok(axum::http::StatusCode::OK.into_response())
+        }
+        other => {
+            tracing::debug!(slack.type = ?other, "Slack event type ignored");
+            Ok(axum::http::StatusCode::OK.into_response())
+        }
+    }
+}
+
+/// Adds the note an `event_callback` asks for, if it is a marked reply by a linked person
+/// in an announcement thread; once per `event_id`.
+async fn capture_note(state: &AppState, envelope: &Value) -> Result<(), AppError> {
+    let event = &envelope["event"];
+    let field = |name: &str| event[name].as_str().unwrap_or_default();
+    // Bots (ours included) and edits, joins, deletions… carry `bot_id` or a `subtype`.
+    if field("type") != "message" || !event["bot_id"].is_null() || !event["subtype"].is_null() {
+        return Ok(());
+    }
+    let (channel, thread_ts, ts, user) = (
+        field("channel"),
+        field("thread_ts"),
+        field("ts"),
+        field("user"),
+    );
+    // A thread's parent carries its own ts as `thread_ts`; only replies count.
+    if thread_ts.is_empty() || thread_ts == ts {
+        return Ok(());
+    }
+    let Some(marked) = events::marked_note(field("text")) else {
+        return Ok(());
+    };
+    let event_id = envelope["event_id"].as_str().unwrap_or_default();
+    if event_id.is_empty() {
+        tracing::warn!("Slack event without event_id ignored");
+        return Ok(());
+    }
+    let Some(incident_id) =
+        slack_store::incident_by_announcement(&state.store, channel, thread_ts).await?
+    else {
+        tracing::debug!("marked message outside any announcement thread ignored");
+        return Ok(());
+    };
+    let Some(person) = person_by_slack(state, user) else {
+        // TODO(#5): tell the author how to link their account (an ephemeral message).
+        tracing::info!(
+            slack.user = %command_safe(user),
+            "note from an unlinked Slack user ignored"
+        );
+        return Ok(());
+    };
+    let capture = slack_store::Capture {
+        event_id: event_id.to_string(),
+        incident_id: incident_id.clone(),
+        channel: channel.to_string(),
+        ts: ts.to_string(),
+        actor: person.id.clone(),
+        text: marked.text.clone(),
+    };
+    let now = state.clock.now();
+    if !slack_store::claim_event(&state.store, &capture, now).await? {
+        tracing::info!("Slack event already taken; retry ignored");
+        return Ok(());
+    }
+    let change = Change::Note {
+        text: marked.text,
+        key: marked.key,
+        at: None,
+    };
+    let by = IncidentRef::Id(incident_id);
+    match workflow::change(
+        &state.store,
+        &state.config,
+        &by,
+        change,
+        &person.id,
+        Source::Slack,
+        now,
+    )
+    .await
+    {
+        Ok(changed) => {
+            if let Some(event) = changed.event {
+                slack_store::captured_as(&state.store, event_id, event.seq).await?;
+                tracing::info!(
+                    incident.number = changed.incident.number,
+                    person = %person.id,
+                    key = marked.key,
+                    "note captured from Slack"
+                );
+            }
+            state.wake.notify_one();
+            Ok(())
+        }
+        Err(IncidentError::Refused(refused)) => {
+            // Too long, say: a retry would be refused the same way, so the claim stays.
+            tracing::info!(reason = %refused.message, "note from Slack refused");
+            Ok(())
+        }
+        Err(err) => {
+            if let Err(release) = slack_store::release_event(&state.store, event_id).await {
+                tracing::warn!(error = %release, "could not release the Slack event");
+            }
+            Err(err.into())
+        }
+    }
 }
 
 /// App mode's settings, or 404 when Slack app mode is off.

@@ -1,7 +1,7 @@
 //! Slack app mode's state (comms spec §2.4, §2.6): the messages we posted and may edit
 //! (`slack_messages`), the cursor on the incident timeline (`slack_cursor`), the work
-//! still to send (`slack_queue`) and per-channel pacing, 429 pauses and health
-//! (`slack_channels`).
+//! still to send (`slack_queue`), per-channel pacing, 429 pauses and health
+//! (`slack_channels`), and the Events API deliveries already taken (`slack_events`).
 //!
 //! `engine::slack` turns timeline events into queued work and moves the cursor in one
 //! transaction, so an event is never skipped; each send's outcome is then recorded here,
@@ -14,6 +14,7 @@ use sqlx::Row as _;
 
 use super::incidents::{self, NewEvent};
 use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use crate::domain::incident::Source;
 
 /// What a queued item does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -416,4 +417,108 @@ pub async fn next_due_at(store: &Store, burst: jiff::SignedDuration) -> Result<O
     .fetch_one(store.pool())
     .await?;
     from_ms_opt(at)
+}
+
+/// The incident whose announcement in `channel` is the message `ts`.
+pub async fn incident_by_announcement(
+    store: &Store,
+    channel: &str,
+    ts: &str,
+) -> Result<Option<String>> {
+    let id = sqlx::query_scalar(
+        "SELECT incident_id FROM slack_messages \
+         WHERE channel = ? AND ts = ? AND kind = 'announcement'",
+    )
+    .bind(channel)
+    .bind(ts)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(id)
+}
+
+/// A thread message being captured as a note (Events API).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capture {
+    /// Slack's `event_id`: one capture per id, however often Slack retries.
+    pub event_id: String,
+    pub incident_id: String,
+    pub channel: String,
+    /// The message's own `ts`.
+    pub ts: String,
+    /// The person the note is added as.
+    pub actor: String,
+    /// The note's text as it will be stored.
+    pub text: String,
+}
+
+/// Claims `capture`'s `event_id`; `false` when it was taken before (a retry).
+pub async fn claim_event(store: &Store, capture: &Capture, now: Timestamp) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let claimed = sqlx::query(
+        "INSERT INTO slack_events (event_id, incident_id, channel, ts, actor, text, \
+         received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(&capture.event_id)
+    .bind(&capture.incident_id)
+    .bind(&capture.channel)
+    .bind(&capture.ts)
+    .bind(&capture.actor)
+    .bind(&capture.text)
+    .bind(to_ms(now))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Records the timeline event (`seq`) a claimed capture became.
+pub async fn captured_as(store: &Store, event_id: &str, seq: i64) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("UPDATE slack_events SET event_seq = ? WHERE event_id = ?")
+        .bind(seq)
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives up a claim whose note was not written, so Slack's retry may try again.
+pub async fn release_event(store: &Store, event_id: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM slack_events WHERE event_id = ? AND event_seq IS NULL")
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The `seq`s among `events` that are notes captured from a Slack thread: they are in the
+/// thread already. A claim is written before its note, so a note the engine reads is
+/// recognised even before [`captured_as`] ran: by its seq, or while that is still unset,
+/// by incident, actor and text.
+// TODO(#5): prune `slack_events` rows once Slack can no longer retry them (hours).
+pub async fn captured_notes(store: &Store, events: &[incidents::Event]) -> Result<Vec<i64>> {
+    let mut captured = Vec::new();
+    for event in events {
+        if event.kind != "note.added" || event.source != Source::Slack.as_str() {
+            continue;
+        }
+        let text = event.data["text"].as_str().unwrap_or_default();
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM slack_events WHERE incident_id = ? AND (event_seq = ? \
+             OR (event_seq IS NULL AND actor = ? AND text = ?)) LIMIT 1",
+        )
+        .bind(&event.incident_id)
+        .bind(event.seq)
+        .bind(&event.actor)
+        .bind(text)
+        .fetch_optional(store.pool())
+        .await?;
+        if found.is_some() {
+            captured.push(event.seq);
+        }
+    }
+    Ok(captured)
 }

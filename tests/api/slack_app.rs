@@ -332,8 +332,11 @@ async fn slack_routes_are_absent_without_app_mode() {
     let app = crate::helpers::spawn_app().await;
 
     let response = post_signed(&app, "/slack/commands", "text=p1+x".into()).await;
+    let verification = json!({"type": "url_verification", "challenge": "c"});
+    let events = post_event(&app, &verification, None).await;
 
     assert_eq!(response.status(), 404);
+    assert_eq!(events.status(), 404);
 }
 
 #[tokio::test]
@@ -777,4 +780,223 @@ async fn a_replayed_slash_command_is_refused() {
     assert_eq!(replay.status(), 401);
     let all = incidents::list(&app.store, false).await.unwrap();
     assert_eq!(all.len(), 1);
+}
+
+/// An Events API delivery as Slack posts it (JSON), signed at the clock's now; `retry`
+/// sets `X-Slack-Retry-Num`.
+async fn post_event(app: &TestApp, body: &Value, retry: Option<u32>) -> reqwest::Response {
+    let body = body.to_string();
+    let ts = app.clock.now().as_second();
+    let mut request = app
+        .client
+        .post(app.url("/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, &body));
+    if let Some(n) = retry {
+        request = request
+            .header("x-slack-retry-num", n.to_string())
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    request.body(body).send().await.unwrap()
+}
+
+/// A `message` event in `C0INC` from `user`, replying in the thread of `thread_ts`.
+fn thread_reply(event_id: &str, user: &str, thread_ts: &str, text: &str) -> Value {
+    json!({
+        "token": "legacy",
+        "team_id": "T0",
+        "api_app_id": "A0",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_700_000_100,
+        "event": {
+            "type": "message",
+            "channel": "C0INC",
+            "channel_type": "channel",
+            "user": user,
+            "text": text,
+            "ts": format!("1700000100.{:06}", event_id.len()),
+            "thread_ts": thread_ts,
+            "event_ts": "1700000100.000001",
+        },
+    })
+}
+
+/// The announcement's `ts` in the fake (its first post).
+const ANNOUNCEMENT_TS: &str = "1700000000.000100";
+
+/// The incident's `note.added` events as (actor, source, key, text).
+async fn notes(app: &TestApp, incident: &Incident) -> Vec<(String, String, bool, String)> {
+    incidents::timeline(&app.store, &incident.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "note.added")
+        .map(|e| {
+            let text = e.data["text"].as_str().unwrap().to_string();
+            (e.actor, e.source, e.key, text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn events_url_verification_answers_its_challenge() {
+    let (app, _fake) = slack_app().await;
+    let challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P";
+    let body = json!({"token": "legacy", "challenge": challenge, "type": "url_verification"});
+    let response = post_event(&app, &body, None).await;
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply, json!({ "challenge": challenge }));
+}
+
+#[tokio::test]
+async fn a_marked_thread_reply_becomes_a_note_and_is_not_echoed() {
+    let (app, fake) = slack_app().await;
+    let incident = declared(&app, &fake).await;
+
+    let note = thread_reply(
+        "Ev01",
+        "U0KIM",
+        ANNOUNCEMENT_TS,
+        "!note Failover to db-2 &amp; cache flush &lt;done&gt;",
+    );
+    let response = post_event(&app, &note, None).await;
+    assert_eq!(response.status(), 200);
+    let key = thread_reply("Ev02", "U0SAM", ANNOUNCEMENT_TS, "!key Root cause: v42");
+    assert_eq!(post_event(&app, &key, None).await.status(), 200);
+    for _ in 0..3 {
+        app.clock.advance(SignedDuration::from_secs(2));
+        app.run_engine_once().await;
+    }
+
+    assert_eq!(
+        notes(&app, &incident).await,
+        vec![
+            (
+                "kim".to_string(),
+                "slack".to_string(),
+                false,
+                "Failover to db-2 & cache flush <done>".to_string()
+            ),
+            (
+                "sam".to_string(),
+                "slack".to_string(),
+                true,
+                "Root cause: v42".to_string()
+            ),
+        ]
+    );
+    // Only the announcement was ever posted: the notes are in the thread already.
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
+
+    // A note from `/incident note` still gets its line in the thread.
+    command(
+        &app,
+        &fake,
+        "U0SAM",
+        "note #1 Failover to db-2 & cache flush <done>",
+    )
+    .await;
+    app.clock.advance(SignedDuration::from_secs(2));
+    app.run_engine_once().await;
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].body["thread_ts"], ANNOUNCEMENT_TS);
+}
+
+#[tokio::test]
+async fn unmarked_other_thread_bot_and_unlinked_messages_add_nothing() {
+    let (app, fake) = slack_app().await;
+    let incident = declared(&app, &fake).await;
+
+    let unmarked = thread_reply("Ev11", "U0SAM", ANNOUNCEMENT_TS, "looking at db-2 now");
+    let notes_word = thread_reply("Ev12", "U0SAM", ANNOUNCEMENT_TS, "!notes to self");
+    let other_thread = thread_reply("Ev13", "U0SAM", "1700000099.000001", "!note elsewhere");
+    let mut other_channel = thread_reply("Ev14", "U0SAM", ANNOUNCEMENT_TS, "!note elsewhere");
+    other_channel["event"]["channel"] = json!("C0OPS");
+    let mut bot = thread_reply("Ev15", "U0SAM", ANNOUNCEMENT_TS, "!note from a bot");
+    bot["event"]["bot_id"] = json!("B0BOT");
+    let mut edited = thread_reply("Ev16", "U0SAM", ANNOUNCEMENT_TS, "!note edited");
+    edited["event"]["subtype"] = json!("message_changed");
+    let unlinked = thread_reply("Ev17", "U0NOBODY", ANNOUNCEMENT_TS, "!note who am I");
+    let mut parent = thread_reply("Ev18", "U0SAM", ANNOUNCEMENT_TS, "!note not a reply");
+    parent["event"]["ts"] = json!(ANNOUNCEMENT_TS);
+    let mut not_message = thread_reply("Ev19", "U0SAM", ANNOUNCEMENT_TS, "!note reaction");
+    not_message["event"]["type"] = json!("reaction_added");
+    for body in [
+        unmarked,
+        notes_word,
+        other_thread,
+        other_channel,
+        bot,
+        edited,
+        unlinked,
+        parent,
+        not_message,
+    ] {
+        let response = post_event(&app, &body, None).await;
+        assert_eq!(response.status(), 200, "{body}");
+        assert_eq!(response.text().await.unwrap(), "", "{body}");
+    }
+    app.clock.advance(SignedDuration::from_secs(2));
+    app.run_engine_once().await;
+
+    assert_eq!(notes(&app, &incident).await, vec![]);
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn a_retried_event_adds_no_second_note() {
+    let (app, fake) = slack_app().await;
+    let incident = declared(&app, &fake).await;
+    let note = thread_reply("Ev21", "U0KIM", ANNOUNCEMENT_TS, "!note once only");
+
+    assert_eq!(post_event(&app, &note, None).await.status(), 200);
+    // Slack retries with a fresh timestamp and signature: the request is new, the event not.
+    for n in 1..=3 {
+        app.clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(post_event(&app, &note, Some(n)).await.status(), 200);
+    }
+    app.clock.advance(SignedDuration::from_secs(2));
+    app.run_engine_once().await;
+
+    let want = vec![(
+        "kim".to_string(),
+        "slack".to_string(),
+        false,
+        "once only".to_string(),
+    )];
+    assert_eq!(notes(&app, &incident).await, want);
+    assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn a_badly_signed_event_is_refused() {
+    let (app, fake) = slack_app().await;
+    let incident = declared(&app, &fake).await;
+    let body = thread_reply("Ev31", "U0SAM", ANNOUNCEMENT_TS, "!note forged").to_string();
+    let ts = app.clock.now().as_second();
+    let forged = app
+        .client
+        .post(app.url("/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, "{\"other\":\"body\"}"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let unsigned = app
+        .client
+        .post(app.url("/slack/events"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    assert_eq!(notes(&app, &incident).await, vec![]);
 }

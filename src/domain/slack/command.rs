@@ -242,8 +242,8 @@ fn required_text(field: &str, text: &str, usage: &str) -> Result<String, ParseEr
 }
 
 /// Slack sends typed `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`; free text is stored as
-/// the person typed it (and escaped again wherever it is shown).
-fn unescape(text: &str) -> String {
+/// the person typed it (and escaped again wherever it is shown). Shared with `events`.
+pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
