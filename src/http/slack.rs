@@ -1,13 +1,15 @@
 //! Slack app mode's inbound side (comms spec §2.2, §2.3, §2.5): `POST /slack/commands`
-//! (`/incident`), `POST /slack/interactivity` (the announcement's buttons; page DMs'
-//! `alert.*` buttons go on to `http::slack_pages`) and `POST /slack/events` (thread
+//! (`/incident`; with no severity it opens the declare modal), `POST /slack/interactivity`
+//! (the announcement's buttons, page DMs' `alert.*` buttons, which go on to
+//! `http::slack_pages`, and the declare modal's `view_submission`) and `POST /slack/events` (thread
 //! replies marked `!note`/`!key` become notes, §1.4).
 //!
 //! All answer 404 unless app mode is configured, and 401 unless the signature over the
 //! raw body checks out; nothing is parsed before that. Slack wants an answer within 3 s:
 //! the work runs in a task the handler waits on for at most `DEADLINE` (2.5 s); whatever is not
 //! done by then replies through the request's `response_url` when it is. Messages to
-//! channels are the engine's job (`engine::slack`), never sent from a request.
+//! channels are the engine's job (`engine::slack`), never sent from a request; the one Web
+//! API call made from a request is `views.open`, because its `trigger_id` expires in ~3 s.
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,7 +29,7 @@ use super::{AppError, AppState};
 use crate::config::{Person, SlackSettings};
 use crate::domain::escape::mrkdwn;
 use crate::domain::incident::{Change, DeclareRequest, Source, Status};
-use crate::domain::slack::blocks::action;
+use crate::domain::slack::blocks::{self, action, declare as modal};
 use crate::domain::slack::command::{self, Command, HELP};
 use crate::domain::slack::{events, form, verify};
 use crate::domain::statuspage::PublicStatus;
@@ -41,6 +43,10 @@ use crate::store::slack as slack_store;
 
 /// How long a handler waits for its work before answering anyway (Slack allows 3 s).
 const DEADLINE: Duration = Duration::from_millis(2500);
+
+/// How long `views.open` may take: the `trigger_id` expires ~3 s after Slack sent it, and
+/// the command still needs its answer within those 3 s.
+const OPEN_VIEW_TIMEOUT: Duration = Duration::from_millis(2000);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -310,12 +316,13 @@ async fn reply_later(api_base: &str, url: &str, body: &Value, now: Timestamp) {
     }
 }
 
-/// `/incident …`: answers an ephemeral message.
+/// `/incident …`: answers an ephemeral message, or an empty 200 once the declare modal
+/// is open.
 async fn commands(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
     verified(&state, &headers, &body)?;
     let fields = form::parse(&body);
     let user_id = form::field(&fields, "user_id")
@@ -328,14 +335,28 @@ async fn commands(
         Ok(command) => command,
         Err(err) => {
             let text = format!("{}\nSee `/incident help`.", mrkdwn(&err.0));
-            return Ok(Json(ephemeral(&text)));
+            return Ok(Json(ephemeral(&text)).into_response());
         }
     };
     let reply = match command {
         Command::Help => HELP.to_string(),
-        // TODO(#5): declare modal (`views.open` with `trigger_id`, §2.3); until then the
-        // severity prefix is the way to declare from Slack.
-        Command::DeclareModal { title } => declare_usage(title.as_deref()),
+        Command::DeclareModal { .. } if person_by_slack(&state, &user_id).is_none() => {
+            link_your_account(&user_id)
+        }
+        Command::DeclareModal { title } => {
+            let origin = Origin {
+                channel: form::field(&fields, "channel_id").map(str::to_string),
+                response_url,
+            };
+            let trigger_id = form::field(&fields, "trigger_id").unwrap_or_default();
+            match open_declare_modal(&state, trigger_id, title.as_deref(), &origin).await {
+                Ok(()) => return Ok(().into_response()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not open the declare modal");
+                    declare_usage(title.as_deref())
+                }
+            }
+        }
         command => match person_by_slack(&state, &user_id) {
             None => link_your_account(&user_id),
             Some(person) => {
@@ -348,7 +369,43 @@ async fn commands(
             }
         },
     };
-    Ok(Json(ephemeral(&reply)))
+    Ok(Json(ephemeral(&reply)).into_response())
+}
+
+/// Where a modal was opened from, kept in its `private_metadata` (§2.3) so that the
+/// submission can answer there.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Origin {
+    channel: Option<String>,
+    response_url: Option<String>,
+}
+
+/// `views.open` of the declare modal, within [`OPEN_VIEW_TIMEOUT`].
+async fn open_declare_modal(
+    state: &AppState,
+    trigger_id: &str,
+    title: Option<&str>,
+    origin: &Origin,
+) -> Result<(), slack_api::SlackError> {
+    // `verified` let the request in, so app mode is on and the token is there.
+    let off = || slack_api::SlackError::Unhealthy("Slack app mode is off".into());
+    let slack = app_mode(state).map_err(|_| off())?;
+    let token = slack.bot_token.clone().ok_or_else(off)?;
+    let services: Vec<(String, String)> = state
+        .config
+        .services
+        .values()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let metadata = serde_json::to_string(origin)
+        .map_err(|err| slack_api::SlackError::Reject(format!("private_metadata: {err}")))?;
+    let view = blocks::declare_modal(title, &services, &metadata);
+    let api = slack_api::SlackApi::new(slack_api::http_client(), &slack.api_base, token);
+    let view_id = api
+        .open_view(trigger_id, &view, OPEN_VIEW_TIMEOUT, state.clock.now())
+        .await?;
+    tracing::info!(slack.view_id = %command_safe(&view_id), "declare modal opened");
+    Ok(())
 }
 
 fn declare_usage(title: Option<&str>) -> String {
@@ -535,11 +592,15 @@ async fn declare(
     )
     .await?;
     state.wake.notify_one();
-    Ok(format!(
+    Ok(declared_reply(&incident))
+}
+
+fn declared_reply(incident: &Incident) -> String {
+    format!(
         "Declared #{} ({}). You are the commander; the announcement follows in the incidents \
          channel.",
         incident.number, incident.severity
-    ))
+    )
 }
 
 async fn list(state: &AppState) -> Result<String, Failure> {
@@ -619,10 +680,11 @@ async fn interactivity(
             field: "payload".into(),
             message: "payload is not JSON".into(),
         })?;
-    if payload["type"] != "block_actions" {
-        // TODO(#5): `view_submission` / `view_closed` for the declare, update and publish
-        // modals; an empty 200 closes a submitted view.
-        return Ok(().into_response());
+    match payload["type"].as_str() {
+        Some("block_actions") => {}
+        Some("view_submission") => return view_submission(&state, &payload).await,
+        // Nothing to undo: a closed modal declared nothing.
+        _ => return Ok(().into_response()),
     }
     let click = &payload["actions"][0];
     let action_id = click["action_id"].as_str().unwrap_or_default().to_string();
@@ -790,4 +852,163 @@ fn name(state: &AppState, person: &str) -> String {
         .config
         .person(person)
         .map_or_else(|| person.to_string(), |p| p.name.clone())
+}
+
+/// What the declare modal's inputs hold (`view.state.values`).
+struct Submitted {
+    title: Result<String, String>,
+    severity: Option<String>,
+    summary: Option<String>,
+    impact: Option<String>,
+    services: Vec<String>,
+    page: bool,
+}
+
+impl Submitted {
+    fn read(view: &Value) -> Submitted {
+        let values = &view["state"]["values"];
+        let input = |block: &str| &values[block][modal::VALUE];
+        let text = |block: &str| {
+            input(block)["value"]
+                .as_str()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        };
+        let selected = |block: &str| -> Vec<String> {
+            input(block)["selected_options"]
+                .as_array()
+                .map(|options| {
+                    options
+                        .iter()
+                        .filter_map(|o| o["value"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let title = crate::domain::incident::check_title(
+            input(modal::TITLE)["value"].as_str().unwrap_or_default(),
+        );
+        Submitted {
+            title,
+            severity: input(modal::SEVERITY)["selected_option"]["value"]
+                .as_str()
+                .map(str::to_string),
+            summary: text(modal::SUMMARY),
+            impact: text(modal::IMPACT),
+            services: selected(modal::SERVICES),
+            page: selected(modal::PAGE).iter().any(|v| v == modal::PAGE_ON),
+        }
+    }
+}
+
+/// `{"response_action":"errors"}` (§2.3): Slack shows each message under its block and
+/// keeps the modal open.
+fn view_errors(errors: &[(&str, String)]) -> Response {
+    let errors: serde_json::Map<String, Value> = errors
+        .iter()
+        .map(|(block, message)| ((*block).to_string(), json!(message)))
+        .collect();
+    Json(json!({"response_action": "errors", "errors": errors})).into_response()
+}
+
+/// The block of the declare modal a refused field belongs to.
+fn block_of(field: &str) -> &'static str {
+    match field {
+        "severity" => modal::SEVERITY,
+        "summary" => modal::SUMMARY,
+        "impact" => modal::IMPACT,
+        "services" => modal::SERVICES,
+        _ => modal::TITLE,
+    }
+}
+
+/// A submitted modal (§2.3, §2.5), validated before answering: errors keep the modal open;
+/// an empty 200 closes it, and the confirmation follows through the stored `response_url`.
+async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, AppError> {
+    let view = &payload["view"];
+    if view["callback_id"] != modal::CALLBACK_ID {
+        // TODO(#5): the update and publish modals (§2.5).
+        tracing::warn!(slack.callback_id = ?view["callback_id"], "unknown Slack view");
+        return Ok(().into_response());
+    }
+    let submitted = Submitted::read(view);
+    let mut errors = Vec::new();
+    if let Err(message) = &submitted.title {
+        errors.push((modal::TITLE, format!("{}.", capitalized(message))));
+    }
+    if submitted.severity.is_none() {
+        errors.push((modal::SEVERITY, "Choose a severity.".to_string()));
+    }
+    if !errors.is_empty() {
+        return Ok(view_errors(&errors));
+    }
+    let user_id = payload["user"]["id"].as_str().unwrap_or_default();
+    let Some(person) = person_by_slack(state, user_id).map(|p| p.id.clone()) else {
+        return Ok(view_errors(&[(modal::TITLE, link_your_account(user_id))]));
+    };
+    let Submitted {
+        title,
+        severity,
+        summary,
+        impact,
+        services,
+        page,
+    } = submitted;
+    let request = DeclareRequest {
+        title: title.unwrap_or_default(),
+        severity,
+        summary,
+        impact,
+        commander: None,
+        comms_lead: None,
+        services,
+        // Checked: page as the severity says (P1/P2); unchecked: never.
+        page: if page { None } else { Some(false) },
+        test: false,
+    };
+    let now = state.clock.now();
+    let declared = workflow::declare(
+        &state.store,
+        &state.config,
+        request,
+        &person,
+        Source::Slack,
+        None,
+        now,
+    )
+    .await;
+    let incident = match declared {
+        Ok(incident) => incident,
+        Err(IncidentError::Refused(refused)) => {
+            let message = refused.message.clone();
+            return Ok(view_errors(&[(block_of(refused.field), message)]));
+        }
+        Err(IncidentError::Store(err)) => return Err(err.into()),
+    };
+    state.wake.notify_one();
+    tracing::info!(incident.number = incident.number, person = %person,
+        "incident declared from the Slack modal");
+    let origin: Origin = view["private_metadata"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    if let Some(url) = origin.response_url {
+        let api_base = app_mode(state)?.api_base.clone();
+        let clock = state.clock.clone();
+        let text = declared_reply(&incident);
+        // After the empty 200: Slack closes the modal on that answer, not on this one.
+        tokio::spawn(async move {
+            reply_later(&api_base, &url, &ephemeral(&text), clock.now()).await;
+        });
+    }
+    Ok(().into_response())
+}
+
+/// "the title must…" → "The title must…".
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }

@@ -1,5 +1,5 @@
 //! A small client for Slack's Web API and incoming webhooks (comms spec §2.6, §2.8):
-//! `chat.postMessage`, `chat.update`, replies through a command's `response_url`, and
+//! `chat.postMessage`, `chat.update`, `views.open`, replies through a command's `response_url`, and
 //! webhook-only posts.
 //!
 //! Slack answers most failures with HTTP 200 and `{"ok":false,"error":"…"}`, so we branch on
@@ -145,6 +145,27 @@ impl SlackApi {
         posted(&reply, channel)
     }
 
+    /// `views.open` of `view` (a modal) for the `trigger_id` of a command or click; the
+    /// opened view's id. A trigger expires about 3 s after Slack sent it, so the caller
+    /// waits at most `timeout` (the client's usual bound is far longer).
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &Value,
+        timeout: Duration,
+        now: Timestamp,
+    ) -> Result<String, SlackError> {
+        blocks::validate(view).map_err(SlackError::Reject)?;
+        let body = json!({"trigger_id": trigger_id, "view": view});
+        let reply = self
+            .call_within("views.open", &body, Some(timeout), now)
+            .await?;
+        let id = reply["view"]["id"]
+            .as_str()
+            .ok_or_else(|| SlackError::Reject("Slack's reply carries no view id".into()))?;
+        Ok(id.to_string())
+    }
+
     /// `chat.update` of the message at `channel` + `ts`.
     pub async fn update(
         &self,
@@ -165,11 +186,25 @@ impl SlackApi {
     }
 
     async fn call(&self, method: &str, body: &Value, now: Timestamp) -> Result<Value, SlackError> {
-        let request = self
+        self.call_within(method, body, None, now).await
+    }
+
+    /// [`Self::call`], bounded by `timeout` rather than the client's own when set.
+    async fn call_within(
+        &self,
+        method: &str,
+        body: &Value,
+        timeout: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<Value, SlackError> {
+        let mut request = self
             .http
             .post(format!("{}/{method}", self.base))
             .bearer_auth(self.token.expose_secret())
             .json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         let response = request
             .send()
             .await

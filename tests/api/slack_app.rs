@@ -22,7 +22,8 @@ use crate::helpers::{SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, Setup, TestApp, spaw
 /// One request the fake received.
 #[derive(Clone, Debug)]
 pub(crate) struct Call {
-    /// `chat.postMessage`, `chat.update`, or `respond` for `response_url` replies.
+    /// `chat.postMessage`, `chat.update`, `views.open`, or `respond` for `response_url`
+    /// replies.
     pub(crate) method: String,
     pub(crate) authorization: String,
     pub(crate) body: Value,
@@ -39,7 +40,8 @@ struct FakeState {
 }
 
 /// A Slack Web API stand-in: `chat.postMessage` answers a fresh `ts` per message
-/// (`1700000000.000100`, `…000101`, …), `chat.update` echoes the `ts`.
+/// (`1700000000.000100`, `…000101`, …), `chat.update` echoes the `ts`, `views.open`
+/// answers view `V1`.
 pub(crate) struct SlackFake {
     pub(crate) addr: SocketAddr,
     state: FakeState,
@@ -119,6 +121,7 @@ async fn fake_slack(
             json!({"ok": true, "channel": body["channel"], "ts": ts})
         }
         "chat.update" => json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}),
+        "views.open" => json!({"ok": true, "view": {"id": "V1"}}),
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     axum::Json(reply).into_response()
@@ -637,15 +640,11 @@ async fn help_and_usage_mistakes_answer_without_acting() {
     let (app, fake) = slack_app().await;
 
     let help = command(&app, &fake, "U0SAM", "help").await;
-    let bare_title = command(&app, &fake, "U0SAM", "Checkout down").await;
     let subcommand_title = command(&app, &fake, "U0SAM", "list of failing jobs").await;
     let no_incident = command(&app, &fake, "U0SAM", "update Rolled back").await;
     let echoed = command(&app, &fake, "U0SAM", "list <!here> now").await;
 
     assert!(help.starts_with("*/incident* declares and runs incidents:"));
-    assert!(
-        bare_title.starts_with("Say how bad it is to declare it now: `/incident p1 Checkout down`")
-    );
     assert!(subcommand_title.contains("`/incident p2 list of failing jobs`"));
     assert_eq!(no_incident, "No incident is open; name one with `#N`.");
     assert!(
@@ -999,4 +998,278 @@ async fn a_badly_signed_event_is_refused() {
         .unwrap();
     assert_eq!(unsigned.status(), 401);
     assert_eq!(notes(&app, &incident).await, vec![]);
+}
+
+// The declare modal (§2.3): `/incident [title]` opens it, `view_submission` declares.
+
+/// The block ids of the declare modal, in order.
+const MODAL_BLOCKS: [&str; 6] = [
+    "declare.title",
+    "declare.severity",
+    "declare.summary",
+    "declare.impact",
+    "declare.services",
+    "declare.page",
+];
+
+/// `/incident <text>` that opens a modal: an empty 200, and the view Slack was asked for.
+async fn open_modal(app: &TestApp, fake: &SlackFake, text: &str) -> Value {
+    let before = fake.calls_to("views.open").len();
+    let response = post_signed(app, "/slack/commands", command_body(fake, "U0SAM", text)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "");
+    let opened = fake.calls_to("views.open");
+    assert_eq!(opened.len(), before + 1);
+    let call = opened.last().unwrap().clone();
+    assert_eq!(call.authorization, format!("Bearer {SLACK_BOT_TOKEN}"));
+    assert_eq!(call.body["trigger_id"], "1.2.3");
+    call.body["view"].clone()
+}
+
+fn block<'a>(view: &'a Value, block_id: &str) -> &'a Value {
+    view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block_id"] == block_id)
+        .unwrap()
+}
+
+/// What Slack sends when `user` submits the declare modal; `None` leaves an input empty.
+fn submission(
+    fake: &SlackFake,
+    user: &str,
+    title: Option<&str>,
+    severity: Option<&str>,
+    services: &[&str],
+    page: bool,
+) -> Value {
+    let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
+    let metadata = json!({"channel": "C0OPS", "response_url": fake.response_url()});
+    json!({
+        "type": "view_submission",
+        "team": {"id": "T0"},
+        "user": {"id": user, "username": "x", "team_id": "T0"},
+        "trigger_id": "4.5.6",
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "incident.declare",
+            "private_metadata": metadata.to_string(),
+            "state": {"values": {
+                "declare.title": {"value": {"type": "plain_text_input", "value": title}},
+                "declare.severity": {"value": {"type": "static_select",
+                    "selected_option": severity.map(option)}},
+                "declare.summary": {"value": {"type": "plain_text_input",
+                    "value": "Payments time out"}},
+                "declare.impact": {"value": {"type": "plain_text_input", "value": null}},
+                "declare.services": {"value": {"type": "multi_static_select",
+                    "selected_options": services.iter().map(|s| option(s)).collect::<Vec<_>>()}},
+                "declare.page": {"value": {"type": "checkboxes",
+                    "selected_options": if page { vec![option("page")] } else { vec![] }}},
+            }},
+        },
+    })
+}
+
+async fn submit(app: &TestApp, payload: &Value) -> (u16, String) {
+    let body = format!("payload={}", enc(&payload.to_string()));
+    let response = post_signed(app, "/slack/interactivity", body).await;
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The `response_url` replies so far, waiting briefly for one sent after the answer.
+async fn replies(fake: &SlackFake, want: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        if fake.calls_to("respond").len() >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    fake.calls_to("respond")
+        .into_iter()
+        .map(|c| c.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn incident_without_a_severity_opens_the_declare_modal() {
+    let (app, fake) = slack_app().await;
+
+    let view = open_modal(&app, &fake, "Checkout down").await;
+    let empty = open_modal(&app, &fake, "").await;
+
+    assert_eq!(view["type"], "modal");
+    assert_eq!(view["callback_id"], "incident.declare");
+    assert_eq!(view["submit"]["text"], "Declare");
+    let ids: Vec<&str> = view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["block_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, MODAL_BLOCKS);
+    assert_eq!(
+        block(&view, "declare.title")["element"]["initial_value"],
+        "Checkout down"
+    );
+    assert!(block(&empty, "declare.title")["element"]["initial_value"].is_null());
+    let values = |id: &str, key: &str| -> Vec<String> {
+        block(&view, id)["element"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(values("declare.severity", "options"), ["P1", "P2", "P3"]);
+    assert_eq!(
+        values("declare.services", "options"),
+        ["api", "checkout", "web"]
+    );
+    assert_eq!(values("declare.page", "initial_options"), ["page"]);
+    assert_eq!(block(&view, "declare.summary")["optional"], true);
+    assert_eq!(block(&view, "declare.title")["optional"], false);
+    let metadata: Value = serde_json::from_str(view["private_metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        metadata,
+        json!({"channel": "C0OPS", "response_url": fake.response_url()})
+    );
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_views_open_falls_back_to_the_usage_answer() {
+    let (app, fake) = slack_app().await;
+    fake.script(200, &[], r#"{"ok":false,"error":"expired_trigger_id"}"#);
+
+    let reply = command(&app, &fake, "U0SAM", "Checkout down").await;
+
+    assert!(
+        reply.starts_with("Say how bad it is to declare it now: `/incident p1 Checkout down`"),
+        "{reply}"
+    );
+    assert_eq!(fake.calls_to("views.open").len(), 1);
+}
+
+#[tokio::test]
+async fn a_declare_modal_submission_declares_the_incident() {
+    let (app, fake) = slack_app().await;
+
+    let payload = submission(
+        &fake,
+        "U0SAM",
+        Some("  Checkout down "),
+        Some("P2"),
+        &["api", "checkout"],
+        false,
+    );
+    let (status, body) = submit(&app, &payload).await;
+
+    assert_eq!((status, body.as_str()), (200, ""));
+    let declared = incident(&app, 1).await;
+    assert_eq!(declared.title, "Checkout down");
+    assert_eq!(declared.severity.as_str(), "P2");
+    assert_eq!(declared.services, ["api", "checkout"]);
+    assert_eq!(declared.commander, "sam");
+    assert_eq!(declared.declared_by, "sam");
+    assert_eq!(declared.summary, "Payments time out");
+    assert_eq!(declared.impact, "");
+    assert!(declared.alerts.is_empty(), "page on-call was unchecked");
+    let replies = replies(&fake, 1).await;
+    assert_eq!(
+        replies,
+        [json!({"response_type": "ephemeral",
+                "text": "Declared #1 (P2). You are the commander; the announcement follows \
+                         in the incidents channel."})]
+    );
+    app.run_engine_once().await;
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].body["channel"], "C0INC");
+}
+
+#[tokio::test]
+async fn a_checked_page_box_pages_the_services_on_call_for_p1() {
+    let (app, fake) = slack_app().await;
+
+    let payload = submission(&fake, "U0KIM", Some("API down"), Some("P1"), &["api"], true);
+    let (status, body) = submit(&app, &payload).await;
+
+    assert_eq!((status, body.as_str()), (200, ""));
+    let declared = incident(&app, 1).await;
+    assert_eq!(declared.commander, "kim");
+    assert_eq!(declared.alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_declare_submission_names_the_block_and_declares_nothing() {
+    let (app, fake) = slack_app().await;
+
+    let empty = submission(&fake, "U0SAM", Some("   "), None, &[], true);
+    let long_title = "x".repeat(201);
+    let too_long = submission(&fake, "U0SAM", Some(&long_title), Some("P1"), &[], true);
+    let unknown = submission(&fake, "U0SAM", Some("Down"), Some("P1"), &["nope"], true);
+
+    let answers = [
+        submit(&app, &empty).await,
+        submit(&app, &too_long).await,
+        submit(&app, &unknown).await,
+    ];
+
+    let json = |(status, body): &(u16, String)| {
+        assert_eq!(*status, 200);
+        serde_json::from_str::<Value>(body).unwrap()
+    };
+    assert_eq!(
+        json(&answers[0]),
+        json!({"response_action": "errors", "errors": {
+            "declare.title": "The title must not be empty.",
+            "declare.severity": "Choose a severity.",
+        }})
+    );
+    assert_eq!(
+        json(&answers[1]),
+        json!({"response_action": "errors", "errors": {
+            "declare.title": "The title must be at most 200 characters.",
+        }})
+    );
+    let unknown = json(&answers[2]);
+    assert_eq!(unknown["response_action"], "errors");
+    let errors = unknown["errors"].as_object().unwrap();
+    assert_eq!(errors.keys().collect::<Vec<_>>(), ["declare.services"]);
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+    assert!(fake.calls_to("respond").is_empty());
+}
+
+#[tokio::test]
+async fn an_unlinked_submitter_is_told_how_to_link_and_nothing_is_declared() {
+    let (app, fake) = slack_app().await;
+
+    let payload = submission(&fake, "U0STRANGER", Some("Down"), Some("P1"), &[], true);
+    let (status, body) = submit(&app, &payload).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"response_action": "errors", "errors": {
+            "declare.title": "Link your account first: add `slack_id = \"U0STRANGER\"` to your \
+                              `[[person]]` in team.toml and restart dutybell.",
+        }})
+    );
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_closed_declare_modal_does_nothing() {
+    let (app, fake) = slack_app().await;
+
+    let mut payload = submission(&fake, "U0SAM", Some("Down"), Some("P1"), &[], true);
+    payload["type"] = json!("view_closed");
+    let (status, body) = submit(&app, &payload).await;
+
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
+    assert!(fake.calls().is_empty());
 }

@@ -1,6 +1,6 @@
-//! Slack messages for incidents as Block Kit JSON (comms spec §2.4, §2.6, §2.8): the
-//! announcement, the thread replies that follow it, and [`validate`], which checks Slack's
-//! limits before anything is sent.
+//! Slack messages for incidents as Block Kit JSON (comms spec §2.3, §2.4, §2.6, §2.8): the
+//! announcement, the thread replies that follow it, the declare modal, and [`validate`],
+//! which checks Slack's limits (message or modal) before anything is sent.
 //!
 //! Every piece of user text (titles, names, notes, summaries) goes through
 //! [`crate::domain::escape::mrkdwn`], so `<!channel>` or `<https://evil|bank>` typed by a
@@ -31,6 +31,15 @@ pub mod limits {
     pub const ID: usize = 255;
     /// Slack truncates `text` past 40 000; we stay far below.
     pub const TEXT: usize = 4000;
+    pub const MODAL_BLOCKS: usize = 100;
+    /// A modal's `title`, `submit` and `close`.
+    pub const MODAL_TITLE: usize = 24;
+    pub const PRIVATE_METADATA: usize = 3000;
+    /// An input block's `label`.
+    pub const LABEL: usize = 2000;
+    /// Options of a static select; an option's text.
+    pub const OPTIONS: usize = 100;
+    pub const OPTION_TEXT: usize = 75;
 }
 
 /// The action ids of the announcement's buttons; the value is always the incident's ULID.
@@ -40,6 +49,119 @@ pub mod action {
     pub const CLAIM_COMMANDER: &str = "incident.claim_commander";
     pub const UPDATE: &str = "incident.update";
     pub const PUBLISH: &str = "incident.publish";
+}
+
+/// The declare modal (§2.3): its `callback_id` and the `block_id`s of its inputs, which
+/// `view_submission` reads and names in `response_action: errors`. Each input's element
+/// has `action_id` `value`.
+pub mod declare {
+    pub const CALLBACK_ID: &str = "incident.declare";
+    pub const TITLE: &str = "declare.title";
+    pub const SEVERITY: &str = "declare.severity";
+    pub const SUMMARY: &str = "declare.summary";
+    pub const IMPACT: &str = "declare.impact";
+    pub const SERVICES: &str = "declare.services";
+    pub const PAGE: &str = "declare.page";
+    /// The action id of every input's element.
+    pub const VALUE: &str = "value";
+    /// The value of the "page on-call" checkbox option.
+    pub const PAGE_ON: &str = "page";
+}
+
+fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text})
+}
+
+fn input(block_id: &str, label: &str, optional: bool, element: Value) -> Value {
+    json!({
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "optional": optional,
+        "element": element,
+    })
+}
+
+/// The `incident.declare` modal (§2.3): title (pre-filled with `title`), severity, what
+/// happened, impact, services (`(id, name)`, the first [`limits::OPTIONS`]) and "page
+/// on-call", checked. `private_metadata` is passed through as is.
+// TODO(#5): a commander picker (`users_select`, mapped through `slack_id`); today the
+// declarer is the commander.
+pub fn declare_modal(
+    title: Option<&str>,
+    services: &[(String, String)],
+    private_metadata: &str,
+) -> Value {
+    let mut title_element = json!({
+        "type": "plain_text_input",
+        "action_id": declare::VALUE,
+        "max_length": crate::domain::incident::MAX_TITLE_CHARS,
+    });
+    if let Some(title) = title.filter(|t| !t.is_empty()) {
+        title_element["initial_value"] = json!(title);
+    }
+    let severity = |value: &str, text: &str| json!({"text": plain(text), "value": value});
+    let long_text = || {
+        json!({"type": "plain_text_input", "action_id": declare::VALUE, "multiline": true,
+               "max_length": limits::SECTION_TEXT})
+    };
+    let mut blocks = vec![
+        input(declare::TITLE, "Title", false, title_element),
+        input(
+            declare::SEVERITY,
+            "Severity",
+            false,
+            json!({
+                "type": "static_select",
+                "action_id": declare::VALUE,
+                "placeholder": plain("How bad is it?"),
+                "options": [
+                    severity("P1", "P1 · outage"),
+                    severity("P2", "P2 · major degradation"),
+                    severity("P3", "P3 · minor"),
+                ],
+            }),
+        ),
+        input(declare::SUMMARY, "What happened", true, long_text()),
+        input(declare::IMPACT, "Impact", true, long_text()),
+    ];
+    // A select without options is invalid Block Kit: no services, no block.
+    if !services.is_empty() {
+        let options: Vec<Value> = services
+            .iter()
+            .take(limits::OPTIONS)
+            .map(|(id, name)| {
+                let (text, _) = fit_chars(name, limits::OPTION_TEXT);
+                json!({"text": plain(&text), "value": id})
+            })
+            .collect();
+        blocks.push(input(
+            declare::SERVICES,
+            "Services",
+            true,
+            json!({"type": "multi_static_select", "action_id": declare::VALUE,
+                   "placeholder": plain("Affected services"), "options": options}),
+        ));
+    }
+    // TODO(#5): follow the chosen severity (dispatch_action + `views.update`): on for
+    // P1/P2, off for P3; today "checked" means the severity's default (P1/P2 page).
+    let page = json!({"text": plain("Page on-call (P1/P2)"), "value": declare::PAGE_ON});
+    blocks.push(input(
+        declare::PAGE,
+        "Paging",
+        true,
+        json!({"type": "checkboxes", "action_id": declare::VALUE,
+               "options": [page], "initial_options": [page]}),
+    ));
+    json!({
+        "type": "modal",
+        "callback_id": declare::CALLBACK_ID,
+        "title": plain("Declare an incident"),
+        "submit": plain("Declare"),
+        "close": plain("Cancel"),
+        "private_metadata": private_metadata,
+        "blocks": blocks,
+    })
 }
 
 /// A person as a message names them: a mention when they linked Slack, else their name.
@@ -409,18 +531,30 @@ pub fn validate(message: &Value) -> Result<(), String> {
         }
     };
     too_long("text", &message["text"], limits::TEXT)?;
+    let modal = message["type"] == "modal";
+    if modal {
+        for part in ["title", "submit", "close"] {
+            too_long(part, &message[part]["text"], limits::MODAL_TITLE)?;
+        }
+        too_long(
+            "private_metadata",
+            &message["private_metadata"],
+            limits::PRIVATE_METADATA,
+        )?;
+    }
+    let max_blocks = if modal {
+        limits::MODAL_BLOCKS
+    } else {
+        limits::BLOCKS
+    };
     let empty = Vec::new();
     let blocks = match &message["blocks"] {
         Value::Null => &empty,
         Value::Array(blocks) => blocks,
         _ => return Err("blocks is not a list".into()),
     };
-    if blocks.len() > limits::BLOCKS {
-        return Err(format!(
-            "{} blocks; at most {}",
-            blocks.len(),
-            limits::BLOCKS
-        ));
+    if blocks.len() > max_blocks {
+        return Err(format!("{} blocks; at most {max_blocks}", blocks.len()));
     }
     let mut block_ids = BTreeSet::new();
     let mut action_ids = BTreeSet::new();
@@ -495,6 +629,30 @@ pub fn validate(message: &Value) -> Result<(), String> {
                     {
                         return Err(format!("{at}.action_id {id:?} is used twice"));
                     }
+                }
+            }
+            Some("input") if modal => {
+                too_long(
+                    &format!("{at}.label"),
+                    &block["label"]["text"],
+                    limits::LABEL,
+                )?;
+                let element = &block["element"];
+                too_long(
+                    &format!("{at}.element.action_id"),
+                    &element["action_id"],
+                    limits::ID,
+                )?;
+                let options = element["options"].as_array().map_or(&empty, |o| o);
+                if options.len() > limits::OPTIONS {
+                    return Err(format!("{at} has {} options; at most 100", options.len()));
+                }
+                for (j, option) in options.iter().enumerate() {
+                    too_long(
+                        &format!("{at}.options[{j}]"),
+                        &option["text"]["text"],
+                        limits::OPTION_TEXT,
+                    )?;
                 }
             }
             Some("divider" | "image" | "rich_text") => {}
@@ -802,5 +960,82 @@ mod tests {
         assert_eq!(button["url"], "http://dutybell.test/incidents/42");
         assert_eq!(button["action_id"], "incident.link.0");
         assert!(button.get("value").is_none());
+    }
+
+    #[test]
+    fn the_declare_modal_keeps_to_modal_limits() {
+        let many: Vec<(String, String)> = (0..150)
+            .map(|i| {
+                (
+                    format!("svc{i:03}"),
+                    format!("Service {i} {}", "n".repeat(90)),
+                )
+            })
+            .collect();
+        let ok = declare_modal(Some("Checkout down"), &many, r#"{"channel":"C1"}"#);
+        assert_eq!(validate(&ok), Ok(()));
+        let services = &ok["blocks"][4]["element"]["options"];
+        assert_eq!(services.as_array().map(Vec::len), Some(100));
+        assert_eq!(services[99]["value"], "svc099");
+        let text = services[0]["text"]["text"].as_str().unwrap_or_default();
+        assert_eq!(text.chars().count(), 75);
+        assert!(text.ends_with('…'));
+        let none = declare_modal(None, &[], "{}");
+        let ids: Vec<&str> = none["blocks"]
+            .as_array()
+            .map(|b| b.iter().filter_map(|b| b["block_id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            ids,
+            [
+                declare::TITLE,
+                declare::SEVERITY,
+                declare::SUMMARY,
+                declare::IMPACT,
+                declare::PAGE
+            ]
+        );
+
+        let broken = |edit: &dyn Fn(&mut Value)| {
+            let mut view = ok.clone();
+            edit(&mut view);
+            validate(&view).unwrap_err()
+        };
+        assert_eq!(
+            broken(&|v| v["title"]["text"] = json!("t".repeat(25))),
+            "title is 25 characters; at most 24"
+        );
+        assert_eq!(
+            broken(&|v| v["close"]["text"] = json!("c".repeat(25))),
+            "close is 25 characters; at most 24"
+        );
+        assert_eq!(
+            broken(&|v| v["private_metadata"] = json!("m".repeat(3001))),
+            "private_metadata is 3001 characters; at most 3000"
+        );
+        assert_eq!(
+            broken(&|v| v["blocks"] = json!(vec![json!({"type": "divider"}); 101])),
+            "101 blocks; at most 100"
+        );
+        assert_eq!(
+            broken(
+                &|v| v["blocks"][1]["element"]["options"][0]["text"]["text"] =
+                    json!("o".repeat(76))
+            ),
+            "blocks[1].options[0] is 76 characters; at most 75"
+        );
+        let mut sixty = ok.clone();
+        sixty["blocks"] = json!(vec![json!({"type": "divider"}); 60]);
+        assert_eq!(
+            validate(&sixty),
+            Ok(()),
+            "a modal may hold more than 50 blocks"
+        );
+        // Input blocks belong to modals only.
+        let message = json!({"text": "x", "blocks": [ok["blocks"][0].clone()]});
+        assert_eq!(
+            validate(&message),
+            Err("blocks[0] has an unknown type Some(\"input\")".into())
+        );
     }
 }
