@@ -227,6 +227,14 @@ impl IntegrationKind {
             IntegrationKind::Email => "email",
         }
     }
+
+    /// Formats whose deliveries are groups of members (and so have a `mode`).
+    pub fn groups(self) -> bool {
+        matches!(
+            self,
+            IntegrationKind::Alertmanager | IntegrationKind::Grafana
+        )
+    }
 }
 
 /// A configured alert source.
@@ -247,6 +255,18 @@ pub struct Integration {
     pub refire_grace: SignedDuration,
     /// Body signature required on every delivery (Grafana 12+, intake spec §1).
     pub hmac: Option<BodySignature>,
+    /// One alert per group or per member (alertmanager and grafana; intake spec §3.3).
+    pub mode: IntakeMode,
+}
+
+/// How a group format maps members to dutybell alerts (intake spec §3.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IntakeMode {
+    /// One alert per `(integration, receiver, groupKey)`.
+    #[default]
+    Group,
+    /// One alert per `(integration, fingerprint)`.
+    Alert,
 }
 
 /// An HMAC-SHA256 signature over each delivery's body, in a header (intake spec §1).
@@ -1313,17 +1333,21 @@ impl Validator {
                     );
                     continue;
                 };
-                if let Some(mode) = &integration.mode
-                    && mode != "group"
-                {
-                    // TODO(#4): `alert` mode (one alert per fingerprint).
-                    self.invalid(
-                        dir,
-                        FILE,
-                        ikey("mode"),
-                        format!("{mode:?}: only \"group\" is supported"),
-                    );
-                }
+                let mode = match integration.mode.as_deref() {
+                    None | Some("group") => IntakeMode::Group,
+                    Some("alert") if kind.groups() => IntakeMode::Alert,
+                    Some("alert") => {
+                        let problem = "\"alert\" mode needs an alertmanager or grafana \
+                                       integration";
+                        self.invalid(dir, FILE, ikey("mode"), problem);
+                        IntakeMode::Group
+                    }
+                    Some(other) => {
+                        let problem = format!("{other:?} is not \"group\" or \"alert\"");
+                        self.invalid(dir, FILE, ikey("mode"), problem);
+                        IntakeMode::Group
+                    }
+                };
                 let default_severity = match integration.default_severity.as_deref() {
                     None => Severity::Error,
                     Some(text) => Severity::from_wire(text).unwrap_or_else(|| {
@@ -1404,6 +1428,7 @@ impl Validator {
                     reopen_window,
                     refire_grace,
                     hmac,
+                    mode,
                 });
             }
             let name = raw.name.unwrap_or_else(|| raw.id.clone());

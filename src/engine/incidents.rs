@@ -150,6 +150,7 @@ pub async fn change(
             &subject_old,
             &handed,
         ));
+        let notices = super::shifts::unverified_dropped(store, config, notices).await?;
         crate::store::notices::queue(store, &notices, now).await?;
     }
     Ok(changed)
@@ -232,6 +233,8 @@ pub async fn nudge_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize>
             ),
         };
         let notices = notices_for(&engine.config, owner, incident, &subject, &body);
+        let notices =
+            super::shifts::unverified_dropped(&engine.store, &engine.config, notices).await?;
         incidents::record_nudge(&engine.store, incident, *nudge, &notices, now).await?;
         tracing::info!(
             incident.number = incident.number,

@@ -10,9 +10,10 @@
 //! - Coverage-gap notices (schedules with `notify = [...]`): gaps entering the 7-day
 //!   horizon are announced once, in one notice per pass, and remembered.
 //!
-//! Notices go to every contact method of the person except voice; `engine::notices`
-//! delivers them. A handoff is seen by the first pass at or after it (passes run at least
-//! every 5 s), so history and notices are late by at most that much.
+//! Notices go to every contact method of the person except voice and `verify = true`
+//! contacts not verified yet; `engine::notices` delivers them. A handoff is seen by the
+//! first pass at or after it (passes run at least every 5 s), so history and notices are
+//! late by at most that much.
 
 use std::collections::BTreeSet;
 
@@ -23,10 +24,11 @@ use jiff::{SignedDuration, Timestamp};
 use super::Engine;
 use crate::config::{Config, ScheduleNotices};
 use crate::domain::oncall::{self, Gap, Schedule};
+use crate::domain::verification::{ContactKey, Verified};
 use crate::notify::notice::carries_notices;
 use crate::store::history::{self, SentPage};
 use crate::store::notices::{self, NewNotice, NoticeKind};
-use crate::store::overrides;
+use crate::store::{Store, overrides, verification};
 
 /// How far ahead a shift's end is looked up; a shift running past it is "until further
 /// notice".
@@ -97,6 +99,7 @@ async fn record_schedule(
             let pages = history::pages_sent_to(store, person, *since, now).await?;
             new.extend(shift_ended(config, schedule, person, *since, now, &pages));
         }
+        let new = unverified_dropped(store, config, new).await?;
         notices::queue(store, &new, now).await?;
         queued += new.len();
     }
@@ -130,6 +133,7 @@ async fn announce_gaps(
         .iter()
         .flat_map(|person| coverage_gaps(&engine.config, merged, person, &fresh))
         .collect();
+    let new = unverified_dropped(store, &engine.config, new).await?;
     notices::queue_gap_notices(store, &merged.id, &fresh, &new, now).await?;
     Ok(new.len())
 }
@@ -150,8 +154,7 @@ fn zone_of(config: &Config, person: &str, schedule: &Schedule) -> TimeZone {
 
 /// One notice per contact method of `person` that carries notices; `topic` is what the
 /// notice is about (a schedule id, or `incident:<number>`).
-// TODO(#4): skip `verify = true` contacts not yet verified, as pages do; needs the
-// verified set read before notices are planned (they are FYIs, so pages came first).
+/// [`unverified_dropped`] then removes the `verify = true` ones not yet verified.
 pub(crate) fn to_contacts(
     config: &Config,
     person: &str,
@@ -179,6 +182,48 @@ pub(crate) fn to_contacts(
             data: data.clone(),
         })
         .collect()
+}
+
+/// `notices` without those to a `verify = true` contact that is not verified yet, as pages
+/// skip them (`engine::escalation`); the store is read only for people with such contacts.
+pub(crate) async fn unverified_dropped(
+    store: &Store,
+    config: &Config,
+    notices: Vec<NewNotice>,
+) -> Result<Vec<NewNotice>, crate::store::StoreError> {
+    let needs_check = |notice: &NewNotice| {
+        config.person(&notice.person_id).is_some_and(|person| {
+            person.contacts.iter().any(|contact| {
+                contact.verify
+                    && contact.kind.as_str() == notice.channel
+                    && contact.address == notice.destination
+            })
+        })
+    };
+    let mut verified = Verified::new();
+    let mut read = BTreeSet::new();
+    let mut kept = Vec::with_capacity(notices.len());
+    for notice in notices {
+        if !needs_check(&notice) {
+            kept.push(notice);
+            continue;
+        }
+        if read.insert(notice.person_id.clone()) {
+            let found = verification::verified_of(store, &notice.person_id).await?;
+            verified.extend(found);
+        }
+        let key = ContactKey::new(&notice.person_id, &notice.channel, &notice.destination);
+        if verified.contains(&key) {
+            kept.push(notice);
+        } else {
+            tracing::info!(
+                person.id = %notice.person_id,
+                channel = %notice.channel,
+                "notice skipped: contact not verified"
+            );
+        }
+    }
+    Ok(kept)
 }
 
 /// `"You are now on call for <schedule> until <end>"`.

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::error::PagerDutyError;
 use super::{AppError, AppState, auth};
-use crate::config::{Config, Integration, IntegrationKind};
+use crate::config::{Config, IntakeMode, Integration, IntegrationKind};
 use crate::domain::delivery::{AlertEvent, EventAction, GroupDelivery};
 use crate::domain::fingerprint::sha256_hex;
 use crate::intake::{alertmanager, generic, pagerduty};
@@ -63,6 +63,8 @@ async fn generic_webhook(s: State<AppState>, k: Path<String>, h: HeaderMap, b: R
 /// What a body parses into.
 enum Parsed {
     Group(Box<GroupDelivery>),
+    /// `alert` mode: one single-member group per fingerprint (intake spec §3.3).
+    Alerts(Vec<GroupDelivery>),
     Events(Vec<AlertEvent>),
 }
 
@@ -96,15 +98,25 @@ async fn keyed(
         return Err(AppError::Unauthorized);
     }
     let (id, severity) = (integration.id.as_str(), integration.default_severity);
-    let parsed = match kind {
-        IntegrationKind::Alertmanager => {
+    let parsed = match (kind, integration.mode) {
+        (IntegrationKind::Alertmanager | IntegrationKind::Grafana, IntakeMode::Alert) => {
+            let flavor = if kind == IntegrationKind::Grafana {
+                alertmanager::Flavor::Grafana
+            } else {
+                alertmanager::Flavor::Alertmanager
+            };
+            Parsed::Alerts(alertmanager::parse_alerts(
+                &body, flavor, id, severity, now,
+            )?)
+        }
+        (IntegrationKind::Alertmanager, _) => {
             Parsed::Group(Box::new(alertmanager::parse(&body, id, severity, now)?))
         }
-        IntegrationKind::Grafana => Parsed::Group(Box::new(alertmanager::parse_grafana(
+        (IntegrationKind::Grafana, _) => Parsed::Group(Box::new(alertmanager::parse_grafana(
             &body, id, severity, now,
         )?)),
-        IntegrationKind::Generic => Parsed::Events(generic::parse(&body, now, new_key)?),
-        IntegrationKind::Pagerduty | IntegrationKind::Email => {
+        (IntegrationKind::Generic, _) => Parsed::Events(generic::parse(&body, now, new_key)?),
+        (IntegrationKind::Pagerduty | IntegrationKind::Email, _) => {
             return Err(AppError::UnknownIntegration);
         }
     };
@@ -112,6 +124,10 @@ async fn keyed(
         Parsed::Group(delivery) => delivery
             .members
             .iter()
+            .any(|m| m.occurrence.status.is_firing()),
+        Parsed::Alerts(deliveries) => deliveries
+            .iter()
+            .flat_map(|d| &d.members)
             .any(|m| m.occurrence.status.is_firing()),
         Parsed::Events(events) => events.iter().any(|e| e.action == EventAction::Trigger),
     };
@@ -130,6 +146,35 @@ async fn keyed(
                 "alerts": delivery.members.len(),
                 "duplicate": applied.duplicate,
                 "warnings": delivery.warnings,
+            })))
+        }
+        Parsed::Alerts(split) => {
+            let target = target(&state, &integration)?;
+            let write = deliveries::apply_groups(&state.store, &target, &split, &body);
+            let applied = within_deadline(write).await?;
+            for one in applied.iter().filter(|one| one.opened) {
+                opened(&state, &integration, one.alert_id);
+            }
+            // One entry per member in body order; a fingerprint listed twice appears once.
+            let mut alert_ids: Vec<Option<i64>> = Vec::with_capacity(applied.len());
+            let mut seen = std::collections::HashSet::new();
+            for (one, delivery) in applied.iter().zip(&split) {
+                if seen.insert(delivery.dedup_key.as_str()) {
+                    alert_ids.push(one.alert_id);
+                }
+            }
+            let delivery_id = applied
+                .iter()
+                .find(|one| !one.duplicate)
+                .or(applied.first())
+                .map(|one| one.delivery_id.clone());
+            let warnings: Vec<&String> = split.iter().flat_map(|d| &d.warnings).collect();
+            Ok(accepted(json!({
+                "delivery_id": delivery_id,
+                "alert_ids": alert_ids,
+                "alerts": split.len(),
+                "duplicate": applied.iter().all(|one| one.duplicate),
+                "warnings": warnings,
             })))
         }
         Parsed::Events(events) => {

@@ -1,5 +1,6 @@
-//! Prometheus Alertmanager webhook (`version: "4"`), intake spec §2.1, `group` mode: one
-//! dutybell alert per (receiver, groupKey), members tracked one by one by fingerprint.
+//! Prometheus Alertmanager webhook (`version: "4"`), intake spec §2.1. `group` mode: one
+//! dutybell alert per (receiver, groupKey), members tracked one by one by fingerprint;
+//! `alert` mode ([`parse_alerts`]): one single-member group per fingerprint.
 //!
 //! Grafana's webhook contact point (`version: "1"`, §2.2) embeds the same format with a few
 //! additions (`title`, dashboard/panel/silence URLs, `valueString`), so it is parsed here
@@ -54,13 +55,87 @@ pub fn parse_grafana(
     parse_flavor(body, Flavor::Grafana, integration_id, default_severity, now)
 }
 
-fn parse_flavor(
+/// Parses an Alertmanager or Grafana body for an integration in `alert` mode (intake spec
+/// §2.1, §3.3): one single-member [`GroupDelivery`] per entry, in body order, keyed by its
+/// fingerprint, each showing that member alone. The first carries the parse warnings.
+pub fn parse_alerts(
     body: &[u8],
     flavor: Flavor,
     integration_id: &str,
     default_severity: Severity,
     now: Timestamp,
-) -> Parsed {
+) -> Result<Vec<GroupDelivery>, IntakeError> {
+    let wire = read_body(body, flavor, now)?;
+    let mut warnings = Some(wire.warnings);
+    let receiver = (!wire.receiver.is_empty()).then(|| unescape_receiver(&wire.receiver));
+    let external = is_http(&wire.external_url).then(|| Link {
+        href: wire.external_url.clone(),
+        text: "Alertmanager".into(),
+    });
+    let none = BTreeMap::new();
+    let deliveries = wire
+        .members
+        .into_iter()
+        .zip(wire.member_links)
+        .map(|(member, mut links)| {
+            let summary = summary(&none, &member, None, 1);
+            let details = member_details(&member);
+            let severity = member
+                .labels
+                .get("severity")
+                .and_then(|s| Severity::from_wire(s))
+                .unwrap_or(default_severity);
+            let source = member
+                .labels
+                .get("instance")
+                .or_else(|| member.labels.get("job"))
+                .cloned()
+                .or_else(|| host_of(&wire.external_url))
+                .unwrap_or_else(|| integration_id.to_string());
+            let runbook_url = member
+                .annotations
+                .get("runbook_url")
+                .filter(|url| is_http(url))
+                .cloned();
+            links.extend(external.clone());
+            // Identity is (integration, fingerprint) whatever group listed it, so the
+            // digest leaves receiver and groupKey out: a resend via any group is a duplicate.
+            let digest = digest(integration_id, "", "alert", std::slice::from_ref(&member));
+            GroupDelivery {
+                dedup_key: member.fingerprint.clone(),
+                receiver: receiver.clone(),
+                digest,
+                summary,
+                details,
+                severity,
+                source,
+                runbook_url,
+                labels: member.labels.clone(),
+                links,
+                members: vec![member],
+                warnings: warnings.take().unwrap_or_default(),
+                received_at: now,
+            }
+        })
+        .collect();
+    Ok(deliveries)
+}
+
+/// A body's group-level fields and members, before mapping to alerts.
+struct WireGroup {
+    title: String,
+    receiver: String,
+    group_key: String,
+    external_url: String,
+    common_labels: BTreeMap<String, String>,
+    common_annotations: BTreeMap<String, String>,
+    members: Vec<Member>,
+    /// Each member's own links, by index.
+    member_links: Vec<Vec<Link>>,
+    warnings: Vec<String>,
+}
+
+fn read_body(body: &[u8], flavor: Flavor, now: Timestamp) -> Result<WireGroup, IntakeError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|err| IntakeError::invalid("", format!("body is not JSON: {err}")))?;
     let Value::Object(top) = value else {
@@ -87,18 +162,51 @@ fn parse_flavor(
         None => return Err(IntakeError::invalid("alerts", "is missing")),
     };
     let mut members = Vec::with_capacity(entries.len());
+    let mut member_links = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let (member, links) = parse_member(i, entry, now, &mut warnings)?;
+        members.push(member);
+        member_links.push(links);
+    }
+    Ok(WireGroup {
+        title,
+        receiver,
+        group_key,
+        external_url,
+        common_labels,
+        common_annotations,
+        members,
+        member_links,
+        warnings,
+    })
+}
+
+fn parse_flavor(
+    body: &[u8],
+    flavor: Flavor,
+    integration_id: &str,
+    default_severity: Severity,
+    now: Timestamp,
+) -> Parsed {
+    let WireGroup {
+        title,
+        receiver,
+        group_key,
+        external_url,
+        common_labels,
+        common_annotations,
+        members,
+        member_links,
+        warnings,
+    } = read_body(body, flavor, now)?;
     let mut links = Vec::new();
     // A set, not a scan of `links`: a group of thousands of members with distinct
     // generator URLs would otherwise make parsing quadratic (IN-04).
     let mut seen_links = HashSet::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let (member, member_links) = parse_member(i, entry, now, &mut warnings)?;
-        for link in member_links {
-            if seen_links.insert(link.href.clone()) {
-                links.push(link);
-            }
+    for link in member_links.into_iter().flatten() {
+        if seen_links.insert(link.href.clone()) {
+            links.push(link);
         }
-        members.push(member);
     }
     if is_http(&external_url) {
         links.push(Link {
@@ -332,6 +440,24 @@ fn details(
     lines.join("\n")
 }
 
+/// An `alert`-mode alert's details: the member's description, its labels, its value.
+fn member_details(member: &Member) -> String {
+    let mut lines = Vec::new();
+    if let Some(description) = member.annotations.get("description") {
+        lines.push(description.clone());
+    }
+    let labels: Vec<String> = member
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    lines.push(format!("Labels: {}", labels.join(", ")));
+    if let Some(value) = member.annotations.get("valueString") {
+        lines.push(format!("Value: {value}"));
+    }
+    lines.join("\n")
+}
+
 /// Digest of a delivery's member states (D3): equal snapshots are duplicates.
 fn digest(integration: &str, receiver: &str, group_key: &str, members: &[Member]) -> String {
     let mut tuples: Vec<String> = members
@@ -486,6 +612,88 @@ mod tests {
             d.details,
             "- billing: 48k waiting [queue=billing, severity=critical]"
         );
+    }
+
+    #[test]
+    fn alert_mode_gives_one_delivery_per_member_from_that_member_alone() {
+        let d = parse_alerts(
+            SPEC_EXAMPLE.as_bytes(),
+            Flavor::Alertmanager,
+            "api/alertmanager",
+            Severity::Info,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(d.len(), 2);
+        let (billing, emails) = (&d[0], &d[1]);
+        assert_eq!(billing.dedup_key, "bc3c2641a15bcac7");
+        assert_eq!(emails.dedup_key, "22cb2d17615155ae");
+        assert_eq!(billing.receiver.as_deref(), Some("dutybell.prod"));
+        assert_eq!(
+            billing.summary, "billing: 48k waiting",
+            "no (+N more firing)"
+        );
+        assert_eq!(emails.summary, "emails: 12k waiting");
+        assert_eq!(billing.severity, Severity::Critical);
+        assert_eq!(
+            emails.severity,
+            Severity::Warning,
+            "its own, not the group's max"
+        );
+        assert_eq!(billing.source, "worker");
+        assert_eq!(
+            billing.runbook_url.as_deref(),
+            Some("https://rb.example/queue")
+        );
+        assert_eq!(
+            emails.runbook_url, None,
+            "the other member's runbook is not its"
+        );
+        assert_eq!(billing.labels, billing.members[0].labels);
+        assert_eq!(billing.labels["queue"], "billing");
+        assert_eq!(
+            billing.details,
+            "Labels: alertname=QueueBacklog, job=worker, queue=billing, severity=critical"
+        );
+        let hrefs =
+            |d: &GroupDelivery| -> Vec<String> { d.links.iter().map(|l| l.href.clone()).collect() };
+        assert_eq!(
+            hrefs(billing),
+            [
+                "http://prom.example:9090/graph?g0.expr=queue_depth&g0.tab=1",
+                "http://am.example:9093"
+            ]
+        );
+        assert_eq!(hrefs(emails), ["http://am.example:9093"]);
+        assert_eq!(billing.members.len(), 1);
+        assert_eq!(emails.members[0].fingerprint, "22cb2d17615155ae");
+        assert_eq!(emails.members[0].occurrence.status, MemberStatus::Resolved);
+        assert_ne!(billing.digest, emails.digest);
+        let group = parse(
+            SPEC_EXAMPLE.as_bytes(),
+            "api/alertmanager",
+            Severity::Info,
+            now(),
+        );
+        assert_ne!(billing.digest, group.unwrap().digest);
+    }
+
+    #[test]
+    fn alert_mode_never_merges_equal_summaries_in_06() {
+        let body = r#"{"receiver":"r","groupKey":"g","alerts":[
+          {"status":"firing","annotations":{"summary":"Disk almost full"},
+           "labels":{"alertname":"DiskAlmostFull","instance":"db-1:9100","job":"node"}},
+          {"status":"firing","annotations":{"summary":"Disk almost full"},
+           "labels":{"alertname":"DiskAlmostFull","instance":"db-2:9100","job":"node"}}]}"#;
+        let d = parse_alerts(
+            body.as_bytes(),
+            Flavor::Grafana,
+            "i",
+            Severity::Error,
+            now(),
+        );
+        let keys: Vec<String> = d.unwrap().into_iter().map(|d| d.dedup_key).collect();
+        assert_eq!(keys, ["e4ae6dae78232e20", "05c255830697584f"]);
     }
 
     #[test]

@@ -47,8 +47,47 @@ pub async fn apply_group(
     delivery: &GroupDelivery,
     body: &[u8],
 ) -> Result<Applied> {
-    let now = delivery.received_at;
     let mut tx = store.begin().await?;
+    let applied = apply_in(&mut tx, target, delivery, body).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Applies the single-member groups of one `alert`-mode request (intake spec §3.3), in
+/// order, in one transaction: the sender gets one answer, so all land or none do (D7).
+/// Each gets its own delivery record (its digest is its own, D3); the raw body is kept
+/// once, with the first record written.
+// TODO(#4): one transaction means a body with more new members than the service's
+// `max_open_unacked` is refused whole (D10) on every resend, and thousands of members
+// cost statements per member (IN-04's set-based path is group mode only).
+pub async fn apply_groups(
+    store: &Store,
+    target: &Target<'_>,
+    deliveries: &[GroupDelivery],
+    body: &[u8],
+) -> Result<Vec<Applied>> {
+    let mut tx = store.begin().await?;
+    let mut applied = Vec::with_capacity(deliveries.len());
+    let mut body_kept = false;
+    for delivery in deliveries {
+        let this_body = if body_kept { &[][..] } else { body };
+        let one = apply_in(&mut tx, target, delivery, this_body).await?;
+        body_kept |= !one.duplicate;
+        applied.push(one);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// One group delivery inside the caller's transaction: duplicate check, member rules,
+/// open / join / resolve, then its delivery record.
+async fn apply_in(
+    tx: &mut SqliteConnection,
+    target: &Target<'_>,
+    delivery: &GroupDelivery,
+    body: &[u8],
+) -> Result<Applied> {
+    let now = delivery.received_at;
     let delivery_id = ulid::Ulid::new().to_string();
 
     let since = now.saturating_sub(DUPLICATE_WINDOW).unwrap_or(now);
@@ -68,9 +107,8 @@ pub async fn apply_group(
             .iter()
             .filter(|m| !m.occurrence.status.is_firing())
         {
-            settle_dispute(&mut tx, target.integration_id, member).await?;
+            settle_dispute(tx, target.integration_id, member).await?;
         }
-        tx.commit().await?;
         return Ok(Applied {
             delivery_id,
             duplicate: true,
@@ -83,8 +121,8 @@ pub async fn apply_group(
     // One read of every member's latest occurrence, not one per member: a group of
     // thousands of members (IN-04) stays a handful of statements plus one write each.
     let integration = target.integration_id;
-    let latest = latest_occurrences(&mut tx, integration, &delivery.members).await?;
-    let own = open_alert(&mut tx, integration, &delivery.dedup_key).await?;
+    let latest = latest_occurrences(tx, integration, &delivery.members).await?;
+    let own = open_alert(tx, integration, &delivery.dedup_key).await?;
     let mut newly_firing = Vec::new();
     // Alerts whose members this delivery resolved: a resolve through any group counts (G4).
     let mut touched = Vec::new();
@@ -96,20 +134,12 @@ pub async fn apply_group(
         let known = if applied.insert(member.fingerprint.as_str()) {
             latest.get(&member.fingerprint).cloned()
         } else {
-            write_new(&mut tx, integration, key, &mut batch, now).await?;
-            latest_occurrence(&mut tx, integration, &member.fingerprint).await?
+            write_new(tx, integration, key, &mut batch, now).await?;
+            latest_occurrence(tx, integration, &member.fingerprint).await?
         };
         let occurrence = known.as_ref().map(|k| &k.occurrence);
-        let change = apply_member(
-            &mut tx,
-            integration,
-            key,
-            member,
-            occurrence,
-            &mut batch,
-            now,
-        )
-        .await?;
+        let change =
+            apply_member(tx, integration, key, member, occurrence, &mut batch, now).await?;
         match change {
             Applies::NewFiring => newly_firing.push(member.fingerprint.as_str()),
             Applies::Resolved => {
@@ -122,13 +152,13 @@ pub async fn apply_group(
             Applies::Other => {}
         }
     }
-    write_new(&mut tx, integration, key, &mut batch, now).await?;
+    write_new(tx, integration, key, &mut batch, now).await?;
 
     // G4: a group without an open alert of its own that lists an occurrence of an open
     // alert of the integration (`continue: true` routes) joins that alert.
     let open = match own {
         Some(id) => Some((id, true)),
-        None => shared_alert(&mut tx, delivery, &latest)
+        None => shared_alert(tx, delivery, &latest)
             .await?
             .map(|id| (id, false)),
     };
@@ -137,14 +167,14 @@ pub async fn apply_group(
     let alert_id = match open {
         Some((id, own)) => {
             if own {
-                refresh_alert(&mut tx, id, &delivery.fields(), delivery.severity, now).await?;
+                refresh_alert(tx, id, &delivery.fields(), delivery.severity, now).await?;
             } else {
-                attach_group(&mut tx, integration, delivery, id, now).await?;
+                attach_group(tx, integration, delivery, id, now).await?;
             }
-            attach_all(&mut tx, integration, &newly_firing, id).await?;
+            attach_all(tx, integration, &newly_firing, id).await?;
             for fingerprint in &newly_firing {
                 let detail = serde_json::json!({ "fingerprint": fingerprint });
-                add_event(&mut tx, id, now, "member_joined", None, detail).await?;
+                add_event(tx, id, now, "member_joined", None, detail).await?;
             }
             Some(id)
         }
@@ -160,8 +190,8 @@ pub async fn apply_group(
                 severity: delivery.severity,
                 receiver: delivery.receiver.as_deref(),
             };
-            let (id, opening) = open_or_reopen(&mut tx, target, &new, now, detail).await?;
-            attach_all(&mut tx, integration, &newly_firing, id).await?;
+            let (id, opening) = open_or_reopen(tx, target, &new, now, detail).await?;
+            attach_all(tx, integration, &newly_firing, id).await?;
             opened = opening == Opening::New;
             Some(id)
         }
@@ -179,10 +209,10 @@ pub async fn apply_group(
         if Some(id) == alert_id && opened {
             continue;
         }
-        if is_open(&mut tx, id).await?
-            && let Some(ended_at) = all_members_resolved(&mut tx, id).await?
+        if is_open(tx, id).await?
+            && let Some(ended_at) = all_members_resolved(tx, id).await?
         {
-            resolve_in(&mut tx, id, integration, "source", ended_at, now).await?;
+            resolve_in(tx, id, integration, "source", ended_at, now).await?;
             resolved |= Some(id) == alert_id;
         }
     }
@@ -199,7 +229,6 @@ pub async fn apply_group(
     .bind(body)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Applied {
         delivery_id,
         duplicate: false,

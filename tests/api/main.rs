@@ -7,6 +7,7 @@
 
 mod ack_timeout;
 mod actions;
+mod alert_mode;
 mod alertmanager_real;
 mod bad_input;
 mod bundles;

@@ -330,3 +330,65 @@ async fn sms_and_voice_codes_go_through_twilio() {
     assert!(requests[1].uri.ends_with("/Calls.json"));
     assert!(requests[1].body.contains("Twiml="), "{}", requests[1].body);
 }
+
+/// A desk schedule handing over from ben to vera at 06:00Z and back at 00:00Z, with
+/// shift-change notices; vera also has a webhook, which needs no code.
+fn vera_on_desk() -> Setup {
+    Setup {
+        team: r#"
+[[person]]
+id = "vera"
+name = "Vera"
+time_zone = "Europe/Madrid"
+contact = [
+  { kind = "email", to = "vera@example.com", verify = true },
+  { kind = "webhook", url = "http://{hooks}/hook/vera", secret_env = "HOOK_SECRET" },
+]
+"#
+        .into(),
+        oncall: r#"
+[[schedule]]
+id = "vdesk"
+time_zone = "UTC"
+shift_notices = true
+rules = [
+  { days = "all", from = "00:00", to = "06:00", target = "person:ben" },
+  { days = "all", from = "06:00", to = "00:00", target = "person:vera" },
+]
+"#
+        .into(),
+        ..Setup::default()
+    }
+}
+
+#[tokio::test]
+async fn shift_notices_skip_an_unverified_contact_until_it_is_verified() {
+    let app = spawn_app_with(vera_on_desk()).await;
+    // t0 = 03:00Z, ben on call: recorded silently.
+    assert_eq!(app.run_engine_once().await.notices_queued, 0);
+
+    app.clock.set("2025-06-12T06:00:00Z".parse().unwrap());
+    let pass = app.run_engine_once().await;
+    assert_eq!(
+        pass.notices_queued, 3,
+        "ben's webhook and email, vera's webhook; not her unverified email"
+    );
+    assert!(mails_to(&app, "vera@example.com").is_empty());
+    let started: Vec<String> = app
+        .hooks
+        .hooks()
+        .iter()
+        .filter(|h| h.body["event"] == "oncall.shift_started")
+        .map(|h| h.person.clone())
+        .collect();
+    assert_eq!(started, ["vera"]);
+
+    let code = verify(&app).await;
+    assert_eq!(confirm(&app, &code).await.status(), 200);
+    app.clock.set("2025-06-13T00:00:00Z".parse().unwrap());
+    let pass = app.run_engine_once().await;
+    assert_eq!(pass.notices_queued, 4, "both of vera's and both of ben's");
+    let mails = mails_to(&app, "vera@example.com");
+    assert_eq!(mails.len(), 2, "the code, then the shift-ended notice");
+    assert!(mails[1].contains("vdesk"), "{}", mails[1]);
+}
