@@ -91,24 +91,10 @@ async fn act(
     Path(token): Path<String>,
 ) -> Result<Html<String>, (StatusCode, Html<String>)> {
     let claim = claim(&state, &token)?;
-    let now = state.clock.now();
-    let result = match claim.act {
-        Action::View => return view(&state, claim.target).await,
-        Action::Ack => {
-            alerts::acknowledge(&state.store, claim.target, &claim.person, "link", now).await
-        }
-        Action::Resolve => {
-            alerts::resolve(&state.store, claim.target, &claim.person, "link", now).await
-        }
-        Action::AckAll => {
-            alerts::acknowledge_all(&state.store, claim.target, &claim.person, "link", now)
-                .await
-                .map(|acked| {
-                    tracing::info!(alert.id = claim.target, acked, "bundle acknowledged");
-                    alerts::Transition::Changed
-                })
-        }
-    };
+    if claim.act == Action::View {
+        return view(&state, claim.target).await;
+    }
+    let result = apply(&state, &claim, "link").await;
     let message = match result {
         Ok(_) if claim.act == Action::AckAll => format!(
             "Every open alert of the bundle up to #A-{} is now acknowledged.",
@@ -135,8 +121,34 @@ async fn act(
             ));
         }
     };
-    state.wake.notify_one();
     Ok(page("Done", &[message], None))
+}
+
+/// Carries out a verified `claim` as its person, recorded as coming `via` a surface
+/// (`link`, `voice`), and wakes the engine. Every signed link acts through here. `View`
+/// changes nothing.
+pub(crate) async fn apply(
+    state: &AppState,
+    claim: &ActionClaim,
+    via: &str,
+) -> Result<alerts::Transition, StoreError> {
+    let now = state.clock.now();
+    let (id, person) = (claim.target, claim.person.as_str());
+    let result = match claim.act {
+        Action::View => return Ok(alerts::Transition::Unchanged),
+        Action::Ack => alerts::acknowledge(&state.store, id, person, via, now).await,
+        Action::Resolve => alerts::resolve(&state.store, id, person, via, now).await,
+        Action::AckAll => alerts::acknowledge_all(&state.store, id, person, via, now)
+            .await
+            .map(|acked| {
+                tracing::info!(alert.id = id, acked, "bundle acknowledged");
+                alerts::Transition::Changed
+            }),
+    };
+    if result.is_ok() {
+        state.wake.notify_one();
+    }
+    result
 }
 
 fn past_tense(act: Action) -> &'static str {

@@ -8,6 +8,7 @@
 //! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
 //! - `ical`: calendar feeds per schedule and person (`/ical/…`), signed token in the query.
 //! - `actions`: signed one-click links from notifications (`/a/{token}`).
+//! - `twilio`: press-1-to-ack callbacks of voice pages (`/twilio/voice/{token}`).
 //! - `statuspage`: the public status page (`/`, `/api/v2/…`, feeds, subscriptions) served
 //!   from memory, and its admin API.
 //! - `health`: liveness and database check.
@@ -31,6 +32,7 @@ pub mod slack;
 pub mod slack_pages;
 pub mod statuspage;
 pub mod temporary;
+pub mod twilio;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -83,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ical::router())
         .merge(actions::router())
         .merge(slack::router())
+        .merge(twilio::router())
         .merge(statuspage::router())
         .merge(health::router())
         .fallback(not_found)

@@ -1,6 +1,7 @@
 //! Voice pages through Twilio (comms spec §3.7): a call that reads the alert out, with the
 //! TwiML inline (`Twiml`), so Twilio needs nothing from us while the call runs. User text
-//! is XML-escaped into `<Say>`.
+//! is XML-escaped into `<Say>`. A `<Gather>` then offers "press 1 to acknowledge", posting
+//! the digit to `/twilio/voice/<ack token>` (`http::twilio`).
 
 use jiff::Timestamp;
 
@@ -17,7 +18,7 @@ pub fn xml_escape(text: &str) -> String {
     crate::domain::escape::xml(text)
 }
 
-/// `<Response><Say>…</Say></Response>`
+/// `<Response><Say>…</Say><Gather …><Say>Press 1 …</Say></Gather></Response>`
 pub fn twiml(page: &Page) -> String {
     let a = &page.alert;
     let said = format!(
@@ -28,9 +29,27 @@ pub fn twiml(page: &Page) -> String {
         crate::intake::truncate_chars(&a.summary, MAX_SUMMARY),
         a.id
     );
-    // TODO(#4): `<Gather numDigits="1" action=…>` (press 1 to ack) needs an endpoint that
-    // checks the Twilio signature and `Digits` and answers TwiML.
-    format!("<Response><Say>{}</Say></Response>", xml_escape(&said))
+    let gather = gather_url(page).map_or_else(String::new, |url| {
+        format!(
+            "<Gather numDigits=\"1\" action=\"{}\" method=\"POST\">\
+             <Say>Press 1 to acknowledge.</Say></Gather>",
+            xml_escape(&url)
+        )
+    });
+    format!(
+        "<Response><Say>{}</Say>{gather}</Response>",
+        xml_escape(&said)
+    )
+}
+
+/// The `<Gather>` action: the page's signed ack link (`<instance>/a/<token>`, for a bundle
+/// the ack-all one) moved to the voice route. `None` if the link has another shape.
+fn gather_url(page: &Page) -> Option<String> {
+    let token = page
+        .ack_url
+        .strip_prefix(page.instance.as_str())?
+        .strip_prefix("/a/")?;
+    Some(format!("{}/twilio/voice/{token}", page.instance))
 }
 
 pub async fn send(

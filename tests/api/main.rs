@@ -34,4 +34,5 @@ mod storm;
 mod story;
 mod temporary;
 mod verification;
+mod voice_ack;
 mod windows;

@@ -330,10 +330,13 @@ async fn voice_posts_a_call_with_xml_escaped_inline_twiml() {
         requests[0].uri,
         format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json")
     );
+    let gather = p.link(Action::Ack).replacen("/a/", "/twilio/voice/", 1);
     let twiml = format!(
         "<Response><Say>dutybell page. critical alert on Public API: \
          &lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;. Alert number {}. \
-         Acknowledge with the link in your other notifications.</Say></Response>",
+         Acknowledge with the link in your other notifications.</Say>\
+         <Gather numDigits=\"1\" action=\"{gather}\" method=\"POST\">\
+         <Say>Press 1 to acknowledge.</Say></Gather></Response>",
         p.alert
     );
     assert_eq!(
