@@ -38,7 +38,7 @@ pub async fn run(config: &Config, clock: &Clock, args: PageArgs) -> anyhow::Resu
     };
     let page = {
         let person_exists = |id: &str| config.person(id).is_some();
-        let service_policy = |id: &str| config.services.get(id).map(|s| s.escalation.clone());
+        let service_policy = |id: &str| config.service_policy(id);
         let schedule_exists = |id: &str| config.schedules.contains_key(id);
         let dir = Directory {
             person_exists: &person_exists,

@@ -435,6 +435,11 @@ impl Config {
         self.people.get(id)
     }
 
+    /// The escalation policy id of service `id`, if the service exists.
+    pub fn service_policy(&self, id: &str) -> Option<String> {
+        self.services.get(id).map(|s| s.escalation.clone())
+    }
+
     pub fn integration_by_key_hash(&self, hash: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.key_hash == hash)
     }

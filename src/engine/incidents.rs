@@ -53,7 +53,7 @@ pub async fn declare(
     let new = {
         // Checked before any await: the lookups borrow the config.
         let person_exists = |id: &str| config.person(id).is_some();
-        let service_policy = |id: &str| config.services.get(id).map(|s| s.escalation.clone());
+        let service_policy = |id: &str| config.service_policy(id);
         let directory = Directory {
             person_exists: &person_exists,
             service_policy: &service_policy,

@@ -383,9 +383,7 @@ async fn page(
         (true, Some(service)) => {
             let policy = state
                 .config
-                .services
-                .get(&service)
-                .map(|s| s.escalation.clone())
+                .service_policy(&service)
                 .ok_or_else(|| invalid("service", format!("no service {service:?}")))?;
             Responders::Service { service, policy }
         }

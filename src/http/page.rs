@@ -72,7 +72,7 @@ async fn page(
 /// Checks a page request against the config.
 fn check(config: &Config, request: &PageRequest) -> Result<Page, direct::DirectPageError> {
     let person_exists = |id: &str| config.person(id).is_some();
-    let service_policy = |id: &str| config.services.get(id).map(|s| s.escalation.clone());
+    let service_policy = |id: &str| config.service_policy(id);
     let schedule_exists = |id: &str| config.schedules.contains_key(id);
     let dir = Directory {
         person_exists: &person_exists,
