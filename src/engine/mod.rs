@@ -13,7 +13,7 @@
 //! notices are delivered, so they leave in the same pass. The status page (`statuspage`)
 //! runs right after maintenance holds: its active maintenances hold alerts too. Last, Slack
 //! gets the incident announcements (`slack`) and the edits of page DMs whose alert moved on
-//! (`slack_pages`).
+//! (`slack_pages`); Discord page messages are edited the same way (`discord_pages`).
 //!
 //! `verification` is no background work: it is the contact-verification flow (code out,
 //! code back) that the CLI and the admin API share; so is the declare/change half of
@@ -21,6 +21,7 @@
 
 pub mod ack_timeout;
 pub mod anchors;
+pub mod discord_pages;
 pub mod escalation;
 pub mod incidents;
 pub mod intake;
@@ -118,6 +119,10 @@ impl Engine {
             let err = err.context("editing Slack page messages");
             tracing::error!(error = %crate::telemetry::chain(&err), "Slack step failed");
         }
+        if let Err(err) = discord_pages::run_once(self, now).await {
+            let err = err.context("editing Discord page messages");
+            tracing::error!(error = %crate::telemetry::chain(&err), "Discord step failed");
+        }
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,
             store::outbox::next_due_at(&self.store).await?,
@@ -126,6 +131,7 @@ impl Engine {
             store::incidents::next_nudge_at(&self.store).await?,
             slack::next_due(self).await?,
             slack_pages::next_due(self).await?,
+            discord_pages::next_due(self).await?,
             maintenance::next_due(self, now).await?,
             statuspage::next_due(self).await?,
         ]

@@ -130,11 +130,14 @@ async fn send_bundle(
                 alerts.push(alerts::get(&engine.store, id).await?);
             }
             let message = render_bundle(engine, leader, group, &alerts, claim.alerts, newest, now);
-            let sent = match contact.slack_dm() {
-                Some(member) => {
+            let sent = match (contact.slack_dm(), contact.kind) {
+                (Some(member), _) => {
                     super::slack_pages::send(engine, leader, member, &message, None, now).await?
                 }
-                None => engine.notifiers.send(contact, &message, now).await,
+                (None, ChannelKind::Discord) => {
+                    super::discord_pages::send(engine, leader, contact, &message, None, now).await?
+                }
+                (None, _) => engine.notifiers.send(contact, &message, now).await,
             };
             classify(sent, claim.attempts, now)
         }
@@ -205,13 +208,16 @@ async fn attempt(engine: &Engine, page: &PendingPage, now: Timestamp) -> anyhow:
     };
     let alert = alerts::get(&engine.store, page.alert_id).await?;
     let message = render(engine, page, &alert, now);
-    // Slack app DMs are kept, to be edited when the alert is acked or resolved.
-    let sent = match contact.slack_dm() {
-        Some(member) => {
-            let shown = crate::store::slack_pages::Shown::of(&alert);
+    // Slack app DMs and Discord messages are kept, to be edited on ack or resolve.
+    let shown = crate::store::page_messages::Shown::of(&alert);
+    let sent = match (contact.slack_dm(), contact.kind) {
+        (Some(member), _) => {
             super::slack_pages::send(engine, page, member, &message, Some(&shown), now).await?
         }
-        None => engine.notifiers.send(contact, &message, now).await,
+        (None, ChannelKind::Discord) => {
+            super::discord_pages::send(engine, page, contact, &message, Some(&shown), now).await?
+        }
+        (None, _) => engine.notifiers.send(contact, &message, now).await,
     };
     if sent.is_ok() {
         tracing::info!("page sent");
@@ -312,6 +318,30 @@ pub(crate) fn render(
         instance: links.base.clone(),
         bundle: None,
     }
+}
+
+/// The page a kept message (`page_messages`) shows for `alert` now: rendered for its
+/// recipient as the original was, with fresh links, for an edit.
+pub(crate) fn render_kept(
+    engine: &Engine,
+    message: &crate::store::page_messages::Stale,
+    alert: &alerts::Alert,
+    destination: String,
+    now: Timestamp,
+) -> Page {
+    let row = PendingPage {
+        id: message.outbox_id.clone(),
+        alert_id: alert.id,
+        person_id: message.person_id.clone(),
+        channel: message.kind.clone(),
+        destination,
+        event: "alert.updated".into(),
+        step: 0,
+        attempts: 0,
+        due_at: now,
+        alert_state: alert.state.as_str().into(),
+    };
+    render(engine, &row, alert, now)
 }
 
 /// A bundle of `count` alerts whose first ones are `listed` and newest is `newest`. Its

@@ -31,8 +31,8 @@ use crate::notify::slack_api::{Posted, SlackApi, SlackError};
 use crate::notify::{NotifyError, Page};
 use crate::store::alerts::{self, Alert};
 use crate::store::outbox::{DueGroup, PendingPage};
-use crate::store::slack::Channel;
-use crate::store::slack_pages::{self, Edited, Health, NewMessage, Shown, Stale};
+use crate::store::page_messages::{self, Edited, NewMessage, Shown, Stale};
+use crate::store::slack::{self as slack_store, Channel, Health};
 
 /// Stale messages looked at per pass.
 const EDIT_LIMIT: i64 = 100;
@@ -49,7 +49,7 @@ pub async fn held_until(
     let Some(member) = group.destination.strip_prefix("dm:") else {
         return Ok(None);
     };
-    let state = slack_pages::channel(&engine.store, member).await?;
+    let state = slack_store::channel(&engine.store, member).await?;
     Ok(super::slack::ready_at(&state, now))
 }
 
@@ -70,7 +70,7 @@ pub async fn send(
         return Ok(Err(NotifyError::Reject(render::NO_APP.into())));
     };
     let store = &engine.store;
-    let state = slack_pages::channel(store, member).await?;
+    let state = slack_store::channel(store, member).await?;
     let body = render::app_body(message);
     let posted = api.post_message(member, &body, None, false, now).await;
     reached(engine, member, &state, &posted, now).await?;
@@ -81,6 +81,7 @@ pub async fn send(
     tracing::info!(slack.channel = %channel, slack.ts = %ts, "Slack DM posted");
     if let Some(shown) = shown {
         let new = NewMessage {
+            kind: "slack",
             channel: &channel,
             ts: &ts,
             alert_id: row.alert_id,
@@ -89,7 +90,7 @@ pub async fn send(
             outbox_id: &row.id,
             shown,
         };
-        slack_pages::insert(store, &new, now)
+        page_messages::insert(store, &new, now)
             .await
             .context("storing the Slack DM")?;
     }
@@ -123,7 +124,7 @@ async fn reached<T>(
         Err(_) => Health::Unchanged,
     };
     let pace_at = super::slack::paced_after(state, now);
-    slack_pages::sent(&engine.store, member, pace_at, health, now).await?;
+    slack_store::sent(&engine.store, member, pace_at, health, now).await?;
     Ok(())
 }
 
@@ -133,11 +134,11 @@ pub async fn run_once(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> 
     let Some(api) = engine.notifiers.slack_app() else {
         return Ok(0);
     };
-    let stale = slack_pages::stale(&engine.store, now, EDIT_LIMIT).await?;
+    let stale = page_messages::stale(&engine.store, "slack", now, EDIT_LIMIT).await?;
     let mut attempted = 0;
     for message in &stale {
         // Read per message: an earlier edit in this pass may have moved the pacing.
-        let state = slack_pages::channel(&engine.store, &message.member).await?;
+        let state = slack_store::channel(&engine.store, &message.member).await?;
         if super::slack::ready_at(&state, now).is_some() {
             continue;
         }
@@ -162,19 +163,8 @@ async fn edit(
     let store = &engine.store;
     let alert = alerts::get(store, message.alert_id).await?;
     let shown = Shown::of(&alert);
-    let row = PendingPage {
-        id: message.outbox_id.clone(),
-        alert_id: alert.id,
-        person_id: message.person_id.clone(),
-        channel: "slack".into(),
-        destination: format!("dm:{}", message.member),
-        event: "alert.updated".into(),
-        step: 0,
-        attempts: 0,
-        due_at: now,
-        alert_state: alert.state.as_str().into(),
-    };
-    let page = super::outbox::render(engine, &row, &alert, now);
+    let destination = format!("dm:{}", message.member);
+    let page = super::outbox::render_kept(engine, message, &alert, destination, now);
     let body = match settled(&engine.config, &alert) {
         Some(settled) => render::settled_body(&page, &settled.line()),
         None => render::app_body(&page),
@@ -185,13 +175,13 @@ async fn edit(
     let error = match updated {
         Ok(_) => {
             tracing::info!(alert.state = alert.state.as_str(), "Slack DM updated");
-            slack_pages::edited(store, message, &shown, &Edited::Done, now).await?;
+            page_messages::edited(store, message, &shown, &Edited::Done, now).await?;
             return Ok(());
         }
         Err(SlackError::PostAnew(reason)) => {
             tracing::warn!(reason = %reason, "Slack DM gone; posting it anew");
             // Pacing let one message through; the repost waits for the next pass's slot.
-            let state = slack_pages::channel(store, &message.member).await?;
+            let state = slack_store::channel(store, &message.member).await?;
             let posted = api
                 .post_message(&message.member, &body, None, false, now)
                 .await;
@@ -202,7 +192,7 @@ async fn edit(
                         channel: &channel,
                         ts: &ts,
                     };
-                    slack_pages::edited(store, message, &shown, &anew, now).await?;
+                    page_messages::edited(store, message, &shown, &anew, now).await?;
                     return Ok(());
                 }
                 Err(err) => err,
@@ -233,14 +223,14 @@ async fn failed(
                 "Slack DM edit failed; will retry"
             );
             let at = now.saturating_add(*wait).unwrap_or(now);
-            slack_pages::retry_at(store, message, at, reason).await?;
+            page_messages::retry_at(store, message, at, reason).await?;
             Ok(())
         }
         _ => {
             let text = error.to_string();
             tracing::error!(error = %text, "Slack DM edit failed for good");
             let outcome = Edited::Failed { error: &text };
-            slack_pages::edited(store, message, shown, &outcome, now).await?;
+            page_messages::edited(store, message, shown, &outcome, now).await?;
             Ok(())
         }
     }
@@ -291,5 +281,5 @@ pub async fn next_due(engine: &Engine) -> anyhow::Result<Option<Timestamp>> {
     if engine.notifiers.slack_app().is_none() {
         return Ok(None);
     }
-    Ok(slack_pages::next_due_at(&engine.store, super::slack::BURST).await?)
+    Ok(page_messages::next_due_at(&engine.store, "slack", super::slack::BURST).await?)
 }

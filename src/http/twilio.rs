@@ -1,9 +1,13 @@
-//! Twilio voice callbacks (comms spec §3.7): `POST /twilio/voice/{token}` is the `<Gather>`
-//! action of a voice page. It checks `X-Twilio-Signature`, then acts on the signed ack link
-//! in the path when the callee pressed 1, through the same code path as `/a/{token}`.
+//! Twilio callbacks (comms spec §3.7), each checked against `X-Twilio-Signature` first.
 //!
-//! Twilio reads the answer out, so every outcome past the signature check is TwiML with
-//! 200, an expired link included.
+//! `POST /twilio/voice/{token}` is the `<Gather>` action of a voice page: it acts on the
+//! signed ack link in the path when the callee pressed 1, through the same code path as
+//! `/a/{token}`. Twilio reads the answer out, so every outcome past the signature check is
+//! TwiML with 200, an expired link included.
+//!
+//! `POST /twilio/status/{message id}` is the `StatusCallback` of SMS and voice pages: an
+//! SMS `undelivered`/`failed` or a call `busy`/`no-answer`/`failed`/`canceled` turns the
+//! page into a failed attempt, which falls through to the person's next rule.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,19 +27,21 @@ use crate::domain::slack::form;
 use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/twilio/voice/{token}", post(voice))
+    Router::new()
+        .route("/twilio/voice/{token}", post(voice))
+        .route("/twilio/status/{message_id}", post(status))
 }
 
-async fn voice(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = form::parse(&body);
+/// The callback's parameters, once its signature checks out; else the 403 to answer.
+fn verified(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, (StatusCode, &'static str)> {
+    let params = form::parse(body);
     let Some(twilio) = &state.config.settings.twilio else {
-        return (StatusCode::FORBIDDEN, "Twilio is not configured").into_response();
+        return Err((StatusCode::FORBIDDEN, "Twilio is not configured"));
     };
     // Twilio signs the URL it was given, which we built from the public URL.
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
@@ -47,9 +53,60 @@ async fn voice(
     let token_secret = twilio.auth_token.expose_secret().as_bytes();
     if !signature_matches(token_secret, &url, &params, signature) {
         tracing::warn!("Twilio callback with a bad signature refused");
-        return (StatusCode::FORBIDDEN, "bad signature").into_response();
+        return Err((StatusCode::FORBIDDEN, "bad signature"));
     }
+    Ok(params)
+}
 
+async fn status(
+    State(state): State<AppState>,
+    Path(message_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match verified(&state, &uri, &headers, &body) {
+        Ok(params) => params,
+        Err(refused) => return refused.into_response(),
+    };
+    let reported = form::field(&params, "MessageStatus")
+        .or_else(|| form::field(&params, "CallStatus"))
+        .unwrap_or_default();
+    let Some(reason) = crate::notify::twilio::failed_status(reported) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    // Only the numeric code: Twilio's texts quote phone numbers.
+    let error = match form::field(&params, "ErrorCode").filter(|c| !c.is_empty()) {
+        Some(code) => format!("Twilio reported {reason} (error {code})"),
+        None => format!("Twilio reported {reason}"),
+    };
+    let now = state.clock.now();
+    match crate::store::outbox::failed_after_send(&state.store, &message_id, &error, now).await {
+        Ok(0) => StatusCode::NO_CONTENT.into_response(),
+        Ok(rows) => {
+            tracing::warn!(message.id = %message_id, status = reported, rows, "page not delivered");
+            state.wake.notify_one();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => {
+            // Not taken: say so, so it shows in Twilio's request log.
+            tracing::error!(message.id = %message_id, error = %err, "status callback not recorded");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+async fn voice(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match verified(&state, &uri, &headers, &body) {
+        Ok(params) => params,
+        Err(refused) => return refused.into_response(),
+    };
     let secret = state.config.settings.signing_secret.expose_secret();
     let claim = match action_link::verify(&token, secret.as_bytes(), state.clock.now()) {
         Ok(claim) => claim,

@@ -2,6 +2,9 @@
 //! (headline, summary, facts, severity colour) whose description ends in Markdown links to
 //! the signed ack and resolve links. `allowed_mentions` is always empty, so no text can
 //! ping `@everyone`; user text is Markdown-escaped so it cannot forge links either.
+//!
+//! Posting with `wait=true` makes Discord answer with the message; `engine::discord_pages`
+//! keeps its id and PATCHes the message on ack or resolve ([`settled_body`]).
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -40,11 +43,24 @@ pub fn color(severity: Severity) -> u32 {
 
 /// The webhook body.
 pub fn body(page: &Page) -> Value {
+    render(page, None)
+}
+
+/// The body once the alert is settled: `settled` ("Acked by Ana Ruiz at 14:05 UTC")
+/// stands where the ack and resolve links were.
+pub fn settled_body(page: &Page, settled: &str) -> Value {
+    render(page, Some(settled))
+}
+
+fn render(page: &Page, settled: Option<&str>) -> Value {
     let a = &page.alert;
-    let mut links = format!(
-        "[Acknowledge]({}) · [Resolve]({})",
-        page.ack_url, page.resolve_url
-    );
+    let mut links = match settled {
+        Some(line) => escape(line),
+        None => format!(
+            "[Acknowledge]({}) · [Resolve]({})",
+            page.ack_url, page.resolve_url
+        ),
+    };
     if let Some(runbook) = &a.runbook_url {
         links.push_str(&format!(" · [Runbook]({runbook})"));
     }
@@ -83,15 +99,52 @@ fn with_wait(url: &str) -> String {
     format!("{url}{sep}wait=true")
 }
 
+/// `<webhook>/messages/<id>`, keeping the webhook's query (e.g. `thread_id`).
+fn message_url(url: &str, id: &str) -> String {
+    match url.split_once('?') {
+        Some((base, query)) => format!("{base}/messages/{id}?{query}"),
+        None => format!("{url}/messages/{id}"),
+    }
+}
+
 pub async fn send(
     client: &reqwest::Client,
     url: &str,
     page: &Page,
     now: Timestamp,
 ) -> Result<(), NotifyError> {
-    // TODO(#4): keep the returned message `id` and PATCH the message on ack/resolve.
-    let request = client.post(with_wait(url)).json(&body(page));
+    post(client, url, &body(page), now).await.map(|_| ())
+}
+
+/// Posts `body`; returns the id of the message Discord made, if its answer named one (a
+/// message that went out is never sent again for want of an id).
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    now: Timestamp,
+) -> Result<Option<String>, NotifyError> {
+    let request = client.post(with_wait(url)).json(body);
     // Discord's error bodies are JSON codes and messages about the payload, not secrets.
+    let response = super::deliver(request, now, ErrorDetail::Snippet).await?;
+    let message: Option<Value> = response.json().await.ok();
+    Ok(message
+        .as_ref()
+        .and_then(|m| m.get("id"))
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from))
+}
+
+/// Replaces message `id`, posted through the webhook `url`, with `body`.
+pub async fn edit(
+    client: &reqwest::Client,
+    url: &str,
+    id: &str,
+    body: &Value,
+    now: Timestamp,
+) -> Result<(), NotifyError> {
+    let request = client.patch(message_url(url, id)).json(body);
     super::deliver(request, now, ErrorDetail::Snippet).await?;
     Ok(())
 }

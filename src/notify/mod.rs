@@ -205,6 +205,11 @@ impl Notifiers {
         self.slack.as_ref()
     }
 
+    /// The HTTP client every webhook-style channel uses (timeouts, no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends `page` to `contact`, at `now` (webhook signatures carry the time).
     pub async fn send(
         &self,

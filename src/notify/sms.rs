@@ -33,9 +33,10 @@ pub async fn send(
     page: &Page,
     now: Timestamp,
 ) -> Result<(), NotifyError> {
-    // TODO(#4): a `StatusCallback` so `undelivered`/`failed` count as failed attempts.
     let body = text(page);
+    let callback = super::twilio::status_callback(page);
     let mut form = twilio.addressing(to).to_vec();
     form.push(("Body", &body));
+    form.push(("StatusCallback", &callback));
     twilio.post("Messages", &form, now).await
 }

@@ -3,11 +3,15 @@
 //!
 //! Twilio's error messages quote the phone numbers involved, so only the numeric error
 //! code is kept in what we store and log.
+//!
+//! Twilio accepting a message or call only means it was queued: every page names a
+//! `StatusCallback` on this server (`http::twilio`), so an SMS that ends `undelivered` or a
+//! call that ends `busy` still counts as a failed attempt and falls through.
 
 use jiff::Timestamp;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{ErrorDetail, NotifyError};
+use super::{ErrorDetail, NotifyError, Page};
 use crate::config::Twilio;
 
 #[derive(Clone)]
@@ -59,5 +63,25 @@ impl TwilioClient {
             .form(form);
         super::deliver(request, now, ErrorDetail::JsonCode).await?;
         Ok(())
+    }
+}
+
+/// Where Twilio reports how the page ended: `<instance>/twilio/status/<message id>`. The
+/// message id is the outbox row (a bundle's leader) the page was sent for; Twilio's own
+/// signature on the callback is what makes it trustworthy.
+pub fn status_callback(page: &Page) -> String {
+    format!("{}/twilio/status/{}", page.instance, page.message_id)
+}
+
+/// How a `MessageStatus` (SMS) or `CallStatus` (voice) callback ends a page: `Some` with
+/// the reason when the person was not reached, `None` for progress and success.
+pub fn failed_status(status: &str) -> Option<&'static str> {
+    match status {
+        "undelivered" => Some("undelivered"),
+        "failed" => Some("failed"),
+        "busy" => Some("busy"),
+        "no-answer" => Some("no answer"),
+        "canceled" => Some("canceled"),
+        _ => None,
     }
 }

@@ -58,10 +58,11 @@ pub async fn send(
     page: &Page,
     now: Timestamp,
 ) -> Result<(), NotifyError> {
-    // TODO(#4): a `StatusCallback` so busy/no-answer/failed calls count as failed attempts.
     let twiml = twiml(page);
+    let callback = super::twilio::status_callback(page);
     let mut form = twilio.addressing(to).to_vec();
     form.push(("Twiml", &twiml));
     form.push(("Timeout", RING_TIMEOUT));
+    form.push(("StatusCallback", &callback));
     twilio.post("Calls", &form, now).await
 }

@@ -509,6 +509,54 @@ pub async fn record_bundle(
     Ok(updated.rows_affected())
 }
 
+/// A page the provider took but later reported as not delivered (Twilio's status
+/// callback): every row sent as `message_id` turns `failed` with a `notification_failed`
+/// entry and falls through, as a failure at send time does. Rows not `sent` are left
+/// alone, so a repeated callback changes nothing. Returns how many rows changed.
+pub async fn failed_after_send(
+    store: &Store,
+    message_id: &str,
+    error: &str,
+    now: Timestamp,
+) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE outbox SET state = 'failed', last_error = ? \
+         WHERE message_id = ? AND state = 'sent' RETURNING id",
+    )
+    .bind(error)
+    .bind(message_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &ids {
+        let row =
+            sqlx::query("SELECT alert_id, person_id, channel, attempts FROM outbox WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let detail = serde_json::json!({
+            "person": row.try_get::<String, _>("person_id")?,
+            "channel": row.try_get::<String, _>("channel")?,
+            "message_id": message_id,
+            "attempt": row.try_get::<i64, _>("attempts")?,
+            "error": error,
+            "reported_later": true,
+        });
+        add_event(
+            &mut tx,
+            row.try_get("alert_id")?,
+            now,
+            "notification_failed",
+            None,
+            detail,
+        )
+        .await?;
+        fall_through(&mut tx, id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
+}
+
 fn pending_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PendingPage> {
     Ok(PendingPage {
         id: row.try_get("id")?,

@@ -522,3 +522,76 @@ pub async fn captured_notes(store: &Store, events: &[incidents::Event]) -> Resul
     }
     Ok(captured)
 }
+
+/// The pacing, pause and health of one `slack_channels` key (defaults when it has none).
+pub async fn channel(store: &Store, key: &str) -> Result<Channel> {
+    let row = sqlx::query(
+        "SELECT paused_until, pace_at, last_error FROM slack_channels WHERE channel = ?",
+    )
+    .bind(key)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(Channel::default());
+    };
+    Ok(Channel {
+        paused_until: from_ms_opt(row.try_get("paused_until")?)?,
+        pace_at: from_ms(row.try_get("pace_at")?)?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+/// What a call through a channel says about its health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health<'a> {
+    /// It worked: any earlier error is cleared.
+    Healthy,
+    /// The token or channel is unusable (`invalid_auth`, `channel_not_found`…).
+    Unhealthy(&'a str),
+    /// A failure that says nothing about the channel.
+    Unchanged,
+}
+
+/// Records a call that reached Slack through `key`: its pacing moves to `pace_at` and its
+/// health follows `health`.
+pub async fn sent(
+    store: &Store,
+    key: &str,
+    pace_at: Timestamp,
+    health: Health<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO slack_channels (channel, pace_at) VALUES (?1, ?2) \
+         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, ?2)",
+    )
+    .bind(key)
+    .bind(to_ms(pace_at))
+    .execute(&mut *tx)
+    .await?;
+    match health {
+        Health::Healthy => {
+            sqlx::query(
+                "UPDATE slack_channels SET last_error = NULL, last_error_at = NULL \
+                 WHERE channel = ?",
+            )
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Health::Unhealthy(error) => {
+            sqlx::query(
+                "UPDATE slack_channels SET last_error = ?, last_error_at = ? WHERE channel = ?",
+            )
+            .bind(error)
+            .bind(to_ms(now))
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Health::Unchanged => {}
+    }
+    tx.commit().await?;
+    Ok(())
+}

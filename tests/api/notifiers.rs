@@ -49,6 +49,20 @@ impl Paged {
         format!("FIRING critical Public API: DiskFull (#A-{})", self.alert)
     }
 
+    /// Where Twilio is told to report how the `channel` page ended: its outbox message.
+    async fn status_callback(&self, channel: &str) -> String {
+        let sent = self
+            .timeline()
+            .await
+            .into_iter()
+            .find(|e| e["kind"] == "notification_sent" && e["detail"]["channel"] == channel);
+        let id = sent.unwrap()["detail"]["message_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        format!("{}/twilio/status/{id}", self.base())
+    }
+
     async fn timeline(&self) -> Vec<serde_json::Value> {
         self.app.alert(self.alert).await["timeline"]
             .as_array()
@@ -314,9 +328,15 @@ async fn sms_posts_a_form_to_twilio_messages_with_basic_auth() {
         p.alert,
         p.link(Action::Ack)
     );
+    let callback = p.status_callback("sms").await;
     assert_eq!(
         request.body,
-        form(&[("To", "+15550100"), ("From", "+15550199"), ("Body", &text)])
+        form(&[
+            ("To", "+15550100"),
+            ("From", "+15550199"),
+            ("Body", &text),
+            ("StatusCallback", &callback),
+        ])
     );
 }
 
@@ -346,6 +366,7 @@ async fn voice_posts_a_call_with_xml_escaped_inline_twiml() {
             ("From", "+15550199"),
             ("Twiml", &twiml),
             ("Timeout", "30"),
+            ("StatusCallback", &p.status_callback("voice").await),
         ])
     );
 }

@@ -219,7 +219,7 @@ async fn a_firing_alert_pages_the_primary_by_app_dm_with_alert_buttons() {
     assert_eq!(sent[0]["detail"]["person"], "sam");
     assert_eq!(sent[0]["detail"]["channel"], "slack");
     assert_eq!(
-        dutybell::store::slack_pages::of_alert(&app.store, alert)
+        dutybell::store::page_messages::of_alert(&app.store, "slack", alert)
             .await
             .unwrap(),
         [(DM.to_string(), DM_TS.to_string())],

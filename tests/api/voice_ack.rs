@@ -93,7 +93,7 @@ impl Called {
 }
 
 /// Twilio's scheme: base64 HMAC-SHA1 over the URL, then each name and value by name.
-fn sign(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+pub fn sign(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
     sorted.sort();
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(auth_token.as_bytes()).unwrap();
