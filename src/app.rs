@@ -137,6 +137,16 @@ impl App {
         let engine = self
             .run_engine
             .then(|| tokio::spawn(self.engine.clone().run(stop_rx.clone())));
+        // Probes run beside the engine, never inside its pass (issue #9).
+        let probes = if self.run_engine {
+            let runner = crate::engine::probes::ProbeRunner::new(self.engine.clone())?;
+            Some(tokio::spawn(crate::engine::probes::run(
+                runner,
+                stop_rx.clone(),
+            )))
+        } else {
+            None
+        };
         let smtp = self.smtp.map(|listener| {
             tokio::spawn(crate::smtpd::serve(listener, self.state.clone(), stop_rx))
         });
@@ -156,6 +166,9 @@ impl App {
             .context("serving HTTP")?;
         if let Some(engine) = engine {
             engine.await.context("joining the engine")?;
+        }
+        if let Some(probes) = probes {
+            probes.await.context("joining the probes")?;
         }
         if let Some(smtp) = smtp {
             smtp.await.context("joining the SMTP listener")?;

@@ -2,15 +2,23 @@
 //! every flag is also a `DUTYBELL_*` environment variable. Commands other than `serve` act
 //! on the local database directly, so they work while the server runs.
 
+mod actions;
 mod alerts;
+mod check;
 mod contact;
+mod healthcheck;
 mod ical;
 pub mod incident;
 mod oncall;
 mod overrides;
 mod page;
+mod plan;
+mod postmortem;
+pub mod report;
+mod runbook;
 mod schedule;
 mod serve;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,12 +113,30 @@ pub enum Command {
         #[command(subcommand)]
         command: incident::IncidentCommand,
     },
+    /// Postmortems: show, draft, export to Markdown, import, publish, skip.
+    Postmortem {
+        #[command(subcommand)]
+        command: postmortem::PostmortemCommand,
+    },
+    /// Action items: `actions list [--overdue] [--owner P]`, add, done, wont-do.
+    Actions {
+        #[command(subcommand)]
+        command: actions::ActionsCommand,
+    },
     /// Print each integration's intake URL (contains its secret key).
     Integrations,
+    /// Reports over history (spec §7): `report hygiene|load|response [--days 30]
+    /// [--format text|json]`.
+    Report(report::ReportArgs),
     /// Contact methods: send and confirm verification codes, list their state.
     Contact {
         #[command(subcommand)]
         command: ContactCommand,
+    },
+    /// Web UI accounts and API tokens: `user add admin --role admin` makes the first admin.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
     },
     /// Schedule overrides: cover someone's shifts, add or remove a person for a while.
     Override {
@@ -132,8 +158,18 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
-    /// Validate the config directory and exit non-zero on problems.
-    Check,
+    /// Runbooks: `runbook new <alert>` writes one from the template, `runbook lint` checks
+    /// them all (exit 1 on errors).
+    Runbook {
+        #[command(subcommand)]
+        command: runbook::RunbookCommand,
+    },
+    /// Validate a config directory offline (`file:line: message`); exit 1 on errors.
+    Check(check::CheckArgs),
+    /// Show what reloading the running server with a config directory would change.
+    Plan(plan::PlanArgs),
+    /// Exit 0 when a running server's /health answers 200 (for container health checks).
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,12 +234,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .clock_file
         .clone()
         .map_or(Clock::System, Clock::File);
+    // These never load the server's config or touch the data dir: check and plan read the
+    // directory they are given, offline; healthcheck only asks a URL.
+    match &cli.command {
+        Command::Check(args) => return check::run(&cli.global, &clock, args),
+        Command::Plan(args) => return plan::run(&cli.global, args).await,
+        Command::Healthcheck(args) => return healthcheck::run(args).await,
+        _ => {}
+    }
     let config = load_config(&cli.global)?;
     match cli.command {
         Command::Serve => serve::run(config, clock).await,
-        Command::Check => {
-            println!("{}: configuration is valid", config.dir.display());
-            Ok(())
+        Command::Check(_) | Command::Plan(_) | Command::Healthcheck(_) => {
+            unreachable!("handled before loading config")
         }
         Command::Oncall { at } => {
             let config = anchored(config, &clock).await?;
@@ -219,7 +262,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ..
         } => alerts::show(&config, &alert).await,
         Command::Contact { command } => contact::run(&config, &clock, command).await,
+        Command::Runbook { command } => runbook::run(&config, &clock, command).await,
         Command::Override { command } => overrides::run(&config, &clock, command).await,
+        Command::User { command } => user::run(&config, &clock, command).await,
         Command::Schedule {
             command:
                 ScheduleCommand::Preview {
@@ -235,7 +280,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ical::url(&config, schedule.as_deref(), person.as_deref())
         }
         Command::Page(args) => page::run(&config, &clock, args).await,
+        Command::Report(args) => report::run(&config, &clock, args).await,
         Command::Incident { command } => incident::run(&config, &clock, command).await,
+        Command::Postmortem { command } => postmortem::run(&config, &clock, command).await,
+        Command::Actions { command } => actions::run(&config, &clock, command).await,
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
     }

@@ -24,6 +24,8 @@ pub struct SlackSettings {
     pub signing_secret: Option<SecretString>,
     pub webhook_url: Option<SecretString>,
     pub api_base: String,
+    /// App mode only: each incident also gets a channel of its own (comms spec §2.7).
+    pub dedicated_channels: bool,
 }
 
 /// The public status page (`statuspage.toml`); defaults when the file is absent.
@@ -105,12 +107,17 @@ impl Validator {
         if !is_http_url(&api_base) {
             self.invalid(dir, FILE, "slack.api_base", "must be an http(s) URL");
         }
+        if raw.dedicated_channels && raw.bot_token_env.is_none() {
+            let problem = "dedicated channels need app mode (`bot_token_env`)";
+            self.invalid(dir, FILE, "slack.dedicated_channels", problem);
+        }
         SlackSettings {
             incidents_channel: raw.incidents_channel,
             bot_token,
             signing_secret,
             webhook_url,
             api_base: api_base.trim_end_matches('/').to_string(),
+            dedicated_channels: raw.dedicated_channels,
         }
     }
 

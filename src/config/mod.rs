@@ -6,8 +6,12 @@
 //! (service → policy → rotation → person) and reporting every problem with its file and key,
 //! not just the first. Secrets come from the environment or `secrets.toml` in the data dir.
 
+pub mod check;
 mod comms;
+pub mod probes;
 pub mod raw;
+pub mod reports;
+pub mod runbooks;
 mod schedules;
 pub mod secrets;
 
@@ -357,6 +361,8 @@ pub struct Settings {
     pub api_token: SecretString,
     /// `[slack]`, when incidents are announced in Slack.
     pub slack: Option<SlackSettings>,
+    /// `[reports]`, when a weekly hygiene digest goes out.
+    pub reports: Option<reports::Reports>,
 }
 
 impl Settings {
@@ -386,6 +392,10 @@ pub struct Config {
     pub integrations: Vec<Integration>,
     /// The public status page (`statuspage.toml`, defaults when absent).
     pub statuspage: StatusPageConfig,
+    /// `runbooks/*.md`; files with invalid front matter are left out with a warning.
+    pub runbooks: runbooks::Runbooks,
+    /// Built-in probes (`probes.toml`, none when absent).
+    pub probes: Vec<probes::Probe>,
 }
 
 /// A schedule's notice settings (`shift_notices`, `notify` in `[[schedule]]`).
@@ -474,6 +484,7 @@ pub fn load_with(
         v.services(dir, services.unwrap_or_default(), &policies, env, secrets);
     v.slack_ids(dir, &people);
     let statuspage = v.statuspage(dir, statuspage.unwrap_or_default(), &services);
+    let probes = v.probes(dir, &services, &statuspage);
 
     match (v.errors.is_empty(), settings) {
         (true, Some(settings)) => Ok(Config {
@@ -487,6 +498,8 @@ pub fn load_with(
             services,
             integrations,
             statuspage,
+            runbooks: runbooks::Runbooks::load(dir),
+            probes,
         }),
         _ => Err(ConfigErrors(v.errors)),
     }
@@ -760,6 +773,7 @@ impl Validator {
         let ntfy = file.ntfy.map(|ntfy| self.ntfy(dir, ntfy, env));
         let twilio = file.twilio.map(|twilio| self.twilio(dir, twilio, env));
         let slack = file.slack.map(|slack| self.slack(dir, slack, env));
+        let reports = file.reports.map(|raw| self.reports(dir, raw));
         let signing_secret = self
             .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
@@ -779,6 +793,7 @@ impl Validator {
             signing_secret: SecretString::from(signing_secret),
             api_token: SecretString::from(api_token),
             slack,
+            reports,
         })
     }
 

@@ -213,6 +213,8 @@ pub struct InstanceFile {
     pub slack: Option<RawSlack>,
     #[serde(default)]
     pub intake: RawIntake,
+    /// `[reports]`: the weekly hygiene digest.
+    pub reports: Option<super::reports::RawReports>,
 }
 
 /// `[slack]`: the Slack app (bot token + signing secret) or an incoming webhook for
@@ -230,6 +232,9 @@ pub struct RawSlack {
     pub webhook_url_env: Option<String>,
     /// Web API root; `https://slack.com/api` when unset (tests point it at a fake).
     pub api_base: Option<String>,
+    /// A channel of its own per incident (`inc-<number>-<slug>`), archived at close (§2.7).
+    #[serde(default)]
+    pub dedicated_channels: bool,
 }
 
 /// `statuspage.toml` (optional): the public status page and its components.

@@ -22,6 +22,9 @@ pub enum Action {
     /// From a bundle (on-call D9): acknowledges every open alert of the target's service,
     /// up to the target (the bundle's newest), that was paged to the person.
     AckAll,
+    /// Read-only: shows the runbook covering the alert (comms spec §5.1), so a responder
+    /// opens it from any notification without logging in.
+    Runbook,
 }
 
 impl Action {
@@ -31,6 +34,7 @@ impl Action {
             Action::Resolve => "Resolve",
             Action::View => "View",
             Action::AckAll => "Acknowledge all",
+            Action::Runbook => "Open runbook",
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! The caller passes `now`; the result says what to store and what to send.
 
+pub mod accounts;
 pub mod action_link;
 pub mod alert;
 pub mod delivery;
@@ -17,6 +18,10 @@ pub mod maintenance;
 pub mod members;
 pub mod oncall;
 pub mod override_request;
+pub mod postmortem;
+pub mod probe;
+pub mod reports;
+pub mod runbook;
 pub mod slack;
 pub mod statuspage;
 pub mod temporary_request;

@@ -122,6 +122,13 @@ pub async fn change(
     };
     let before = incidents::get(store, by).await?;
     let changed = incidents::change(store, by, checked.clone(), actor, source, now).await?;
+    // Resolve drafts the postmortem, reopen stops its reminders (§6.3). The change is
+    // stored already; a failure here is logged and the engine's sweep drafts it later.
+    if let Err(err) = super::postmortems::after_change(store, config, &before, &changed, now).await
+    {
+        tracing::warn!(error = %err, incident.number = changed.incident.number,
+            "postmortem follow-up failed");
+    }
     if let (Change::Commander(new), Some(_)) = (&checked, &changed.event)
         && *new != before.commander
     {

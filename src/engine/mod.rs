@@ -15,12 +15,16 @@
 //! gets the incident announcements (`slack`) and the edits of page DMs whose alert moved on
 //! (`slack_pages`); Discord page messages are edited the same way (`discord_pages`).
 //!
+//! The weekly alert-hygiene digest (`digest`) queues its notices just before they are
+//! delivered, once per week and recipient.
+//!
 //! `verification` is no background work: it is the contact-verification flow (code out,
 //! code back) that the CLI and the admin API share; so is the declare/change half of
 //! `incidents`, which the API, the CLI and Slack share.
 
 pub mod ack_timeout;
 pub mod anchors;
+pub mod digest;
 pub mod discord_pages;
 pub mod escalation;
 pub mod incidents;
@@ -28,6 +32,8 @@ pub mod intake;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
+pub mod postmortems;
+pub mod probes;
 pub mod publishing;
 pub mod shifts;
 pub mod slack;
@@ -107,6 +113,14 @@ impl Engine {
         let nudges = incidents::nudge_due(self, now)
             .await
             .context("sending incident nudges")?;
+        // Postmortem and action-item reminders queue notices delivered just below.
+        postmortems::run(self, now)
+            .await
+            .context("drafting postmortems and sending their reminders")?;
+        // The weekly hygiene digest queues notices delivered just below.
+        digest::run(self, now)
+            .await
+            .context("queueing the weekly hygiene digest")?;
         let notices_attempted = notices::deliver_due(self, now)
             .await
             .context("delivering notices")?;
@@ -129,6 +143,8 @@ impl Engine {
             store::notices::next_due_at(&self.store).await?,
             store::ack_timeouts::next_due_at(&self.store).await?,
             store::incidents::next_nudge_at(&self.store).await?,
+            postmortems::next_due(self).await?,
+            digest::next_due(self, now).await?,
             slack::next_due(self).await?,
             slack_pages::next_due(self).await?,
             discord_pages::next_due(self).await?,

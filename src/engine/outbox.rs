@@ -273,13 +273,19 @@ fn person_name(engine: &Engine, person_id: &str) -> String {
 
 /// The alert as a message shows it, its view link signed for the recipient.
 fn view(engine: &Engine, links: &Links<'_>, alert: &alerts::Alert) -> AlertView {
-    let runbook_url = alert.runbook_url.clone().or_else(|| {
-        engine
-            .config
-            .services
-            .get(&alert.service_id)
-            .and_then(|s| s.runbook_url.clone())
-    });
+    // Comms spec §5.1 lookup: the alert's own URL, then a covering runbook from the config
+    // directory, then the service's `runbook_url`.
+    let runbook_url = alert
+        .runbook_url
+        .clone()
+        .or_else(|| covering_runbook(engine, links, alert))
+        .or_else(|| {
+            engine
+                .config
+                .services
+                .get(&alert.service_id)
+                .and_then(|s| s.runbook_url.clone())
+        });
     AlertView {
         id: alert.id,
         service: service_name(engine, &alert.service_id),
@@ -296,6 +302,23 @@ fn view(engine: &Engine, links: &Links<'_>, alert: &alerts::Alert) -> AlertView 
         url: links.link(Action::View, alert.id),
         created_at: alert.created_at,
     }
+}
+
+/// The runbook in the config directory covering `alert`, if one does.
+pub(crate) fn covering<'a>(
+    config: &'a crate::config::Config,
+    alert: &alerts::Alert,
+) -> Option<&'a crate::domain::runbook::Runbook> {
+    let name = alert.labels.get("alertname").unwrap_or(&alert.summary);
+    config
+        .runbooks
+        .lookup(&alert.service_id, name, &alert.labels)
+}
+
+/// A signed link, for the page's recipient, to the runbook covering `alert`: the runbook
+/// page itself needs the admin token, the link only proves the page was sent to them.
+fn covering_runbook(engine: &Engine, links: &Links<'_>, alert: &alerts::Alert) -> Option<String> {
+    covering(&engine.config, alert).map(|_| links.link(Action::Runbook, alert.id))
 }
 
 /// The page for `alert` as `page`'s recipient gets it, links signed for them.

@@ -103,7 +103,7 @@ async fn ingest(engine: &Engine, mode: &Mode<'_>, now: Timestamp) -> anyhow::Res
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(());
         };
-        let mut work = plan(mode, &events);
+        let mut work = plan(mode, dedicated_channels(engine), &events);
         // A note captured from the incident's thread (`/slack/events`) is there already:
         // posting it again would echo the person's own message back at them.
         let captured = slack::captured_notes(&engine.store, &events).await?;
@@ -121,12 +121,42 @@ async fn ingest(engine: &Engine, mode: &Mode<'_>, now: Timestamp) -> anyhow::Res
     Ok(())
 }
 
-/// What each event asks for in `mode`.
-fn plan(mode: &Mode<'_>, events: &[Event]) -> Vec<Work> {
+/// Whether incidents get channels of their own (app mode only, §2.7).
+fn dedicated_channels(engine: &Engine) -> bool {
+    engine
+        .config
+        .settings
+        .slack
+        .as_ref()
+        .is_some_and(|slack| slack.dedicated_channels)
+}
+
+/// The queue key of the operations on an incident's own channel: one key per incident,
+/// so creating, inviting and archiving keep their order.
+fn dedicated_key(incident_id: &str) -> String {
+    format!("dedicated:{incident_id}")
+}
+
+/// What each event asks for in `mode`, with `dedicated` channels or not.
+fn plan(mode: &Mode<'_>, dedicated: bool, events: &[Event]) -> Vec<Work> {
     let channel = mode.channel();
     let app = matches!(mode, Mode::App { .. });
     let mut work = Vec::new();
     for event in events {
+        let own = |op| Work {
+            incident_id: event.incident_id.clone(),
+            event_seq: event.seq,
+            channel: dedicated_key(&event.incident_id),
+            op,
+        };
+        if app && dedicated {
+            match event.kind.as_str() {
+                "incident.declared" => work.push(own(Op::CreateChannel)),
+                "commander.changed" => work.push(own(Op::Invite)),
+                "status.changed" if event.data["to"] == "closed" => work.push(own(Op::Archive)),
+                _ => {}
+            }
+        }
         let mut push = |op| {
             work.push(Work {
                 incident_id: event.incident_id.clone(),
@@ -241,6 +271,8 @@ enum Sent {
     Updated {
         ts: String,
     },
+    /// An operation on the incident's own channel.
+    Done(Option<slack::DedicatedChange>),
     Skipped,
     Failed(SlackError),
 }
@@ -268,6 +300,10 @@ async fn outcome(
                 rendered_seq: item.event_seq,
             };
         }
+        Sent::Done(dedicated) => {
+            tracing::info!(slack.op = item.op.as_str(), "incident channel updated");
+            return Outcome::Done { dedicated };
+        }
         Sent::Skipped => return Outcome::Skipped,
         Sent::Failed(error) => error,
     };
@@ -281,7 +317,11 @@ async fn outcome(
     }
     let unhealthy = matches!(error, SlackError::Unhealthy(_));
     let message = error.to_string();
-    if unhealthy {
+    if item.op == Op::CreateChannel {
+        // §2.7: the declaration stands; the declarer hears why there is no channel.
+        tracing::error!(error = %message, "incident channel not created");
+        tell_commander(engine, mode, item, &message, now).await;
+    } else if unhealthy {
         tracing::error!(error = %message, "Slack channel unusable; incident not posted");
         tell_commander(engine, mode, item, &message, now).await;
     } else {
@@ -302,7 +342,8 @@ async fn outcome(
 }
 
 /// §2.6: when the channel is unusable, the commander hears about it in a DM (best effort:
-/// with a revoked token this fails too, and the timeline event is what remains).
+/// with a revoked token this fails too, and the timeline event is what remains). When the
+/// incident's own channel could not be made (§2.7), the declarer is told instead.
 async fn tell_commander(
     engine: &Engine,
     mode: &Mode<'_>,
@@ -318,21 +359,31 @@ async fn tell_commander(
     else {
         return;
     };
+    let (person, text) = if item.op == Op::CreateChannel {
+        let text = format!(
+            "I could not make a channel for incident #{}: {error}. The incident is declared; \
+             it is announced in <#{channel}>.",
+            incident.number
+        );
+        (&incident.declared_by, text)
+    } else {
+        let text = format!(
+            "I could not post about incident #{} in <#{channel}>: {error}. Invite me to the \
+             channel, or check `[slack]` in dutybell.toml.",
+            incident.number
+        );
+        (&incident.commander, text)
+    };
     let Some(slack_id) = engine
         .config
-        .person(&incident.commander)
+        .person(person)
         .and_then(|p| p.slack_id.as_deref())
     else {
         return;
     };
-    let text = format!(
-        "I could not post about incident #{} in <#{channel}>: {error}. Invite me to the \
-         channel, or check `[slack]` in dutybell.toml.",
-        incident.number
-    );
     let message = json!({"text": text});
     if let Err(err) = api.post_message(slack_id, &message, None, false, now).await {
-        tracing::warn!(error = %err, user.id = %incident.commander, "could not DM the commander");
+        tracing::warn!(error = %err, user.id = %person, "could not DM about Slack trouble");
     }
 }
 
@@ -347,9 +398,9 @@ async fn send(
     let incident = incidents::get(store, &IncidentRef::Id(item.incident_id.clone()))
         .await
         .map_err(|err| SlackError::Retry(format!("reading the incident: {err}")))?;
-    // TODO(#5): dedicated channels (§2.7): create `inc-<n>-<slug>`, archive it at close, and
-    // check before every side effect that a closed incident's own channel gets no writes.
-    // Today only `incidents_channel` is written to, where the announcement stays editable.
+    if let (Mode::App { api, .. }, Op::CreateChannel | Op::Invite | Op::Archive) = (mode, item.op) {
+        return own_channel(engine, api, item.op, &incident, now).await;
+    }
     let extra = extra(engine, mode, &incident);
     match (mode, item.op) {
         (Mode::App { api, channel }, Op::Announce) => {
@@ -430,9 +481,102 @@ async fn send(
                 ts: None,
             })
         }
-        // Webhook messages cannot be edited; nothing queues this.
-        (Mode::Webhook { .. }, Op::Rerender) => Ok(Sent::Skipped),
+        // Webhook messages cannot be edited, and have no channels of their own; nothing
+        // queues these.
+        (Mode::Webhook { .. }, _) | (Mode::App { .. }, _) => Ok(Sent::Skipped),
     }
+}
+
+/// Creates, invites into or archives the incident's own channel (§2.7). Every write first
+/// checks the incident and the channel: a closed incident's channel, or an archived one,
+/// gets nothing but the archive itself.
+async fn own_channel(
+    engine: &Engine,
+    api: &SlackApi,
+    op: Op,
+    incident: &Incident,
+    now: Timestamp,
+) -> Result<Sent, SlackError> {
+    let known = slack::dedicated(&engine.store, &incident.id)
+        .await
+        .map_err(|err| SlackError::Retry(format!("reading the incident channel: {err}")))?;
+    let closed = incident.status == crate::domain::incident::Status::Closed;
+    match (op, known) {
+        (Op::CreateChannel, None) if !closed => create_channel(engine, api, incident, now).await,
+        (Op::Invite, Some(own)) if !closed && own.archived_at.is_none() => {
+            match member(engine, &incident.commander) {
+                Some(user) => api.invite(&own.channel, &[user], now).await?,
+                None => return Ok(Sent::Skipped),
+            }
+            Ok(Sent::Done(None))
+        }
+        (Op::Archive, Some(own)) if own.archived_at.is_none() => {
+            api.archive(&own.channel, now).await?;
+            Ok(Sent::Done(Some(slack::DedicatedChange::Archived)))
+        }
+        _ => Ok(Sent::Skipped),
+    }
+}
+
+/// A person's Slack member id, if they have one.
+fn member<'a>(engine: &'a Engine, person_id: &str) -> Option<&'a str> {
+    engine
+        .config
+        .person(person_id)
+        .and_then(|p| p.slack_id.as_deref())
+}
+
+/// Highest suffix tried when `inc-<n>-<slug>` is taken.
+const NAME_TRIES: usize = 10;
+
+async fn create_channel(
+    engine: &Engine,
+    api: &SlackApi,
+    incident: &Incident,
+    now: Timestamp,
+) -> Result<Sent, SlackError> {
+    let base = blocks::channel_name(incident.number, &incident.title);
+    let mut created = None;
+    for attempt in 1..=NAME_TRIES {
+        let name = blocks::numbered_channel_name(&base, attempt);
+        match api.create_channel(&name, now).await {
+            Ok(channel) => {
+                created = Some((channel, name));
+                break;
+            }
+            Err(SlackError::Reject(code)) if code == "name_taken" => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    let Some((channel, name)) = created else {
+        return Err(SlackError::Reject(format!(
+            "name_taken: {base} and {NAME_TRIES} numbered names"
+        )));
+    };
+    let link = format!(
+        "{}/ui/incidents/{}",
+        engine.config.settings.public_url(),
+        incident.number
+    );
+    let topic = crate::domain::text::truncate(&format!("{} · {link}", incident.title), 250);
+    // The channel exists from here on: later trouble is logged, never a second channel.
+    if let Err(err) = api.set_topic(&channel, &topic, now).await {
+        tracing::warn!(error = %err, "incident channel topic not set");
+    }
+    let mut users: Vec<&str> = [&incident.commander, &incident.declared_by]
+        .into_iter()
+        .filter_map(|person| member(engine, person))
+        .collect();
+    users.dedup();
+    if !users.is_empty()
+        && let Err(err) = api.invite(&channel, &users, now).await
+    {
+        tracing::warn!(error = %err, "people not invited to the incident channel");
+    }
+    Ok(Sent::Done(Some(slack::DedicatedChange::Created {
+        channel,
+        name,
+    })))
 }
 
 fn announced(ts: String) -> Sent {
@@ -592,7 +736,7 @@ mod tests {
             event(5, "note.added"),
             event(6, "notification.failed"),
         ];
-        plan(mode, &events)
+        plan(mode, false, &events)
             .into_iter()
             .map(|w| (w.event_seq, w.op, w.channel))
             .collect()
@@ -633,6 +777,40 @@ mod tests {
                 (2, Op::Reply, hook()),
                 (5, Op::Reply, hook()),
             ]
+        );
+    }
+
+    #[test]
+    fn dedicated_channels_are_made_at_declaration_joined_by_commanders_archived_at_close() {
+        let api = SlackApi::new(
+            slack_api::http_client(),
+            "http://127.0.0.1:9/api",
+            "x".to_string().into(),
+        );
+        let mode = Mode::App { api, channel: "C1" };
+        let mut closed = event(3, "status.changed");
+        closed.data = json!({"from": "resolved", "to": "closed"});
+        let mut resolved = event(2, "status.changed");
+        resolved.data = json!({"from": "monitoring", "to": "resolved"});
+        let events = [
+            event(1, "incident.declared"),
+            resolved,
+            event(4, "commander.changed"),
+            closed,
+        ];
+        let own: Vec<(i64, Op)> = plan(&mode, true, &events)
+            .into_iter()
+            .filter(|w| w.channel == "dedicated:I1")
+            .map(|w| (w.event_seq, w.op))
+            .collect();
+        assert_eq!(
+            own,
+            [(1, Op::CreateChannel), (4, Op::Invite), (3, Op::Archive)]
+        );
+        assert!(
+            plan(&mode, false, &events)
+                .iter()
+                .all(|w| w.channel == "C1")
         );
     }
 }

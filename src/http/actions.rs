@@ -41,6 +41,9 @@ async fn confirm(
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }
+    if claim.act == Action::Runbook {
+        return runbook(&state, claim.target).await;
+    }
     let summary = match alerts::get(&state.store, claim.target).await {
         Ok(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
         Err(_) => format!("#A-{}", claim.target),
@@ -51,6 +54,24 @@ async fn confirm(
         format!("{} alert", claim.act.verb())
     };
     Ok(page(&title, &[summary], Some((&token, claim.act))))
+}
+
+/// The runbook covering alert `id`, rendered.
+async fn runbook(state: &AppState, id: i64) -> Result<Html<String>, (StatusCode, Html<String>)> {
+    let missing = || {
+        (
+            StatusCode::NOT_FOUND,
+            page(
+                "Not found",
+                &["No runbook covers this alert now.".into()],
+                None,
+            ),
+        )
+    };
+    let alert = alerts::get(&state.store, id).await.map_err(|_| missing())?;
+    super::runbooks::page_for(state, &alert)
+        .map(Html)
+        .ok_or_else(missing)
 }
 
 /// The alert with its timeline, read-only.
@@ -94,6 +115,9 @@ async fn act(
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }
+    if claim.act == Action::Runbook {
+        return runbook(&state, claim.target).await;
+    }
     let result = apply(&state, &claim, "link").await;
     let message = match result {
         Ok(_) if claim.act == Action::AckAll => format!(
@@ -135,7 +159,7 @@ pub(crate) async fn apply(
     let now = state.clock.now();
     let (id, person) = (claim.target, claim.person.as_str());
     let result = match claim.act {
-        Action::View => return Ok(alerts::Transition::Unchanged),
+        Action::View | Action::Runbook => return Ok(alerts::Transition::Unchanged),
         Action::Ack => alerts::acknowledge(&state.store, id, person, via, now).await,
         Action::Resolve => alerts::resolve(&state.store, id, person, via, now).await,
         Action::AckAll => alerts::acknowledge_all(&state.store, id, person, via, now)
@@ -155,7 +179,7 @@ fn past_tense(act: Action) -> &'static str {
     match act {
         Action::Ack | Action::AckAll => "acknowledged",
         Action::Resolve => "resolved",
-        Action::View => "shown",
+        Action::View | Action::Runbook => "shown",
     }
 }
 

@@ -1,13 +1,17 @@
-//! Request credentials: integration tokens and the admin API token, compared in constant
-//! time.
+//! Request credentials: integration tokens, the instance admin API token (compared in
+//! constant time) and per-user API tokens (looked up by digest, issue #7).
 
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
 use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 
 use super::{AppError, AppState};
+use crate::domain::accounts::{self, Role};
 
 /// The credential a request presents: a Bearer token, or the password of Basic auth (how
 /// Alertmanager's `basic_auth` and Grafana's user/password send it).
@@ -29,14 +33,50 @@ pub fn presented(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Admin API access: the request must carry the instance API token.
+/// Admin API access: the request must carry the instance API token, or a per-user API
+/// token with role admin (looked up by [`api_tokens`] before the handler ran).
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    // TODO(#7): per-user API tokens and roles; one admin token for now.
     if matches(headers, &state.config.settings.api_token) {
+        return Ok(());
+    }
+    let role = TOKEN_ROLE.try_with(|role| *role).ok().flatten();
+    if role.is_some_and(|role| role.allows(Role::Admin)) {
         Ok(())
     } else {
         Err(AppError::Unauthorized)
     }
+}
+
+tokio::task_local! {
+    /// The role of the per-user API token the current request carries, if it is a live one.
+    static TOKEN_ROLE: Option<Role>;
+}
+
+/// Middleware: looks up a per-user API token (`dbt_…`) the request presents, by its digest,
+/// and makes its role visible to [`require_admin`] for the rest of the request. Handlers
+/// keep calling the synchronous check; only requests carrying such a token touch the
+/// database. The token itself is never logged; its name is.
+pub async fn api_tokens(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let role = match presented(request.headers()) {
+        Some(token) if accounts::is_api_token(&token) => {
+            let digest = accounts::digest(&token);
+            let now = state.clock.now();
+            match crate::store::accounts::token_by_hash(&state.store, &digest, now).await {
+                Ok(Some(info)) => {
+                    tracing::debug!(user.login = %info.login, token.name = %info.name,
+                        "api token accepted");
+                    Some(info.role)
+                }
+                Ok(None) => None,
+                Err(err) => {
+                    tracing::warn!(error = %err, "api token lookup failed");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    TOKEN_ROLE.scope(role, next.run(request)).await
 }
 
 /// Whether the request carries `expected`.

@@ -3,6 +3,7 @@
 //! - `intake`: alert sources (`/api/v1/integrations/{key}/…`).
 //! - `alerts`: the admin API for alerts (`/api/v1/alerts`), bearer token.
 //! - `page`: direct pages (`/api/v1/page`), bearer token.
+//! - `runbooks`: runbooks from the config directory as HTML (`/runbooks/{slug}`), bearer token.
 //! - `incidents`: declare, change and page into incidents (`/api/v1/incidents`), bearer token.
 //! - `contacts`: contact-method verification (`/api/v1/people/{id}/contacts/…`), bearer token.
 //! - `schedules`: the admin API for schedule overrides (`/api/v1/schedules/{id}/overrides`).
@@ -12,6 +13,9 @@
 //! - `statuspage`: the public status page (`/`, `/api/v2/…`, feeds, subscriptions) served
 //!   from memory, and its admin API.
 //! - `health`: liveness and database check.
+//! - `metrics`: Prometheus counters and gauges (`/metrics`), bearer token.
+//! - `ui`: the signed-in web UI (`/login`, `/ui/…`); `session`: its cookies, CSRF and roles.
+//! - `plan`: the on-call view `dutybell plan` diffs against (`/api/v1/plan`), bearer token.
 
 pub mod actions;
 pub mod alerts;
@@ -24,15 +28,22 @@ pub mod incidents;
 pub mod input;
 pub mod intake;
 pub mod limit;
+pub mod metrics;
 pub mod oncall;
 pub mod page;
+pub mod plan;
+pub mod postmortems;
+pub mod probes;
+pub mod runbooks;
 pub mod schedules;
 pub mod services;
+pub mod session;
 pub mod slack;
 pub mod slack_pages;
 pub mod statuspage;
 pub mod temporary;
 pub mod twilio;
+pub mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -76,11 +87,15 @@ pub fn router(state: AppState) -> Router {
         .merge(intake::router(&state.config))
         .merge(alerts::router())
         .merge(page::router())
+        .merge(runbooks::router())
         .merge(incidents::router())
+        .merge(postmortems::router())
         .merge(contacts::router())
         .merge(schedules::router())
         .merge(services::router())
+        .merge(probes::router())
         .merge(oncall::router())
+        .merge(plan::router())
         .merge(temporary::router())
         .merge(ical::router())
         .merge(actions::router())
@@ -88,8 +103,14 @@ pub fn router(state: AppState) -> Router {
         .merge(twilio::router())
         .merge(statuspage::router())
         .merge(health::router())
+        .merge(metrics::router())
+        .merge(ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::api_tokens,
+        ))
         .layer(axum::middleware::from_fn(request_span))
         .with_state(state)
 }

@@ -347,6 +347,7 @@ async fn commands(
             let origin = Origin {
                 channel: form::field(&fields, "channel_id").map(str::to_string),
                 response_url,
+                incident: None,
             };
             let trigger_id = form::field(&fields, "trigger_id").unwrap_or_default();
             match open_declare_modal(&state, trigger_id, title.as_deref(), &origin).await {
@@ -361,9 +362,10 @@ async fn commands(
             None => link_your_account(&user_id),
             Some(person) => {
                 let person = person.id.clone();
+                let channel = form::field(&fields, "channel_id").map(str::to_string);
                 let task = state.clone();
                 within_deadline(&state, response_url, async move {
-                    run_command(&task, command, &person).await
+                    run_command(&task, command, &person, channel.as_deref()).await
                 })
                 .await
             }
@@ -378,6 +380,9 @@ async fn commands(
 struct Origin {
     channel: Option<String>,
     response_url: Option<String>,
+    /// The incident an update or publish modal is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    incident: Option<String>,
 }
 
 /// `views.open` of the declare modal, within [`OPEN_VIEW_TIMEOUT`].
@@ -387,10 +392,7 @@ async fn open_declare_modal(
     title: Option<&str>,
     origin: &Origin,
 ) -> Result<(), slack_api::SlackError> {
-    // `verified` let the request in, so app mode is on and the token is there.
-    let off = || slack_api::SlackError::Unhealthy("Slack app mode is off".into());
-    let slack = app_mode(state).map_err(|_| off())?;
-    let token = slack.bot_token.clone().ok_or_else(off)?;
+    let api = web_api(state)?;
     let services: Vec<(String, String)> = state
         .config
         .services
@@ -400,11 +402,48 @@ async fn open_declare_modal(
     let metadata = serde_json::to_string(origin)
         .map_err(|err| slack_api::SlackError::Reject(format!("private_metadata: {err}")))?;
     let view = blocks::declare_modal(title, &services, &metadata);
-    let api = slack_api::SlackApi::new(slack_api::http_client(), &slack.api_base, token);
     let view_id = api
         .open_view(trigger_id, &view, OPEN_VIEW_TIMEOUT, state.clock.now())
         .await?;
     tracing::info!(slack.view_id = %command_safe(&view_id), "declare modal opened");
+    Ok(())
+}
+
+/// The Web API with the bot token. `verified` let the request in, so app mode is on and
+/// the token is there.
+fn web_api(state: &AppState) -> Result<slack_api::SlackApi, slack_api::SlackError> {
+    let off = || slack_api::SlackError::Unhealthy("Slack app mode is off".into());
+    let slack = app_mode(state).map_err(|_| off())?;
+    let token = slack.bot_token.clone().ok_or_else(off)?;
+    Ok(slack_api::SlackApi::new(
+        slack_api::http_client(),
+        &slack.api_base,
+        token,
+    ))
+}
+
+/// `views.open` of the update or publish modal (§2.5) for the clicked incident.
+async fn open_incident_modal(
+    state: &AppState,
+    action_id: &str,
+    trigger_id: &str,
+    origin: &Origin,
+) -> anyhow::Result<()> {
+    let id = origin.incident.clone().unwrap_or_default();
+    let incident = incidents::get(&state.store, &IncidentRef::Id(id)).await?;
+    let metadata = serde_json::to_string(origin)?;
+    let view = if action_id == action::UPDATE {
+        blocks::update_modal(&incident, &metadata)
+    } else {
+        let published = incident.public_incident_id.is_some();
+        blocks::publish_modal(&incident, published, &metadata)
+    };
+    let api = web_api(state)?;
+    let view_id = api
+        .open_view(trigger_id, &view, OPEN_VIEW_TIMEOUT, state.clock.now())
+        .await?;
+    tracing::info!(slack.view_id = %command_safe(&view_id), slack.action = action_id,
+        "incident modal opened");
     Ok(())
 }
 
@@ -416,8 +455,14 @@ fn declare_usage(title: Option<&str>) -> String {
     )
 }
 
-async fn run_command(state: &AppState, command: Command, person: &str) -> String {
-    match execute(state, command, person).await {
+/// Runs `command` for `person`, typed in `channel`.
+async fn run_command(
+    state: &AppState,
+    command: Command,
+    person: &str,
+    channel: Option<&str>,
+) -> String {
+    match execute(state, command, person, channel).await {
         Ok(reply) => reply,
         Err(Failure::Tell(message)) => message,
         Err(Failure::Internal(err)) => {
@@ -453,7 +498,12 @@ impl From<StoreError> for Failure {
     }
 }
 
-async fn execute(state: &AppState, command: Command, person: &str) -> Result<String, Failure> {
+async fn execute(
+    state: &AppState,
+    command: Command,
+    person: &str,
+    channel: Option<&str>,
+) -> Result<String, Failure> {
     let (target, change, done) = match command {
         Command::Declare { severity, title } => {
             return declare(state, severity, title, person).await;
@@ -493,9 +543,19 @@ async fn execute(state: &AppState, command: Command, person: &str) -> Result<Str
             target,
             status,
             text,
-        } => return public(state, target, status, text, person).await,
+        } => {
+            return public(
+                state,
+                target.or(own_channel(state, channel).await?),
+                status,
+                text,
+                person,
+            )
+            .await;
+        }
         Command::Help | Command::DeclareModal { .. } => return Ok(HELP.into()),
     };
+    let target = target.or(own_channel(state, channel).await?);
     let by = target_incident(state, target).await?;
     let now = state.clock.now();
     let changed = workflow::change(
@@ -525,8 +585,21 @@ async fn public(
     person: &str,
 ) -> Result<String, Failure> {
     let by = target_incident(state, target).await?;
+    publish(state, &by, None, status, text, person).await
+}
+
+/// Posts to the status page for `by`: the first time under `name` (default: the title).
+async fn publish(
+    state: &AppState,
+    by: &IncidentRef,
+    name: Option<String>,
+    status: Option<PublicStatus>,
+    text: String,
+    person: &str,
+) -> Result<String, Failure> {
     let now = state.clock.now();
     let post = PublicPost {
+        name,
         body: text,
         status,
         ..PublicPost::default()
@@ -534,7 +607,7 @@ async fn public(
     let posted = publishing::post(
         &state.store,
         &state.config,
-        &by,
+        by,
         post,
         person,
         Source::Slack,
@@ -592,13 +665,20 @@ async fn declare(
     )
     .await?;
     state.wake.notify_one();
-    Ok(declared_reply(&incident))
+    Ok(declared_reply(state, &incident))
 }
 
-fn declared_reply(incident: &Incident) -> String {
+fn declared_reply(state: &AppState, incident: &Incident) -> String {
+    let commander = if incident.commander == incident.declared_by {
+        "You are the commander".to_string()
+    } else {
+        format!(
+            "{} is the commander",
+            mrkdwn(&name(state, &incident.commander))
+        )
+    };
     format!(
-        "Declared #{} ({}). You are the commander; the announcement follows in the incidents \
-         channel.",
+        "Declared #{} ({}). {commander}; the announcement follows in the incidents channel.",
         incident.number, incident.severity
     )
 }
@@ -625,6 +705,19 @@ fn line(state: &AppState, incident: &Incident) -> String {
         mrkdwn(&incident.title),
         mrkdwn(commander)
     )
+}
+
+/// The number of the incident whose own channel (§2.7) `channel` is, if it is one: there
+/// `#N` may be left out even while several incidents are open.
+async fn own_channel(state: &AppState, channel: Option<&str>) -> Result<Option<i64>, Failure> {
+    let Some(channel) = channel else {
+        return Ok(None);
+    };
+    let Some(id) = crate::store::slack::incident_of_channel(&state.store, channel).await? else {
+        return Ok(None);
+    };
+    let incident = incidents::get(&state.store, &IncidentRef::Id(id)).await?;
+    Ok(Some(incident.number))
 }
 
 /// `#N`, or the one open incident when it was left out (§2.3).
@@ -698,6 +791,20 @@ async fn interactivity(
         "Slack button clicked");
 
     let person = person_by_slack(&state, &user_id).map(|p| p.id.clone());
+    // The trigger lives about 3 s: the modal opens before anything else.
+    if person.is_some() && (action_id == action::UPDATE || action_id == action::PUBLISH) {
+        let origin = Origin {
+            channel: None,
+            response_url: response_url.clone(),
+            incident: Some(incident_id.clone()),
+        };
+        let trigger_id = payload["trigger_id"].as_str().unwrap_or_default();
+        match open_incident_modal(&state, &action_id, trigger_id, &origin).await {
+            Ok(()) => return Ok(().into_response()),
+            // The click then answers with the command to type instead.
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "incident modal not opened"),
+        }
+    }
     let task = state.clone();
     let api_base = app_mode(&state)?.api_base.clone();
     let work = tokio::spawn(async move {
@@ -775,7 +882,7 @@ async fn click(
                 return Ok(Some(format!("Acknowledged {acked} alert(s) of #{number}.")));
             }
         },
-        // TODO(#5): the update and publish modals (§2.5); the command covers updates.
+        // Reached only when the modal could not be opened.
         action::UPDATE => {
             return Ok(Some(format!(
                 "Post an update with `/incident update #{number} <text>`."
@@ -783,8 +890,7 @@ async fn click(
         }
         action::PUBLISH => {
             return Ok(Some(format!(
-                "Publishing from Slack is not there yet: publish #{number} from dutybell's \
-                 web UI or CLI."
+                "Publish with `/incident public #{number} [status] <message>`."
             )));
         }
         other => {
@@ -861,6 +967,8 @@ struct Submitted {
     summary: Option<String>,
     impact: Option<String>,
     services: Vec<String>,
+    /// The Slack member picked as commander, if any.
+    commander: Option<String>,
     page: bool,
 }
 
@@ -897,6 +1005,10 @@ impl Submitted {
             summary: text(modal::SUMMARY),
             impact: text(modal::IMPACT),
             services: selected(modal::SERVICES),
+            commander: input(modal::COMMANDER)["selected_user"]
+                .as_str()
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
             page: selected(modal::PAGE).iter().any(|v| v == modal::PAGE_ON),
         }
     }
@@ -919,6 +1031,7 @@ fn block_of(field: &str) -> &'static str {
         "summary" => modal::SUMMARY,
         "impact" => modal::IMPACT,
         "services" => modal::SERVICES,
+        "commander" => modal::COMMANDER,
         _ => modal::TITLE,
     }
 }
@@ -927,10 +1040,15 @@ fn block_of(field: &str) -> &'static str {
 /// an empty 200 closes it, and the confirmation follows through the stored `response_url`.
 async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, AppError> {
     let view = &payload["view"];
-    if view["callback_id"] != modal::CALLBACK_ID {
-        // TODO(#5): the update and publish modals (§2.5).
-        tracing::warn!(slack.callback_id = ?view["callback_id"], "unknown Slack view");
-        return Ok(().into_response());
+    match view["callback_id"].as_str() {
+        Some(modal::CALLBACK_ID) => {}
+        Some(blocks::update::CALLBACK_ID | blocks::publish::CALLBACK_ID) => {
+            return incident_submission(state, payload).await;
+        }
+        _ => {
+            tracing::warn!(slack.callback_id = ?view["callback_id"], "unknown Slack view");
+            return Ok(().into_response());
+        }
     }
     let submitted = Submitted::read(view);
     let mut errors = Vec::new();
@@ -953,14 +1071,28 @@ async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, 
         summary,
         impact,
         services,
+        commander,
         page,
     } = submitted;
+    let commander = match commander {
+        None => None,
+        Some(member) => match person_by_slack(state, &member) {
+            Some(chosen) => Some(chosen.id.clone()),
+            None => {
+                let message = format!(
+                    "<@{}> has no dutybell account: add `slack_id` to their `[[person]]`.",
+                    command_safe(&member)
+                );
+                return Ok(view_errors(&[(modal::COMMANDER, message)]));
+            }
+        },
+    };
     let request = DeclareRequest {
         title: title.unwrap_or_default(),
         severity,
         summary,
         impact,
-        commander: None,
+        commander,
         comms_lead: None,
         services,
         // Checked: page as the severity says (P1/P2); unchecked: never.
@@ -996,10 +1128,83 @@ async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, 
     if let Some(url) = origin.response_url {
         let api_base = app_mode(state)?.api_base.clone();
         let clock = state.clock.clone();
-        let text = declared_reply(&incident);
+        let text = declared_reply(state, &incident);
         // After the empty 200: Slack closes the modal on that answer, not on this one.
         tokio::spawn(async move {
             reply_later(&api_base, &url, &ephemeral(&text), clock.now()).await;
+        });
+    }
+    Ok(().into_response())
+}
+
+/// A submitted update or publish modal (§2.5): checked before answering, so a refusal
+/// keeps the modal open with the reason under the field; the confirmation follows through
+/// the click's `response_url`.
+async fn incident_submission(state: &AppState, payload: &Value) -> Result<Response, AppError> {
+    let view = &payload["view"];
+    let values = &view["state"]["values"];
+    let text = |block: &str| {
+        values[block][modal::VALUE]["value"]
+            .as_str()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    };
+    let update = view["callback_id"] == blocks::update::CALLBACK_ID;
+    let body_block = if update {
+        blocks::update::TEXT
+    } else {
+        blocks::publish::BODY
+    };
+    let Some(body) = text(body_block) else {
+        return Ok(view_errors(&[(body_block, "Write the message.".into())]));
+    };
+    let user_id = payload["user"]["id"].as_str().unwrap_or_default();
+    let Some(person) = person_by_slack(state, user_id).map(|p| p.id.clone()) else {
+        return Ok(view_errors(&[(body_block, link_your_account(user_id))]));
+    };
+    let origin: Origin = view["private_metadata"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let by = IncidentRef::Id(origin.incident.unwrap_or_default());
+    let done = if update {
+        let change = Change::Update { text: body };
+        let now = state.clock.now();
+        workflow::change(
+            &state.store,
+            &state.config,
+            &by,
+            change,
+            &person,
+            Source::Slack,
+            now,
+        )
+        .await
+        .map(|changed| format!("#{}: update posted.", changed.incident.number))
+        .map_err(Failure::from)
+    } else {
+        let status = values[blocks::publish::STATUS][modal::VALUE]["selected_option"]["value"]
+            .as_str()
+            .and_then(|v| serde_json::from_value::<PublicStatus>(json!(v)).ok());
+        let name = text(blocks::publish::NAME);
+        publish(state, &by, name, status, body, &person).await
+    };
+    let reply = match done {
+        Ok(reply) => reply,
+        Err(Failure::Tell(message)) => return Ok(view_errors(&[(body_block, message)])),
+        Err(Failure::Internal(err)) => {
+            tracing::error!(error = format!("{err:#}"), "Slack modal failed");
+            let message = "Something went wrong; the error is logged.".to_string();
+            return Ok(view_errors(&[(body_block, message)]));
+        }
+    };
+    state.wake.notify_one();
+    if let Some(url) = origin.response_url {
+        let api_base = app_mode(state)?.api_base.clone();
+        let clock = state.clock.clone();
+        tokio::spawn(async move {
+            reply_later(&api_base, &url, &ephemeral(&reply), clock.now()).await;
         });
     }
     Ok(().into_response())

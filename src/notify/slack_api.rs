@@ -185,6 +185,53 @@ impl SlackApi {
         posted(&reply, channel)
     }
 
+    /// `conversations.create` of a public channel `name`; its id. `name_taken` comes back
+    /// as `Reject("name_taken")` for the caller to try another name.
+    pub async fn create_channel(&self, name: &str, now: Timestamp) -> Result<String, SlackError> {
+        let body = json!({"name": name, "is_private": false});
+        let reply = self.call("conversations.create", &body, now).await?;
+        let id = reply["channel"]["id"]
+            .as_str()
+            .ok_or_else(|| SlackError::Reject("Slack's reply carries no channel id".into()))?;
+        Ok(id.to_string())
+    }
+
+    /// `conversations.setTopic`.
+    pub async fn set_topic(
+        &self,
+        channel: &str,
+        topic: &str,
+        now: Timestamp,
+    ) -> Result<(), SlackError> {
+        let body = json!({"channel": channel, "topic": topic});
+        self.call("conversations.setTopic", &body, now).await?;
+        Ok(())
+    }
+
+    /// `conversations.invite` of `users` (member ids); people already there are fine.
+    pub async fn invite(
+        &self,
+        channel: &str,
+        users: &[&str],
+        now: Timestamp,
+    ) -> Result<(), SlackError> {
+        let body = json!({"channel": channel, "users": users.join(","), "force": true});
+        match self.call("conversations.invite", &body, now).await {
+            Err(SlackError::Reject(code)) if code == "already_in_channel" => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// `conversations.archive`; a channel archived already is fine.
+    pub async fn archive(&self, channel: &str, now: Timestamp) -> Result<(), SlackError> {
+        let body = json!({"channel": channel});
+        match self.call("conversations.archive", &body, now).await {
+            Err(SlackError::Unhealthy(code)) if code == "is_archived" => Ok(()),
+            Err(SlackError::Reject(code)) if code == "already_archived" => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     async fn call(&self, method: &str, body: &Value, now: Timestamp) -> Result<Value, SlackError> {
         self.call_within(method, body, None, now).await
     }

@@ -541,9 +541,15 @@ pub async fn change(
 ) -> Result<Changed> {
     let mut tx = store.begin().await?;
     let before = get_in(&mut tx, by).await?;
-    if before.status == Status::Closed && !matches!(change, Change::Note { .. }) {
+    // A closed incident is history, but people still own its follow-ups: notes and role
+    // changes remain possible (comms spec CM-10), nothing else.
+    let allowed = matches!(
+        change,
+        Change::Note { .. } | Change::Commander(_) | Change::CommsLead(_)
+    );
+    if before.status == Status::Closed && !allowed {
         return Err(StoreError::Conflict(format!(
-            "incident #{} is closed; only notes may be added",
+            "incident #{} is closed; only notes and role changes are possible",
             before.number
         )));
     }

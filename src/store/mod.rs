@@ -5,13 +5,16 @@
 //! `notices` (shift-change and coverage-gap notices, and gaps already announced),
 //! `rotations` (rotation settings last seen and their anchors), `ack_timeouts`,
 //! `maintenance` (holds while a service is in maintenance), `direct` (direct pages) and
-//! `verification` (contact-method codes and verified contacts).
+//! `verification` (contact-method codes and verified contacts). `reports` reads across
+//! aggregates for reports and `/metrics`, and remembers weekly digests sent.
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
 //! other, so the CLI can act on the database while the server runs.
 
+pub mod accounts;
 pub mod ack_timeouts;
+pub mod action_items;
 pub mod alerts;
 pub mod deliveries;
 pub mod direct;
@@ -22,6 +25,9 @@ pub mod notices;
 pub mod outbox;
 pub mod overrides;
 pub mod page_messages;
+pub mod postmortems;
+pub mod probes;
+pub mod reports;
 pub mod rotations;
 pub mod services;
 pub mod slack;

@@ -25,6 +25,12 @@ pub enum Op {
     Rerender,
     /// Post the event's line in the announcement's thread (webhook mode: a new message).
     Reply,
+    /// Make the incident's own channel, set its topic, invite commander and declarer.
+    CreateChannel,
+    /// Invite the new commander into the incident's own channel.
+    Invite,
+    /// Archive the incident's own channel (at close).
+    Archive,
 }
 
 impl Op {
@@ -33,6 +39,9 @@ impl Op {
             Op::Announce => "announce",
             Op::Rerender => "rerender",
             Op::Reply => "reply",
+            Op::CreateChannel => "create_channel",
+            Op::Invite => "invite",
+            Op::Archive => "archive",
         }
     }
 
@@ -41,6 +50,9 @@ impl Op {
             "announce" => Ok(Op::Announce),
             "rerender" => Ok(Op::Rerender),
             "reply" => Ok(Op::Reply),
+            "create_channel" => Ok(Op::CreateChannel),
+            "invite" => Ok(Op::Invite),
+            "archive" => Ok(Op::Archive),
             other => Err(StoreError::Corrupt(format!("slack_queue.op {other:?}"))),
         }
     }
@@ -271,6 +283,9 @@ pub enum Outcome {
     Updated { ts: String, rendered_seq: i64 },
     /// Nothing to send after all (e.g. an event line with no text).
     Skipped,
+    /// An operation on the incident's own channel went through; `dedicated` says what it
+    /// changed about that channel, if anything.
+    Done { dedicated: Option<DedicatedChange> },
     /// Try again at `at`; the channel keeps its order behind it.
     Retry { at: Timestamp, error: String },
     /// Failed for good: `event` (`notification.failed`) lands on the incident timeline;
@@ -280,6 +295,49 @@ pub enum Outcome {
         event: NewEvent,
         unhealthy: bool,
     },
+}
+
+/// What an operation did to an incident's own channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DedicatedChange {
+    Created { channel: String, name: String },
+    Archived,
+}
+
+/// An incident's own channel (comms spec §2.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dedicated {
+    pub channel: String,
+    pub name: String,
+    pub archived_at: Option<Timestamp>,
+}
+
+/// The incident's own channel, if one was made.
+pub async fn dedicated(store: &Store, incident_id: &str) -> Result<Option<Dedicated>> {
+    let row = sqlx::query(
+        "SELECT channel, name, archived_at FROM slack_incident_channels WHERE incident_id = ?",
+    )
+    .bind(incident_id)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|row| {
+        Ok(Dedicated {
+            channel: row.try_get("channel")?,
+            name: row.try_get("name")?,
+            archived_at: from_ms_opt(row.try_get("archived_at")?)?,
+        })
+    })
+    .transpose()
+}
+
+/// The incident whose own channel is `channel`, if any (commands typed there need no `#N`).
+pub async fn incident_of_channel(store: &Store, channel: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT incident_id FROM slack_incident_channels WHERE channel = ?")
+            .bind(channel)
+            .fetch_optional(store.pool())
+            .await?,
+    )
 }
 
 /// Records `outcome` for `item` in one transaction; `pace_at` is the channel's pacing
@@ -358,6 +416,35 @@ pub async fn record(
             if let Outcome::Failed { event, .. } = other {
                 incidents::add_event(&mut tx, &item.incident_id, event, now).await?;
             }
+            match other {
+                Outcome::Done {
+                    dedicated: Some(DedicatedChange::Created { channel, name }),
+                } => {
+                    sqlx::query(
+                        "INSERT OR IGNORE INTO slack_incident_channels (incident_id, channel, \
+                         name, created_at) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(&item.incident_id)
+                    .bind(channel)
+                    .bind(name)
+                    .bind(to_ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Outcome::Done {
+                    dedicated: Some(DedicatedChange::Archived),
+                } => {
+                    sqlx::query(
+                        "UPDATE slack_incident_channels SET archived_at = ? \
+                         WHERE incident_id = ? AND archived_at IS NULL",
+                    )
+                    .bind(to_ms(now))
+                    .bind(&item.incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                _ => {}
+            }
         }
     }
     let (last_error, healthy) = match outcome {
@@ -366,7 +453,7 @@ pub async fn record(
             unhealthy: true,
             ..
         } => (Some(error.as_str()), false),
-        Outcome::Posted { .. } | Outcome::Updated { .. } => (None, true),
+        Outcome::Posted { .. } | Outcome::Updated { .. } | Outcome::Done { .. } => (None, true),
         _ => (None, false),
     };
     sqlx::query(

@@ -121,6 +121,10 @@ pub(crate) async fn recompute(
             incidents.entry(key).or_default().push(status);
         }
     }
+    // Probes hold their component like a public incident does (issue #9).
+    for (key, status) in super::probes::component_holds(&mut *conn).await? {
+        incidents.entry(key).or_default().push(status);
+    }
 
     let mut changed = Vec::new();
     for (key, manual, current) in rows {

@@ -2,3 +2,4 @@
 //! domain values. Pure functions from data to text; `http` serves what they return.
 
 pub mod statuspage;
+pub mod ui;

@@ -122,6 +122,13 @@ async fn fake_slack(
         }
         "chat.update" => json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}),
         "views.open" => json!({"ok": true, "view": {"id": "V1"}}),
+        "conversations.create" => {
+            let n = state.calls.lock().unwrap().len();
+            json!({"ok": true, "channel": {"id": format!("C0OWN{n}"), "name": body["name"]}})
+        }
+        "conversations.setTopic" | "conversations.invite" | "conversations.archive" => {
+            json!({"ok": true})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     axum::Json(reply).into_response()
@@ -142,7 +149,7 @@ email = "kim@example.com"
 slack_id = "U0KIM"
 "#;
 
-async fn slack_app() -> (TestApp, SlackFake) {
+pub(crate) async fn slack_app() -> (TestApp, SlackFake) {
     let fake = SlackFake::start().await;
     let instance = format!(
         "[slack]\nincidents_channel = \"C0INC\"\nbot_token_env = \"SLACK_BOT_TOKEN\"\n\
@@ -195,8 +202,12 @@ pub(crate) async fn post_signed(app: &TestApp, path: &str, body: String) -> reqw
 }
 
 fn command_body(fake: &SlackFake, user: &str, text: &str) -> String {
+    command_body_in(fake, user, "C0OPS", text)
+}
+
+fn command_body_in(fake: &SlackFake, user: &str, channel: &str, text: &str) -> String {
     format!(
-        "token=legacy&team_id=T0&team_domain=acme&channel_id=C0OPS&channel_name=ops&\
+        "token=legacy&team_id=T0&team_domain=acme&channel_id={channel}&channel_name=ops&\
          user_id={user}&user_name=x&command=%2Fincident&text={}&api_app_id=A0&\
          is_enterprise_install=false&response_url={}&trigger_id=1.2.3",
         enc(text),
@@ -206,7 +217,19 @@ fn command_body(fake: &SlackFake, user: &str, text: &str) -> String {
 
 /// `/incident <text>` from `user`; returns the ephemeral reply's text.
 pub(crate) async fn command(app: &TestApp, fake: &SlackFake, user: &str, text: &str) -> String {
-    let response = post_signed(app, "/slack/commands", command_body(fake, user, text)).await;
+    command_in(app, fake, user, "C0OPS", text).await
+}
+
+/// `/incident <text>` from `user`, typed in `channel`.
+pub(crate) async fn command_in(
+    app: &TestApp,
+    fake: &SlackFake,
+    user: &str,
+    channel: &str,
+    text: &str,
+) -> String {
+    let body = command_body_in(fake, user, channel, text);
+    let response = post_signed(app, "/slack/commands", body).await;
     assert_eq!(response.status(), 200);
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["response_type"], "ephemeral");
@@ -221,7 +244,13 @@ fn action_ts() -> String {
 }
 
 /// A click on an announcement button, as Slack posts it.
-async fn click(app: &TestApp, fake: &SlackFake, user: &str, action_id: &str, value: &str) {
+pub(crate) async fn click(
+    app: &TestApp,
+    fake: &SlackFake,
+    user: &str,
+    action_id: &str,
+    value: &str,
+) {
     let payload = json!({
         "type": "block_actions",
         "user": {"id": user, "username": "x", "team_id": "T0"},
@@ -240,7 +269,7 @@ async fn click(app: &TestApp, fake: &SlackFake, user: &str, action_id: &str, val
     assert_eq!(response.status(), 200);
 }
 
-async fn incident(app: &TestApp, number: i64) -> Incident {
+pub(crate) async fn incident(app: &TestApp, number: i64) -> Incident {
     incidents::get(&app.store, &IncidentRef::Number(number))
         .await
         .unwrap()
@@ -279,7 +308,7 @@ pub(crate) fn button_ids(call: &Call) -> Vec<(String, String)> {
 }
 
 /// Declares `/incident p1 Checkout down` as Sam and lets the engine announce it.
-async fn declared(app: &TestApp, fake: &SlackFake) -> Incident {
+pub(crate) async fn declared(app: &TestApp, fake: &SlackFake) -> Incident {
     command(app, fake, "U0SAM", "p1 Checkout down").await;
     app.run_engine_once().await;
     assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
@@ -1003,12 +1032,13 @@ async fn a_badly_signed_event_is_refused() {
 // The declare modal (§2.3): `/incident [title]` opens it, `view_submission` declares.
 
 /// The block ids of the declare modal, in order.
-const MODAL_BLOCKS: [&str; 6] = [
+const MODAL_BLOCKS: [&str; 7] = [
     "declare.title",
     "declare.severity",
     "declare.summary",
     "declare.impact",
     "declare.services",
+    "declare.commander",
     "declare.page",
 ];
 
@@ -1072,7 +1102,7 @@ fn submission(
     })
 }
 
-async fn submit(app: &TestApp, payload: &Value) -> (u16, String) {
+pub(crate) async fn submit(app: &TestApp, payload: &Value) -> (u16, String) {
     let body = format!("payload={}", enc(&payload.to_string()));
     let response = post_signed(app, "/slack/interactivity", body).await;
     let status = response.status().as_u16();
@@ -1080,7 +1110,7 @@ async fn submit(app: &TestApp, payload: &Value) -> (u16, String) {
 }
 
 /// The `response_url` replies so far, waiting briefly for one sent after the answer.
-async fn replies(fake: &SlackFake, want: usize) -> Vec<Value> {
+pub(crate) async fn replies(fake: &SlackFake, want: usize) -> Vec<Value> {
     for _ in 0..100 {
         if fake.calls_to("respond").len() >= want {
             break;
@@ -1272,4 +1302,49 @@ async fn a_closed_declare_modal_does_nothing() {
     assert_eq!((status, body.as_str()), (200, ""));
     assert!(incidents::list(&app.store, false).await.unwrap().is_empty());
     assert!(fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn the_declare_modal_hands_command_to_the_picked_linked_person() {
+    let (app, fake) = slack_app().await;
+    let view = open_modal(&app, &fake, "").await;
+    assert_eq!(
+        block(&view, "declare.commander")["element"]["type"],
+        "users_select"
+    );
+    assert_eq!(block(&view, "declare.commander")["optional"], true);
+
+    let picked = |member: &str| {
+        let mut payload = submission(
+            &fake,
+            "U0SAM",
+            Some("Checkout down"),
+            Some("P3"),
+            &[],
+            false,
+        );
+        payload["view"]["state"]["values"]["declare.commander"] =
+            json!({"value": {"type": "users_select", "selected_user": member}});
+        payload
+    };
+    // Someone without a dutybell account cannot command: the modal says so.
+    let (status, body) = submit(&app, &picked("U0NOBODY")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"response_action": "errors", "errors": {"declare.commander":
+            "<@U0NOBODY> has no dutybell account: add `slack_id` to their `[[person]]`."}})
+    );
+
+    let (status, body) = submit(&app, &picked("U0KIM")).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    let declared = incident(&app, 1).await;
+    assert_eq!(declared.commander, "kim");
+    assert_eq!(declared.declared_by, "sam");
+    let replies = replies(&fake, 1).await;
+    assert_eq!(
+        replies.last().unwrap()["text"],
+        "Declared #1 (P3). Kim Park is the commander; the announcement follows in the \
+         incidents channel."
+    );
 }

@@ -61,11 +61,26 @@ pub mod declare {
     pub const SUMMARY: &str = "declare.summary";
     pub const IMPACT: &str = "declare.impact";
     pub const SERVICES: &str = "declare.services";
+    pub const COMMANDER: &str = "declare.commander";
     pub const PAGE: &str = "declare.page";
     /// The action id of every input's element.
     pub const VALUE: &str = "value";
     /// The value of the "page on-call" checkbox option.
     pub const PAGE_ON: &str = "page";
+}
+
+/// The update modal (§2.5): one internal status update.
+pub mod update {
+    pub const CALLBACK_ID: &str = "incident.update";
+    pub const TEXT: &str = "update.text";
+}
+
+/// The publish modal (§2.5): the public name (first publish only), status and message.
+pub mod publish {
+    pub const CALLBACK_ID: &str = "incident.publish";
+    pub const NAME: &str = "publish.name";
+    pub const STATUS: &str = "publish.status";
+    pub const BODY: &str = "publish.body";
 }
 
 fn plain(text: &str) -> Value {
@@ -85,8 +100,8 @@ fn input(block_id: &str, label: &str, optional: bool, element: Value) -> Value {
 /// The `incident.declare` modal (§2.3): title (pre-filled with `title`), severity, what
 /// happened, impact, services (`(id, name)`, the first [`limits::OPTIONS`]) and "page
 /// on-call", checked. `private_metadata` is passed through as is.
-// TODO(#5): a commander picker (`users_select`, mapped through `slack_id`); today the
-// declarer is the commander.
+/// A commander picker (`users_select`, mapped through `slack_id` at submission) comes after
+/// the services; left empty, the declarer commands.
 pub fn declare_modal(
     title: Option<&str>,
     services: &[(String, String)],
@@ -143,6 +158,13 @@ pub fn declare_modal(
                    "placeholder": plain("Affected services"), "options": options}),
         ));
     }
+    blocks.push(input(
+        declare::COMMANDER,
+        "Commander",
+        true,
+        json!({"type": "users_select", "action_id": declare::VALUE,
+               "placeholder": plain("You, unless you pick someone")}),
+    ));
     // TODO(#5): follow the chosen severity (dispatch_action + `views.update`): on for
     // P1/P2, off for P3; today "checked" means the severity's default (P1/P2 page).
     let page = json!({"text": plain("Page on-call (P1/P2)"), "value": declare::PAGE_ON});
@@ -158,6 +180,85 @@ pub fn declare_modal(
         "callback_id": declare::CALLBACK_ID,
         "title": plain("Declare an incident"),
         "submit": plain("Declare"),
+        "close": plain("Cancel"),
+        "private_metadata": private_metadata,
+        "blocks": blocks,
+    })
+}
+
+/// A modal's title: Slack allows 24 characters.
+fn modal_title(text: &str) -> Value {
+    plain(&fit_chars(text, limits::MODAL_TITLE).0)
+}
+
+/// The `incident.update` modal for `incident`.
+pub fn update_modal(incident: &Incident, private_metadata: &str) -> Value {
+    let text = json!({"type": "plain_text_input", "action_id": declare::VALUE,
+        "multiline": true, "max_length": limits::SECTION_TEXT,
+        "placeholder": plain("What changed, what is next")});
+    json!({
+        "type": "modal",
+        "callback_id": update::CALLBACK_ID,
+        "title": modal_title(&format!("Update #{}", incident.number)),
+        "submit": plain("Post"),
+        "close": plain("Cancel"),
+        "private_metadata": private_metadata,
+        "blocks": [input(update::TEXT, "Internal update", false, text)],
+    })
+}
+
+/// The `incident.publish` modal: on first publish also the public name (pre-filled with
+/// the title); the status starts at the internal one.
+pub fn publish_modal(incident: &Incident, published: bool, private_metadata: &str) -> Value {
+    let option = |value: &str, text: &str| json!({"text": plain(text), "value": value});
+    let options = [
+        option("investigating", "Investigating"),
+        option("identified", "Identified"),
+        option("monitoring", "Monitoring"),
+        option("resolved", "Resolved"),
+    ];
+    let current = match incident.status {
+        Status::Identified => 1,
+        Status::Monitoring => 2,
+        Status::Resolved | Status::Closed => 3,
+        Status::Investigating => 0,
+    };
+    let mut blocks = Vec::new();
+    if !published {
+        let (name, _) = fit_chars(&incident.title, crate::domain::incident::MAX_TITLE_CHARS);
+        blocks.push(input(
+            publish::NAME,
+            "Public name",
+            false,
+            json!({"type": "plain_text_input", "action_id": declare::VALUE,
+                   "initial_value": name,
+                   "max_length": crate::domain::incident::MAX_TITLE_CHARS}),
+        ));
+    }
+    blocks.push(input(
+        publish::STATUS,
+        "Public status",
+        false,
+        json!({"type": "static_select", "action_id": declare::VALUE,
+               "options": options, "initial_option": options[current].clone()}),
+    ));
+    blocks.push(input(
+        publish::BODY,
+        "Message to customers",
+        false,
+        json!({"type": "plain_text_input", "action_id": declare::VALUE, "multiline": true,
+               "max_length": limits::SECTION_TEXT}),
+    ));
+    let title = if published {
+        "Status page update"
+    } else {
+        "Publish incident"
+    };
+    json!({
+        "type": "modal",
+        "callback_id": publish::CALLBACK_ID,
+        "title": modal_title(title),
+        "submit": plain(if published { "Post" } else { "Publish" }),
         "close": plain("Cancel"),
         "private_metadata": private_metadata,
         "blocks": blocks,
@@ -216,6 +317,40 @@ pub struct Extra {
 /// `P1 · #42`: severity and number, as every message names the incident.
 fn tag(incident: &Incident) -> String {
     format!("{} · #{}", incident.severity, incident.number)
+}
+
+/// Slack's longest channel name.
+const MAX_CHANNEL_NAME: usize = 80;
+
+/// `inc-<number>-<slug of title>` (comms spec §2.7): lowercase ASCII letters and digits,
+/// everything else one `-`, at most 80 characters with room kept for a `-10` suffix.
+pub fn channel_name(number: i64, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let prefix = format!("inc-{number}");
+    let room = MAX_CHANNEL_NAME.saturating_sub(prefix.len() + 1 + 3);
+    let slug: String = slug.trim_matches('-').chars().take(room).collect();
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        prefix
+    } else {
+        format!("{prefix}-{slug}")
+    }
+}
+
+/// The `attempt`-th name to try: the name itself, then `-2`, `-3` … when taken.
+pub fn numbered_channel_name(name: &str, attempt: usize) -> String {
+    if attempt <= 1 {
+        name.to_string()
+    } else {
+        format!("{name}-{attempt}")
+    }
 }
 
 /// The header line, at most [`limits::HEADER`] characters.
@@ -992,6 +1127,7 @@ mod tests {
                 declare::SEVERITY,
                 declare::SUMMARY,
                 declare::IMPACT,
+                declare::COMMANDER,
                 declare::PAGE
             ]
         );
@@ -1037,5 +1173,21 @@ mod tests {
             validate(&message),
             Err("blocks[0] has an unknown type Some(\"input\")".into())
         );
+    }
+
+    #[test]
+    fn channel_names_are_slugs_within_slacks_limit() {
+        assert_eq!(
+            channel_name(42, "Checkout: 500s on EU/US!"),
+            "inc-42-checkout-500s-on-eu-us"
+        );
+        assert_eq!(channel_name(7, "¡¡¡"), "inc-7");
+        assert_eq!(channel_name(7, "Ünïcode  DB_down"), "inc-7-n-code-db_down");
+        let long = channel_name(12345, &"a very long title ".repeat(10));
+        assert!(long.len() <= 77, "{long}");
+        assert!(!long.ends_with('-'));
+        assert!(numbered_channel_name(&long, 10).len() <= 80);
+        assert_eq!(numbered_channel_name("inc-1-x", 1), "inc-1-x");
+        assert_eq!(numbered_channel_name("inc-1-x", 3), "inc-1-x-3");
     }
 }

@@ -57,6 +57,12 @@ pub async fn snapshot(
             }
         }
     }
+    // A probe's silence is no data for the component it drives (issue #9).
+    for (key, span) in crate::store::probes::monitoring_gaps(&mut tx, since, now).await? {
+        if let Some(c) = page.components.iter().find(|c| c.key == key) {
+            intervals = reclassify(intervals, Some(&c.public_id), span, RangeClass::NoData);
+        }
+    }
     tx.commit().await?;
 
     let updated_at = components

@@ -60,7 +60,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// Writes a template value: user text through `escape::html`, the crate's one HTML
 /// escaper, so pages and hand-built fragments escape alike; values already marked safe
 /// (rendered Markdown) and everything else go through minijinja's own formatter.
-fn escape_with_house_rules(
+pub(crate) fn escape_with_house_rules(
     out: &mut minijinja::Output,
     state: &mut minijinja::State,
     value: &Value,

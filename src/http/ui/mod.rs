@@ -1,0 +1,162 @@
+//! The web UI's routes (issue #7): thin handlers over the same store and engine functions
+//! the API and CLI use; pages are rendered by `web::ui`.
+//!
+//! - `login`: `/login` (form, sign in, rate limit) and `/logout`.
+//! - `pages`: `/ui` (dashboard), `/ui/alerts/{id}`, `/ui/incidents/{number}`.
+//! - `actions`: the forms' POSTs: ack and resolve alerts, declare an incident and move
+//!   its status.
+//!
+//! Every page needs a session (`http::session::CurrentUser`); every POST checks origin,
+//! CSRF token and role before it acts. Failures are [`UiError`], answered as HTML.
+
+mod actions;
+mod login;
+mod pages;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::{AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/ui", get(pages::dashboard))
+        .route("/ui/alerts/{id}", get(pages::alert))
+        .route("/ui/alerts/{id}/ack", post(actions::ack))
+        .route("/ui/alerts/{id}/resolve", post(actions::resolve))
+        .route("/ui/incidents", post(actions::declare))
+        .route("/ui/incidents/new", get(pages::declare_form))
+        .route("/ui/incidents/{number}", get(pages::incident))
+        .route("/ui/incidents/{number}/status", post(actions::status))
+    // TODO(#7): the rest of the incident actions (severity, commander, notes, public
+    // updates, promoting an alert) as forms over engine::incidents.
+    // TODO(#7): /ui/schedules and /ui/schedules/{id}: month calendar from shifts() and
+    // override editing through store::overrides.
+    // TODO(#7): /ui/services: services and integrations with copy-ready intake URLs.
+    // TODO(#7): /ui/runbooks, /ui/postmortems/{id} (editor) and action items.
+    // TODO(#7): /ui/reports with server-side SVG charts.
+    // TODO(#7): /ui/status: status-page admin (publish, components, maintenances).
+    // TODO(#7): /ui/admin: users and tokens, and a config reload button (validate, then
+    // swap), sharing the SIGHUP path.
+    // TODO(#7): optional OIDC login beside local passwords.
+    // TODO(#7): a bench rendering these pages over a year of history (aim < 50 ms).
+}
+
+/// Why a UI request was not served, answered as an HTML page.
+#[derive(Debug)]
+pub enum UiError {
+    /// A page needs a session: go to the login form.
+    Login,
+    /// A form was posted without a live session.
+    Unauthorized,
+    /// Bad CSRF token or origin, or a role below what the action needs.
+    Forbidden(String),
+    /// The login form again, after a wrong login or password.
+    WrongPassword(String),
+    /// Too many failed logins; try again after `retry_after` seconds.
+    Throttled {
+        retry_after: u64,
+        page: String,
+    },
+    App(AppError),
+}
+
+impl From<AppError> for UiError {
+    fn from(err: AppError) -> Self {
+        UiError::App(err)
+    }
+}
+
+impl From<crate::store::StoreError> for UiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        UiError::App(err.into())
+    }
+}
+
+impl From<crate::engine::incidents::IncidentError> for UiError {
+    fn from(err: crate::engine::incidents::IncidentError) -> Self {
+        UiError::App(err.into())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let error = |heading: &str, message: &str, login_link| {
+            crate::web::ui::error(None, heading, message, login_link)
+        };
+        let (status, body) = match self {
+            UiError::Login => return see_other("/login"),
+            UiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                error(
+                    "Not signed in",
+                    "Your session has ended; log in again.",
+                    true,
+                ),
+            ),
+            UiError::Forbidden(message) => {
+                (StatusCode::FORBIDDEN, error("Forbidden", &message, false))
+            }
+            UiError::WrongPassword(page) => (StatusCode::UNAUTHORIZED, page),
+            UiError::Throttled { retry_after, page } => {
+                let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return response;
+            }
+            UiError::App(AppError::NotFound) => (
+                StatusCode::NOT_FOUND,
+                error("Not found", "There is no such page.", false),
+            ),
+            UiError::App(AppError::Invalid { message, .. }) => (
+                StatusCode::BAD_REQUEST,
+                error("Not accepted", &message, false),
+            ),
+            UiError::App(AppError::Conflict(message)) => {
+                (StatusCode::CONFLICT, error("Not done", &message, false))
+            }
+            // JSON clients (401) and failures the error layer logs keep its answer.
+            UiError::App(other) => return other.into_response(),
+        };
+        html(status, body)
+    }
+}
+
+/// An HTML response with the UI's headers: never cached, never framed, no script, forms
+/// only to this origin.
+pub fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// `303 See Other` to `to`: where a form post or a missing session sends the browser.
+pub fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

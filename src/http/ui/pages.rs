@@ -1,0 +1,127 @@
+//! The UI's pages: the dashboard, an alert, an incident. Any role may read them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{UiError, html};
+use crate::domain::alert::parse_alert_id;
+use crate::domain::oncall;
+use crate::http::session::CurrentUser;
+use crate::http::{AppError, AppState};
+use crate::store::incidents::{self, IncidentRef};
+use crate::store::{alerts, overrides};
+use crate::web::ui::{self, Dashboard, HORIZON_DAYS, Me, ScheduleShifts};
+
+fn me(user: &CurrentUser) -> Me<'_> {
+    Me {
+        login: &user.user.login,
+        role: user.user.role,
+        csrf: &user.csrf,
+    }
+}
+
+/// `GET /ui`.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, UiError> {
+    let now = state.clock.now();
+    let open_alerts = alerts::list(&state.store, false).await?;
+    let open_incidents = incidents::list(&state.store, true).await?;
+    let person = user.user.person_id.as_deref();
+    let (schedules, my_shifts) = shifts(&state, person, now).await?;
+
+    let page = ui::dashboard(
+        &state.config,
+        &Dashboard {
+            me: me(&user),
+            person,
+            alerts: &open_alerts,
+            incidents: &open_incidents,
+            schedules: &schedules,
+            my_shifts: &my_shifts,
+        },
+    );
+    Ok(html(StatusCode::OK, page))
+}
+
+type MyShifts = Vec<(String, jiff::tz::TimeZone, oncall::Shift)>;
+
+/// Each schedule's shifts now and next, and `person`'s own, over the coming
+/// [`HORIZON_DAYS`]: `shifts()` with stored overrides merged in, the function
+/// `dutybell oncall`, escalation and the API use.
+async fn shifts(
+    state: &AppState,
+    person: Option<&str>,
+    now: Timestamp,
+) -> Result<(Vec<ScheduleShifts>, MyShifts), UiError> {
+    let horizon = SignedDuration::from_hours(24 * HORIZON_DAYS);
+    let to = now.checked_add(horizon).unwrap_or(Timestamp::MAX);
+    let mut schedules = Vec::new();
+    let mut mine = Vec::new();
+    for (id, schedule) in &state.config.schedules {
+        let schedule = overrides::with_overrides(&state.store, schedule, now, to).await?;
+        let all = oncall::shifts(&schedule, &state.config.rotations, now, to);
+        let current = oncall::current(&schedule, &state.config.rotations, now, horizon);
+        let first_next = all.iter().map(|s| s.start).filter(|at| *at > now).min();
+        let next = all
+            .iter()
+            .filter(|s| Some(s.start) == first_next)
+            .cloned()
+            .collect();
+        mine.extend(
+            all.iter()
+                .filter(|s| Some(s.person.as_str()) == person)
+                .map(|s| (id.clone(), schedule.time_zone.clone(), s.clone())),
+        );
+        schedules.push(ScheduleShifts {
+            id: id.clone(),
+            time_zone: schedule.time_zone.clone(),
+            now: current,
+            next,
+        });
+    }
+    mine.sort_by_key(|(_, _, shift)| shift.start);
+    Ok((schedules, mine))
+}
+
+/// `GET /ui/alerts/{id}`.
+pub async fn alert(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let id = parse_alert_id(&id).ok_or(AppError::NotFound)?;
+    let alert = alerts::get(&state.store, id).await?;
+    let timeline = alerts::timeline(&state.store, id).await?;
+    Ok(html(
+        StatusCode::OK,
+        ui::alert(&me(&user), &alert, &timeline),
+    ))
+}
+
+/// `GET /ui/incidents/new`: the declaration form.
+pub async fn declare_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, UiError> {
+    let services: Vec<&str> = state.config.services.keys().map(String::as_str).collect();
+    let person = user.user.person_id.as_deref();
+    let page = ui::declare(&me(&user), person, &services);
+    Ok(html(StatusCode::OK, page))
+}
+
+/// `GET /ui/incidents/{number}` (the link Slack announcements carry).
+pub async fn incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(number): Path<String>,
+) -> Result<Response, UiError> {
+    let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
+    let incident = incidents::get(&state.store, &reference).await?;
+    let events = incidents::timeline(&state.store, &incident.id).await?;
+    let page = ui::incident(&state.config, &me(&user), &incident, &events);
+    Ok(html(StatusCode::OK, page))
+}

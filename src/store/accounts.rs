@@ -1,0 +1,372 @@
+//! Accounts (issue #7): users, their sessions and API tokens, and failed logins for the
+//! rate limit. Session ids and tokens arrive here already digested
+//! (`domain::accounts::digest`); nothing in these tables opens a session or calls the API.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use crate::domain::accounts::{self, Role};
+
+/// An account as the UI and CLI show it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub role: Role,
+    /// The person in team.toml this account acts as.
+    pub person_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl User {
+    /// Who the timeline names when this user acts: the mapped person, else the login.
+    pub fn actor(&self) -> String {
+        self.person_id
+            .clone()
+            .unwrap_or_else(|| format!("user:{}", self.login))
+    }
+}
+
+/// An API token's metadata; the token itself is shown once, at creation, and not kept.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.login, u.role, u.person_id, u.created_at";
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        role: role.parse().map_err(StoreError::Corrupt)?,
+        person_id: row.try_get("person_id")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+/// Adds a user; a taken login is a conflict.
+pub async fn add_user(
+    store: &Store,
+    login: &str,
+    password_hash: &str,
+    role: Role,
+    person_id: Option<&str>,
+    now: Timestamp,
+) -> Result<User> {
+    let mut tx = store.begin().await?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login = ?")
+        .bind(login)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict(format!("a user {login:?} exists")));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (login, password_hash, role, person_id, created_at) \
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(login)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(person_id)
+    .bind(to_ms(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(User {
+        id,
+        login: login.to_string(),
+        role,
+        person_id: person_id.map(str::to_string),
+        created_at: now,
+    })
+}
+
+/// Every enabled user, by login.
+pub async fn list_users(store: &Store) -> Result<Vec<User>> {
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users u WHERE disabled_at IS NULL ORDER BY login");
+    let rows = sqlx::query(&sql).fetch_all(store.pool()).await?;
+    rows.iter().map(user_from_row).collect()
+}
+
+/// An enabled user and their password hash, for a login attempt.
+pub async fn credentials(store: &Store, login: &str) -> Result<Option<(User, String)>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, u.password_hash FROM users u \
+         WHERE u.login = ? AND u.disabled_at IS NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(login)
+        .fetch_optional(store.pool())
+        .await?;
+    row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?)))
+        .transpose()
+}
+
+/// Starts a session for `user_id` under the digest of its id.
+pub async fn create_session(
+    store: &Store,
+    user_id: i64,
+    id_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let expires = now
+        .checked_add(accounts::SESSION_TTL)
+        .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(to_ms(now))
+    .bind(to_ms(expires))
+    .bind(to_ms(now))
+    .execute(&mut *tx)
+    .await?;
+    // Sessions that ended are of no use to anyone; sweep them while we hold the lock.
+    let idle_since = now.checked_sub(accounts::SESSION_IDLE).unwrap_or(now);
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+        .bind(to_ms(now))
+        .bind(to_ms(idle_since))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user of a live session, marking it used at `now`; `None` for an unknown, idle or
+/// expired one (which is deleted).
+pub async fn session_user(store: &Store, id_hash: &str, now: Timestamp) -> Result<Option<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, s.created_at AS s_created, s.last_seen_at FROM sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND u.disabled_at IS NULL"
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(id_hash)
+        .fetch_optional(store.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let created = from_ms(row.try_get("s_created")?)?;
+    let last_seen = from_ms(row.try_get("last_seen_at")?)?;
+    if !accounts::session_live(created, last_seen, now) {
+        delete_session(store, id_hash).await?;
+        return Ok(None);
+    }
+    // One write a minute per session is plenty for an idle timeout of an hour.
+    if now.duration_since(last_seen) >= jiff::SignedDuration::from_mins(1) {
+        let mut tx = store.begin().await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+            .bind(to_ms(now))
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(Some(user_from_row(&row)?))
+}
+
+/// Ends a session (logout); unknown ones are ignored.
+pub async fn delete_session(store: &Store, id_hash: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        .bind(id_hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores a new token for `login` under its digest. Its role may not exceed the user's;
+/// a name already used by that user is a conflict.
+pub async fn create_token(
+    store: &Store,
+    login: &str,
+    name: &str,
+    role: Option<Role>,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<TokenInfo> {
+    let mut tx = store.begin().await?;
+    let row = sqlx::query("SELECT id, role FROM users WHERE login = ? AND disabled_at IS NULL")
+        .bind(login)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let user_id: i64 = row.try_get("id")?;
+    let user_role: Role = row
+        .try_get::<String, _>("role")?
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let role = role.unwrap_or(user_role);
+    if !user_role.allows(role) {
+        return Err(StoreError::Conflict(format!(
+            "{login} is a {user_role}; a token cannot have role {role}"
+        )));
+    }
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE user_id = ? AND name = ?")
+            .bind(user_id)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "{login} already has a token named {name:?}"
+        )));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens (user_id, name, token_hash, role, created_at) \
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(role.as_str())
+    .bind(to_ms(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(TokenInfo {
+        id,
+        login: login.to_string(),
+        name: name.to_string(),
+        role,
+        created_at: now,
+        last_used_at: None,
+    })
+}
+
+/// The token with this digest and its role, marking it used at `now`.
+pub async fn token_by_hash(
+    store: &Store,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<TokenInfo>> {
+    let row = sqlx::query(
+        "SELECT t.id, u.login, t.name, t.role, t.created_at, t.last_used_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = ? AND u.disabled_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let info = token_from_row(&row)?;
+    let mut tx = store.begin().await?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+        .bind(to_ms(now))
+        .bind(info.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(info))
+}
+
+fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenInfo {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        name: row.try_get("name")?,
+        role: role.parse().map_err(StoreError::Corrupt)?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_used_at: from_ms_opt(row.try_get("last_used_at")?)?,
+    })
+}
+
+/// Every token's metadata, by login and name.
+pub async fn list_tokens(store: &Store) -> Result<Vec<TokenInfo>> {
+    let rows = sqlx::query(
+        "SELECT t.id, u.login, t.name, t.role, t.created_at, t.last_used_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY u.login, t.name",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(token_from_row).collect()
+}
+
+/// Deletes `login`'s token named `name`; none such is `NotFound`.
+pub async fn revoke_token(store: &Store, login: &str, name: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let done = sqlx::query(
+        "DELETE FROM api_tokens WHERE name = ? \
+         AND user_id = (SELECT id FROM users WHERE login = ?)",
+    )
+    .bind(name)
+    .bind(login)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Failed logins within the limit's window before `now`: for `login`, and from `ip`.
+pub async fn recent_failures(
+    store: &Store,
+    login: &str,
+    ip: &str,
+    now: Timestamp,
+) -> Result<(Vec<Timestamp>, Vec<Timestamp>)> {
+    let since = to_ms(now.checked_sub(accounts::LOGIN_WINDOW).unwrap_or(now));
+    let mut lists = Vec::with_capacity(2);
+    for (column, value) in [("login", login), ("ip", ip)] {
+        let sql = format!("SELECT at FROM login_failures WHERE {column} = ? AND at > ?");
+        let times: Vec<i64> = sqlx::query_scalar(&sql)
+            .bind(value)
+            .bind(since)
+            .fetch_all(store.pool())
+            .await?;
+        lists.push(times.into_iter().map(from_ms).collect::<Result<Vec<_>>>()?);
+    }
+    let ip_list = lists.pop().unwrap_or_default();
+    let login_list = lists.pop().unwrap_or_default();
+    Ok((login_list, ip_list))
+}
+
+/// Records a failed login, and forgets failures older than the window.
+pub async fn record_failure(store: &Store, login: &str, ip: &str, now: Timestamp) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES (?, ?, ?)")
+        .bind(login)
+        .bind(ip)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+    let before = now.checked_sub(accounts::LOGIN_WINDOW).unwrap_or(now);
+    sqlx::query("DELETE FROM login_failures WHERE at <= ?")
+        .bind(to_ms(before))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Forgets `login`'s failures after it logged in; the address's count stays.
+pub async fn clear_failures(store: &Store, login: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM login_failures WHERE login = ?")
+        .bind(login)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
