@@ -184,6 +184,16 @@ fn classify(sent: Result<(), NotifyError>, attempts: i64, now: Timestamp) -> Out
             Outcome::Retry {
                 at: now.saturating_add(delay).unwrap_or(now),
                 error,
+                counted: true,
+            }
+        }
+        (Err(NotifyError::Paused { error, after }), _) => {
+            let delay = SignedDuration::try_from(after).unwrap_or(SignedDuration::from_mins(1));
+            tracing::warn!(error = %error, retry_in_s = delay.as_secs(), "page paused");
+            Outcome::Retry {
+                at: now.saturating_add(delay).unwrap_or(now),
+                error,
+                counted: false,
             }
         }
         (Err(err), _) => {

@@ -53,8 +53,6 @@ pub async fn held_until(
     Ok(super::slack::ready_at(&state, now))
 }
 
-// TODO(#5): a 429 spends one of the outbox's five retries, so six in a row fail the page;
-// §2.6 wants a 429 resent until it goes. Hold the row for `Retry-After` without counting it.
 /// Posts `message` to `member`'s DM. A single page (`shown`: the alert as rendered) is
 /// stored for later edits; a bundle is not (it has no one alert to follow). The inner
 /// result is the send's, for the outbox; the outer one a storage failure.
@@ -76,6 +74,14 @@ pub async fn send(
     reached(engine, member, &state, &posted, now).await?;
     let Posted { channel, ts } = match posted {
         Ok(posted) => posted,
+        // §2.6: a 429 pauses the DM (see `reached`) and the page waits; it is never a
+        // failed attempt, so a long rate limit cannot use up the retries and drop it.
+        Err(SlackError::RateLimited { after }) => {
+            return Ok(Err(NotifyError::Paused {
+                error: "Slack answered 429 (rate limited)".into(),
+                after,
+            }));
+        }
         Err(err) => return Ok(Err(notify_error(err))),
     };
     tracing::info!(slack.channel = %channel, slack.ts = %ts, "Slack DM posted");

@@ -50,6 +50,10 @@ pub enum NotifyError {
     /// Permanent: the destination refused the message.
     #[error("rejected: {0}")]
     Reject(String),
+    /// The receiver asked us to wait `after` and the message must still go: not a failed
+    /// attempt. Slack app DMs only (comms spec §2.6: a 429 is resent until it goes).
+    #[error("paused: {error}")]
+    Paused { error: String, after: Duration },
 }
 
 impl NotifyError {

@@ -106,16 +106,25 @@ pub async fn next_due_at(store: &Store) -> Result<Option<Timestamp>> {
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Sent,
-    /// Try again at `at`.
+    /// Try again at `at`; `counted` spends one of the retries (a pause asked for by the
+    /// receiver does not).
     Retry {
         at: Timestamp,
         error: String,
+        counted: bool,
     },
     Failed {
         error: String,
     },
     /// The alert is no longer triggered.
     Dropped,
+}
+
+impl Outcome {
+    /// Whether this outcome spends an attempt.
+    fn counts(&self) -> bool {
+        !matches!(self, Outcome::Retry { counted: false, .. })
+    }
 }
 
 /// Records an attempt's outcome, with its timeline entry, in one transaction. Only a page
@@ -127,10 +136,10 @@ pub async fn record(
     now: Timestamp,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    let attempts = page.attempts + 1;
+    let attempts = page.attempts + i64::from(outcome.counts());
     let (state, due, error, sent_at) = match outcome {
         Outcome::Sent => ("sent", page.due_at, None, Some(to_ms(now))),
-        Outcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None),
+        Outcome::Retry { at, error, .. } => ("pending", *at, Some(error.as_str()), None),
         Outcome::Failed { error } => ("failed", page.due_at, Some(error.as_str()), None),
         Outcome::Dropped => ("dropped", page.due_at, None, None),
     };
@@ -458,16 +467,19 @@ pub async fn record_bundle(
     let mut tx = store.begin().await?;
     let (state, retry_at, error, sent_at) = match outcome {
         Outcome::Sent => ("sent", None, None, Some(to_ms(now))),
-        Outcome::Retry { at, error } => ("pending", Some(to_ms(*at)), Some(error.as_str()), None),
+        Outcome::Retry { at, error, .. } => {
+            ("pending", Some(to_ms(*at)), Some(error.as_str()), None)
+        }
         Outcome::Failed { error } => ("failed", None, Some(error.as_str()), None),
         Outcome::Dropped => ("dropped", None, None, None),
     };
     let updated = sqlx::query(
-        "UPDATE outbox SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1, \
+        "UPDATE outbox SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + ?, \
          last_error = ?, sent_at = ? WHERE message_id = ? AND state = 'pending'",
     )
     .bind(state)
     .bind(retry_at)
+    .bind(i64::from(outcome.counts()))
     .bind(error)
     .bind(sent_at)
     .bind(message_id)

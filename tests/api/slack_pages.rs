@@ -431,6 +431,46 @@ async fn a_rate_limited_dm_is_sent_again_after_retry_after() {
 }
 
 #[tokio::test]
+async fn a_long_rate_limit_never_uses_up_the_retries_of_a_dm_page() {
+    let (app, fake) = slack_pages().await;
+    // More 429s in a row than the outbox has retries (five) for a failing channel.
+    for _ in 0..7 {
+        fake.script(
+            429,
+            &[("retry-after", "60")],
+            r#"{"ok":false,"error":"ratelimited"}"#,
+        );
+    }
+    let alert = fire(&app).await;
+    for _ in 0..8 {
+        app.run_engine_once().await;
+        app.clock.advance(SignedDuration::from_secs(61));
+    }
+
+    let posts = fake.calls_to("chat.postMessage");
+    assert_eq!(
+        posts.len(),
+        8,
+        "resent after every Retry-After until it went"
+    );
+    let kinds: Vec<String> = app
+        .timeline_kinds(alert)
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("notification_"))
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "notification_retry").count(),
+        7
+    );
+    assert_eq!(kinds.last().map(String::as_str), Some("notification_sent"));
+    assert!(
+        !kinds.iter().any(|k| k == "notification_failed"),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_429_on_an_edit_holds_new_pages_to_that_dm_until_retry_after() {
     let (app, fake) = slack_pages().await;
     let first = paged(&app, &fake).await;
