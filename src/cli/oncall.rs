@@ -87,11 +87,10 @@ pub fn integrations(config: &Config) {
     let base = config.settings.public_url();
     for integration in &config.integrations {
         let key = integration.key.expose_secret();
-        let kind = integration.kind;
-        let url = match kind {
-            IntegrationKind::Pagerduty => format!("{base}/v2/enqueue  routing_key={key}"),
-            _ => format!("{base}/api/v1/integrations/{key}/{}", kind.as_str()),
-        };
+        let mut url = integration.intake_url(&base, key);
+        if integration.kind == IntegrationKind::Pagerduty {
+            url.push_str(&format!("  routing_key={key}"));
+        }
         println!("{:<28} {url}", integration.id);
     }
 }

@@ -100,6 +100,22 @@ fn new(
     Ok(())
 }
 
+/// `[runbooks] stale_after_days` from `dutybell.toml`, else the spec default (180).
+fn stale_after_days(config: &Config) -> anyhow::Result<i64> {
+    let path = config.dir.join("dutybell.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    let file: crate::config::raw::InstanceFile =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(file
+        .runbooks
+        .and_then(|r| r.stale_after_days)
+        .map_or(DEFAULT_STALE_AFTER_DAYS, i64::from))
+}
+
 async fn lint(
     config: &Config,
     clock: &Clock,
@@ -115,12 +131,10 @@ async fn lint(
     };
     let targets = targets(config);
     let now = clock.now();
-    // TODO(#6): read `runbooks.stale_after_days` from dutybell.toml once `raw::InstanceFile`
-    // has a `[runbooks]` table; the spec default applies until then.
     let ctx = lint::Context {
         now,
         today: now.to_zoned(jiff::tz::TimeZone::UTC).date(),
-        stale_after_days: DEFAULT_STALE_AFTER_DAYS,
+        stale_after_days: stale_after_days(config)?,
         history: history.as_deref(),
         targets: &targets,
     };

@@ -8,6 +8,7 @@
 
 pub mod check;
 mod comms;
+pub mod postmortem;
 pub mod probes;
 pub mod raw;
 pub mod reports;
@@ -30,6 +31,7 @@ use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::fingerprint::sha256_hex;
 use crate::domain::maintenance;
 use crate::domain::oncall::{Advance, Rotation, RotationKind, Rotations, Schedule};
+pub use comms::RecurringMaintenance;
 pub use comms::{
     ComponentConfig, ComponentGroupConfig, DEFAULT_SLACK_API_BASE, SlackSettings, StatusPageConfig,
 };
@@ -263,6 +265,19 @@ pub struct Integration {
     pub mode: IntakeMode,
 }
 
+impl Integration {
+    /// Where senders deliver to this integration under `base` (the public URL), with `key`
+    /// in the path: the real key, or a mask for people who may not see it. PagerDuty
+    /// senders post to one URL and carry the key as `routing_key` instead. Shared by
+    /// `dutybell integrations` and the web UI's services page.
+    pub fn intake_url(&self, base: &str, key: &str) -> String {
+        match self.kind {
+            IntegrationKind::Pagerduty => format!("{base}/v2/enqueue"),
+            kind => format!("{base}/api/v1/integrations/{key}/{}", kind.as_str()),
+        }
+    }
+}
+
 /// How a group format maps members to dutybell alerts (intake spec §3.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IntakeMode {
@@ -363,6 +378,10 @@ pub struct Settings {
     pub slack: Option<SlackSettings>,
     /// `[reports]`, when a weekly hygiene digest goes out.
     pub reports: Option<reports::Reports>,
+    /// `[postmortem]`: document zone and due time (defaults when the table is absent).
+    pub postmortem: postmortem::Postmortem,
+    /// `[server] trusted_proxies`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
 }
 
 impl Settings {
@@ -774,6 +793,10 @@ impl Validator {
         let twilio = file.twilio.map(|twilio| self.twilio(dir, twilio, env));
         let slack = file.slack.map(|slack| self.slack(dir, slack, env));
         let reports = file.reports.map(|raw| self.reports(dir, raw));
+        let postmortem = file
+            .postmortem
+            .map(|raw| self.postmortem(dir, raw))
+            .unwrap_or_default();
         let signing_secret = self
             .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
@@ -794,6 +817,8 @@ impl Validator {
             api_token: SecretString::from(api_token),
             slack,
             reports,
+            postmortem,
+            trusted_proxies: self.trusted_proxies(dir, &file.server.trusted_proxies),
         })
     }
 

@@ -215,6 +215,18 @@ pub struct InstanceFile {
     pub intake: RawIntake,
     /// `[reports]`: the weekly hygiene digest.
     pub reports: Option<super::reports::RawReports>,
+    /// `[postmortem]`: document zone and due time.
+    pub postmortem: Option<super::postmortem::RawPostmortem>,
+    /// `[runbooks]`: lint settings.
+    pub runbooks: Option<RawRunbooks>,
+}
+
+/// `[runbooks]`: settings `dutybell runbook lint` reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunbooks {
+    /// A runbook untouched this many days is stale (RB lint); default 180.
+    pub stale_after_days: Option<u32>,
 }
 
 /// `[slack]`: the Slack app (bot token + signing secret) or an incoming webhook for
@@ -246,6 +258,39 @@ pub struct StatusPageFile {
     pub group: Vec<RawComponentGroup>,
     #[serde(default)]
     pub component: Vec<RawComponent>,
+    /// Recurring maintenance windows (comms spec §4.6).
+    #[serde(default)]
+    pub maintenance: Vec<RawRecurringMaintenance>,
+}
+
+/// `[[maintenance]]` in `statuspage.toml`: a window repeated on weekdays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecurringMaintenance {
+    pub id: String,
+    pub name: String,
+    /// Component ids.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// `"daily"` or weekday names (`["mon", "thu"]`).
+    pub every: RawEvery,
+    /// `HH:MM` wall time in `time_zone`.
+    pub start: String,
+    /// Elapsed, at most `"24h"`.
+    pub duration: String,
+    /// IANA zone of `start`; the page zone when unset.
+    pub time_zone: Option<String>,
+    pub body: Option<String>,
+    /// Mail subscribers about each occurrence (default false).
+    pub notify: Option<bool>,
+}
+
+/// `every = "daily"` or `every = ["mon", "wed"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawEvery {
+    One(String),
+    List(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +336,9 @@ pub struct RawServer {
     pub public_url: Option<String>,
     pub data_dir: Option<String>,
     pub database_url: Option<String>,
+    /// Reverse proxies (`"127.0.0.1/32"`) whose `X-Forwarded-For` names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

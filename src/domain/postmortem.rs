@@ -268,6 +268,8 @@ pub struct Facts<'a> {
     pub severity: Severity,
     pub summary: &'a str,
     pub impact: &'a str,
+    /// Customer-visible minutes of the incident's status-page projection, if it had one.
+    pub impact_minutes: Option<i64>,
     pub started_at: Timestamp,
     pub detected_at: Timestamp,
     pub resolved_at: Timestamp,
@@ -289,6 +291,46 @@ fn zone_label(zone: &TimeZone) -> String {
         Some("UTC") | Some("Etc/UTC") | None => "UTC".into(),
         Some(name) => name.to_string(),
     }
+}
+
+/// How the Timeline states its zone once (CM-11): `UTC`, else the IANA name with the
+/// offset in force at `at`, as in `America/Los_Angeles (UTC−08:00)`.
+pub fn zone_statement(zone: &TimeZone, at: Timestamp) -> String {
+    let label = zone_label(zone);
+    if label == "UTC" {
+        return label;
+    }
+    let seconds = zone.to_offset(at).seconds();
+    let sign = if seconds < 0 { '\u{2212}' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!("{label} (UTC{sign}{:02}:{:02})", minutes / 60, minutes % 60)
+}
+
+/// Customer-visible minutes (§6.2): the length of the union of `spans` within
+/// `[from, to)`, in whole minutes.
+pub fn visible_minutes(from: Timestamp, to: Timestamp, spans: &[(Timestamp, Timestamp)]) -> i64 {
+    let mut clipped: Vec<(Timestamp, Timestamp)> = spans
+        .iter()
+        .map(|&(a, b)| (a.max(from), b.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    clipped.sort();
+    let mut total = SignedDuration::ZERO;
+    let mut current: Option<(Timestamp, Timestamp)> = None;
+    for (a, b) in clipped {
+        current = match current {
+            Some((start, end)) if a <= end => Some((start, end.max(b))),
+            Some((start, end)) => {
+                total += end.duration_since(start);
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((start, end)) = current {
+        total += end.duration_since(start);
+    }
+    total.as_secs() / 60
 }
 
 /// `1 hour 17 minutes`, `2 hours`, `45 minutes`.
@@ -404,7 +446,10 @@ pub fn timeline_text(
     };
     let mut alerts_seen = std::collections::BTreeSet::new();
     let mut paged = std::collections::BTreeSet::new();
-    let mut lines = vec![format!("All times {}.", zone_label(zone)), String::new()];
+    let mut lines = vec![
+        format!("All times {}.", zone_statement(zone, start)),
+        String::new(),
+    ];
     for entry in events {
         let first = match entry.kind.as_str() {
             "alert.fired" => alerts_seen.insert(entry.data["alert_id"].to_string()),
@@ -445,8 +490,15 @@ pub fn draft(facts: &Facts<'_>, events: &[Entry]) -> Document {
         zone_label(zone),
         span_words(facts.detected_at.duration_since(facts.started_at)),
     );
-    // TODO(#6): Impact minutes from the status page's intervals (§6.2); until then Impact
-    // carries the incident's impact text or TBD.
+    // Impact: the status page's customer-visible minutes when the incident was published
+    // there, then the incident's own impact text; TBD when neither is known.
+    let impact = match (facts.impact_minutes, facts.impact.trim()) {
+        (Some(minutes), "") => format!("{minutes} customer-visible minutes on the status page."),
+        (Some(minutes), text) => {
+            format!("{minutes} customer-visible minutes on the status page.\n\n{text}")
+        }
+        (None, text) => or_tbd(text),
+    };
     Document {
         title: facts.title.to_string(),
         date: facts
@@ -466,7 +518,7 @@ pub fn draft(facts: &Facts<'_>, events: &[Entry]) -> Document {
         },
         commander: facts.commander.to_string(),
         summary: or_tbd(facts.summary),
-        impact: or_tbd(facts.impact),
+        impact,
         detection,
         timeline: timeline_text(
             events,
@@ -845,7 +897,16 @@ pub fn postmortem_reminder_kind(resolved_at: Timestamp, due: Timestamp, n: i64) 
 /// The due time of a postmortem: `resolved_at + 48 h`; raised to P1/P2 after resolve, the
 /// later of that and `now + 24 h` (§6.3).
 pub fn due_at(resolved_at: Timestamp, raised_after_resolve: Option<Timestamp>) -> Timestamp {
-    let due = resolved_at + DUE_AFTER;
+    due_at_after(resolved_at, raised_after_resolve, DUE_AFTER)
+}
+
+/// [`due_at`] with the configured `postmortem.due_after` in place of 48 h.
+pub fn due_at_after(
+    resolved_at: Timestamp,
+    raised_after_resolve: Option<Timestamp>,
+    due_after: SignedDuration,
+) -> Timestamp {
+    let due = resolved_at + due_after;
     match raised_after_resolve {
         Some(now) => due.max(now + FIRST_REMINDER_AFTER),
         None => due,
@@ -1179,5 +1240,30 @@ mod tests {
             ts("2025-06-20T00:00:00Z"),
             &zone
         ));
+    }
+
+    #[test]
+    fn visible_minutes_count_overlapping_spans_once_within_the_window() {
+        let spans = [
+            (ts("2025-06-12T09:50:00Z"), ts("2025-06-12T10:20:00Z")),
+            (ts("2025-06-12T10:10:00Z"), ts("2025-06-12T10:30:00Z")),
+            (ts("2025-06-12T10:40:00Z"), ts("2025-06-12T11:30:00Z")),
+        ];
+        let (from, to) = (ts("2025-06-12T10:00:00Z"), ts("2025-06-12T11:00:00Z"));
+        assert_eq!(visible_minutes(from, to, &spans), 50);
+        assert_eq!(visible_minutes(from, to, &[]), 0);
+    }
+
+    #[test]
+    fn the_zone_is_stated_with_its_offset_unless_utc() {
+        let at = ts("2025-02-03T08:35:00Z");
+        assert_eq!(zone_statement(&TimeZone::UTC, at), "UTC");
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
+        assert_eq!(
+            zone_statement(&la, at),
+            "America/Los_Angeles (UTC\u{2212}08:00)"
+        );
+        let kolkata = TimeZone::get("Asia/Kolkata").unwrap();
+        assert_eq!(zone_statement(&kolkata, at), "Asia/Kolkata (UTC+05:30)");
     }
 }

@@ -20,13 +20,16 @@ use sha2::{Digest as _, Sha256};
 use super::Engine;
 use super::incidents::IncidentError;
 use crate::config::Config;
+use crate::domain::escalation::Target;
 use crate::domain::incident::{Refused, Severity, Source, Status as IncidentStatus};
+use crate::domain::oncall::{self, Advance};
 use crate::domain::postmortem::{
     self as pm, Document, Entry, ItemStatus, ItemType, ReminderKind, Status,
 };
 use crate::store::action_items::{self, ActionItem};
 use crate::store::incidents::{self, Changed, Incident, IncidentRef};
 use crate::store::notices::{NewNotice, NoticeKind};
+use crate::store::overrides;
 use crate::store::postmortems::{self, Postmortem};
 use crate::store::{Store, StoreError};
 
@@ -45,10 +48,9 @@ fn name(config: &Config, id: &str) -> String {
         .map_or_else(|| id.to_string(), |p| p.name.clone())
 }
 
-/// The zone times in a postmortem are written in.
-// TODO(#6): `postmortem.time_zone` in dutybell.toml (§6.2); until it exists, UTC.
-fn document_zone(_config: &Config) -> TimeZone {
-    TimeZone::UTC
+/// The zone times in a postmortem are written in (`[postmortem] time_zone`, UTC).
+fn document_zone(config: &Config) -> TimeZone {
+    config.settings.postmortem.time_zone.clone()
 }
 
 fn person_zone(config: &Config, id: &str) -> TimeZone {
@@ -58,19 +60,72 @@ fn person_zone(config: &Config, id: &str) -> TimeZone {
         .map_or(TimeZone::UTC, |p| p.time_zone.clone())
 }
 
-/// Who was on call (§6.1): the first person paged, then the acker when different.
-// TODO(#6): the first service's primary at `started_at` from the schedule, not the pages.
-fn on_call(config: &Config, events: &[Entry]) -> Vec<String> {
-    let first_paged = events
-        .iter()
-        .find(|e| e.kind == "page.sent")
-        .and_then(|e| e.data["person"].as_str().map(str::to_string));
+/// The first service's primary at `at` (§6.1): the first target of its escalation
+/// policy's first step, resolved as `dutybell oncall` resolves it (overrides included).
+async fn primary_at(
+    store: &Store,
+    config: &Config,
+    services: &[String],
+    at: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let policy = services
+        .first()
+        .and_then(|id| config.services.get(id))
+        .and_then(|service| config.policies.get(&service.escalation));
+    let Some(target) = policy
+        .and_then(|p| p.steps.first())
+        .and_then(|step| step.targets.first())
+    else {
+        return Ok(None);
+    };
+    Ok(match target {
+        Target::Person(id) => Some(id.clone()),
+        Target::Rotation(id) => config.rotations.get(id).and_then(|rotation| {
+            // An on-active-shifts rotation only has an owner through a schedule (D2).
+            let using = config.schedules.values().find(|schedule| {
+                let target = oncall::Target::Rotation(id.clone());
+                schedule.rules.iter().any(|rule| rule.target == target)
+            });
+            match (rotation.advance, using) {
+                (Advance::OnActiveShifts, Some(schedule)) => {
+                    oncall::slot_in_schedule(schedule, rotation, at).person
+                }
+                _ => rotation.slot_at(at).person,
+            }
+        }),
+        Target::Schedule(id) => match config.schedules.get(id) {
+            None => None,
+            Some(schedule) => {
+                let to = at.checked_add(ONCALL_HORIZON).unwrap_or(Timestamp::MAX);
+                let schedule = overrides::with_overrides(store, schedule, at, to).await?;
+                oncall::current(&schedule, &config.rotations, at, ONCALL_HORIZON)
+                    .into_iter()
+                    .next()
+                    .map(|shift| shift.person)
+            }
+        },
+    })
+}
+
+/// How far ahead the on-call lookup looks for the end of a shift.
+const ONCALL_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Who was on call (§6.1): the first service's primary at `started_at`, then the acker
+/// when different; without a primary from the schedule, the first person paged.
+fn on_call(config: &Config, primary: Option<String>, events: &[Entry]) -> Vec<String> {
+    let first_paged = || {
+        events
+            .iter()
+            .find(|e| e.kind == "page.sent")
+            .and_then(|e| e.data["person"].as_str().map(str::to_string))
+    };
+    let first = primary.or_else(first_paged);
     let acker = events
         .iter()
         .find(|e| e.kind == "page.acked")
         .map(|e| e.actor.clone());
     let mut people: Vec<String> = Vec::new();
-    for person in [first_paged, acker].into_iter().flatten() {
+    for person in [first, acker].into_iter().flatten() {
         if !people.contains(&person) {
             people.push(person);
         }
@@ -99,8 +154,12 @@ pub async fn build_draft(
     resolved_at: Timestamp,
 ) -> Result<Document, StoreError> {
     let events = entries(&incidents::timeline(store, &incident.id).await?);
-    let on_call = on_call(config, &events);
+    let primary = primary_at(store, config, &incident.services, incident.started_at).await?;
+    let on_call = on_call(config, primary, &events);
     let zone = document_zone(config);
+    let impact_minutes = postmortems::public_impact_spans(store, &incident.id, resolved_at)
+        .await?
+        .map(|(from, to, spans)| pm::visible_minutes(from, to, &spans));
     let commander = name(config, &incident.commander);
     let names = |id: &str| name(config, id);
     let facts = pm::Facts {
@@ -108,6 +167,7 @@ pub async fn build_draft(
         severity: incident.severity,
         summary: &incident.summary,
         impact: &incident.impact,
+        impact_minutes,
         started_at: incident.started_at,
         detected_at: incident.detected_at,
         resolved_at,
@@ -161,7 +221,11 @@ pub async fn draft(
         incident_id: incident.id.clone(),
         status: Status::Draft,
         owner: incident.commander.clone(),
-        due_at: pm::due_at(resolved_at, due_raised),
+        due_at: pm::due_at_after(
+            resolved_at,
+            due_raised,
+            config.settings.postmortem.due_after,
+        ),
         document,
         skip_reason: None,
         reminders_sent: 0,
@@ -240,7 +304,7 @@ async fn restart_reminders(
     if !existing.status.is_open() {
         return Ok(());
     }
-    existing.due_at = pm::due_at(resolved_at, None);
+    existing.due_at = pm::due_at_after(resolved_at, None, config.settings.postmortem.due_after);
     let (slot, at) = postmortem_slot(config, &existing, resolved_at, 0, Some(now));
     existing.reminders_sent = slot;
     existing.next_reminder_at = Some(at);
@@ -416,7 +480,7 @@ pub async fn skip(
                 incident_id: incident.id.clone(),
                 status: Status::Draft,
                 owner: incident.commander.clone(),
-                due_at: pm::due_at(resolved_at, None),
+                due_at: pm::due_at_after(resolved_at, None, config.settings.postmortem.due_after),
                 document,
                 skip_reason: None,
                 reminders_sent: 0,
@@ -744,7 +808,17 @@ pub async fn import(
             changed.push(item);
         }
     }
-    // TODO(#6): rows deleted from the file leave their items in place; say so on import.
+    // Rows deleted from the file: their open items become won't do, with the reason, so
+    // nothing is silently lost and reminders for them stop.
+    for mut item in unused.into_iter().filter(|i| i.status == ItemStatus::Open) {
+        let edit = ItemEdit {
+            status: Some(ItemStatus::WontDo),
+            reason: Some(REMOVED_FROM_FILE.to_string()),
+            ..ItemEdit::default()
+        };
+        apply_item_edit(config, &mut item, edit, now)?;
+        changed.push(item);
+    }
     full.postmortem.document = parsed.doc;
     if let Some(status) = parsed.status {
         full.postmortem.status = status;
@@ -753,6 +827,9 @@ pub async fn import(
     postmortems::save(store, &full.postmortem, &changed, source, now).await?;
     Ok(get(store, &by).await?)
 }
+
+/// Why an import closed an item whose row was deleted from the file.
+pub const REMOVED_FROM_FILE: &str = "removed from the postmortem file";
 
 /// Who a postmortem reminder goes to (§6.3): the owner, else the commander, else the
 /// declarer — the first still in team.toml.
@@ -767,6 +844,14 @@ fn reminder_recipient<'a>(config: &Config, pm: &'a Postmortem, incident: &'a Inc
     .unwrap_or(pm.owner.as_str())
 }
 
+/// Longest reminder subject (§3.2, CM-13), in characters.
+const SUBJECT_MAX: usize = 150;
+
+/// A reminder subject cut to [`SUBJECT_MAX`] characters at a grapheme boundary, with `…`.
+fn subject_line(subject: &str) -> String {
+    crate::domain::text::truncate(subject, SUBJECT_MAX)
+}
+
 fn notices_to(
     config: &Config,
     person: &str,
@@ -776,12 +861,13 @@ fn notices_to(
     data: serde_json::Value,
 ) -> Vec<NewNotice> {
     let topic = format!("incident:{}", incident.number);
+    let subject = subject_line(subject);
     super::shifts::to_contacts(
         config,
         person,
         &topic,
         NoticeKind::Incident,
-        subject,
+        &subject,
         body,
         &data,
     )
@@ -808,7 +894,6 @@ async fn postmortem_reminders(engine: &Engine, now: Timestamp) -> anyhow::Result
             ReminderKind::DueNow => ("Postmortem due now", format!("is due now ({due_text})")),
             ReminderKind::Overdue => ("Postmortem overdue", format!("was due {due_text}")),
         };
-        // TODO(#6): cut subjects to 150 characters at a grapheme boundary (§3.2, CM-13).
         let subject = format!(
             "[dutybell] {subject}: #{} {}",
             incident.number, incident.title
@@ -940,4 +1025,24 @@ pub async fn open_items(
             (item, overdue)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reminder_subjects_are_cut_to_150_characters_at_a_grapheme_boundary() {
+        let short = "[dutybell] Postmortem due now: #1 API down";
+        assert_eq!(subject_line(short), short);
+        // 148 characters, then a flag (two scalar values, one grapheme) and more text.
+        let long = format!("{}\u{1F1EA}\u{1F1F8} and more", "a".repeat(148));
+        let cut = subject_line(&long);
+        assert_eq!(cut, format!("{}…", "a".repeat(148)));
+        assert_eq!(cut.chars().count(), 149);
+        let exact = "b".repeat(150);
+        assert_eq!(subject_line(&exact), exact);
+        let over = "c".repeat(151);
+        assert_eq!(subject_line(&over), format!("{}…", "c".repeat(149)));
+    }
 }

@@ -1,21 +1,24 @@
 //! The status page in the engine (comms spec §4.6, §4.8, §4.9): each pass moves
 //! maintenances at their window's edges and sends their reminders, holds alerts of the
 //! services bound to components under active maintenance (recorded, not sent), records the
-//! instance heartbeat, delivers subscriber mail with retries and purges stale
-//! subscribers. When the page changed, or its rendering is a minute old, the in-memory
-//! page cache is rebuilt.
+//! instance heartbeat, delivers subscriber mail with retries, purges stale subscribers and
+//! prunes old unsubscribe tokens and Slack event ids (bounded per pass). Recurring windows
+//! from `statuspage.toml` are materialised seven days ahead first (`recurring`). When the
+//! page changed, or its rendering is a minute old, the in-memory page cache is rebuilt.
 //!
 //! Runs after `maintenance` and before escalations, so an alert opened for a held service
 //! is held in the same pass before it can page.
 
 mod mail;
+pub mod recurring;
 
 // TODO(#5): `escalation::fire` and `ack_timeout::fire` re-check only config maintenance
 // windows (`service_held_until`); an alert opened between this step's holds and the
 // escalation step of the same pass, or an ack timeout, still pages during a status-page
 // maintenance. Fix by letting that check consult active status-page maintenances too.
-// TODO(#5): recurring maintenance windows from config (§4.6 `every`/`start`/`duration`,
-// materialised 7 days ahead) and per-component `auto_status` while a bound alert fires.
+// TODO(#5): per-component `auto_status` while a bound alert fires (§4.5).
+// TODO(#5): occurrences of a `[[maintenance]]` removed from or changed in statuspage.toml
+// stay as materialised; cancel or complete them by hand.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -23,7 +26,7 @@ use super::Engine;
 use crate::domain::escape;
 use crate::domain::statuspage::time::page_clock;
 use crate::notify::NotifyError;
-use crate::store::statuspage::maintenances::{self, hold_until, services_of};
+use crate::store::statuspage::maintenances::{self, NewMaintenance, hold_until, services_of};
 use crate::store::statuspage::subscribers::{
     self, CONFIRM_VALID, MailKind, MailOutcome, NoticeMatter, PendingMail, TokenPurpose,
 };
@@ -32,6 +35,9 @@ use mail::{Mailer, Outgoing};
 
 /// Mails attempted per pass.
 const BATCH: i64 = 100;
+/// Rows each housekeeping delete removes at most per pass, so a backlog never holds the
+/// database long; the next pass takes the next batch.
+const PRUNE_BATCH: i64 = 500;
 /// Waits before each retry of a mail, as for pages; then it fails.
 const RETRIES: [SignedDuration; 5] = [
     SignedDuration::from_secs(10),
@@ -44,6 +50,8 @@ const RETRIES: [SignedDuration; 5] = [
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
+    /// Occurrences of recurring windows newly scheduled.
+    pub scheduled: usize,
     /// Automatic maintenance moves (start, completion).
     pub moved: usize,
     pub reminders: usize,
@@ -51,6 +59,8 @@ pub struct Changes {
     pub held: usize,
     pub mails_attempted: usize,
     pub purged: u64,
+    /// Old unsubscribe tokens and Slack event ids deleted.
+    pub pruned: u64,
 }
 
 /// One pass at `now`.
@@ -60,6 +70,7 @@ pub async fn run(engine: &Engine, now: Timestamp) -> anyhow::Result<Changes> {
     let page = &engine.config.statuspage;
     let store = &engine.store;
 
+    changes.scheduled = materialise(engine, now).await?;
     let mut active = Vec::new();
     for mut maintenance in maintenances::open(store).await? {
         while let Some(to) = maintenance.due_move(now) {
@@ -107,8 +118,16 @@ pub async fn run(engine: &Engine, now: Timestamp) -> anyhow::Result<Changes> {
         Ok(purged) => changes.purged = purged,
         Err(err) => tracing::warn!(error = %err, "purging unconfirmed subscribers failed"),
     }
+    match subscribers::prune_tokens(store, now, PRUNE_BATCH).await {
+        Ok(pruned) => changes.pruned += pruned,
+        Err(err) => tracing::warn!(error = %err, "pruning unsubscribe tokens failed"),
+    }
+    match store::slack::prune_events(store, now, PRUNE_BATCH).await {
+        Ok(pruned) => changes.pruned += pruned,
+        Err(err) => tracing::warn!(error = %err, "pruning Slack event ids failed"),
+    }
 
-    if changes.moved > 0 || changes.reminders > 0 {
+    if changes.scheduled > 0 || changes.moved > 0 || changes.reminders > 0 {
         engine.statuspage.bump();
     }
     if let Err(err) = engine.statuspage.notice_outside_writes(store).await {
@@ -119,6 +138,37 @@ pub async fn run(engine: &Engine, now: Timestamp) -> anyhow::Result<Changes> {
             "status page rebuild failed; serving the previous one");
     }
     Ok(changes)
+}
+
+/// Schedules the occurrences of recurring windows (§4.6) in the next seven days that are
+/// not scheduled yet; returns how many.
+async fn materialise(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {
+    use anyhow::Context as _;
+    let mut scheduled = 0;
+    for window in &engine.config.statuspage.recurring {
+        for occurrence in recurring::upcoming(window, now)? {
+            let new = NewMaintenance {
+                name: window.name.clone(),
+                body: window.body.clone(),
+                components: window.components.clone(),
+                scheduled_for: occurrence.starts,
+                scheduled_until: occurrence.ends,
+                auto_start: true,
+                auto_complete: true,
+                remind_before: window.notify.then_some(SignedDuration::from_mins(60)),
+                notify: window.notify,
+            };
+            let created = maintenances::create_recurring(&engine.store, &new, &occurrence.key, now)
+                .await
+                .with_context(|| format!("scheduling maintenance {}", occurrence.key))?;
+            if let Some(created) = created {
+                tracing::info!(maintenance.id = %created.id, occurrence = %occurrence.key,
+                    "recurring maintenance scheduled");
+                scheduled += 1;
+            }
+        }
+    }
+    Ok(scheduled)
 }
 
 /// When the status page next needs a pass: a maintenance edge or reminder, or a mail.

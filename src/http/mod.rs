@@ -20,6 +20,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod auth;
+pub mod client_ip;
 pub mod contacts;
 pub mod error;
 pub mod health;

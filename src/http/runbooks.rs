@@ -19,8 +19,6 @@ use super::{AppError, AppState, auth};
 use crate::domain::runbook::Runbook;
 use crate::web::statuspage::{html, markdown};
 
-// TODO(#7): show the runbook on the alert and incident pages of the web UI too.
-// TODO(#6): tickable steps in the web view, each tick a `runbook.step` event (spec §5.2).
 pub fn router() -> Router<AppState> {
     Router::new().route("/runbooks/{slug}", get(show))
 }

@@ -509,13 +509,32 @@ async fn execute(
             return declare(state, severity, title, person).await;
         }
         Command::List => return list(state).await,
-        Command::Action { .. } => {
-            // TODO(#6): action items (§6.4) arrive with postmortems; `action` then stores one.
-            return Ok(
-                "Action items are not stored yet; add it as a key note for now: \
-                       `/incident note --key <text>`."
-                    .into(),
-            );
+        Command::Action { target, text } => {
+            // An action item (§6.4) owned by whoever typed it; type `prevent` until edited.
+            let by = target_incident(state, target.or(own_channel(state, channel).await?)).await?;
+            let new = crate::engine::postmortems::NewItem {
+                title: text,
+                owner: Some(person.to_string()),
+                due: None,
+                kind: crate::domain::postmortem::ItemType::Prevent,
+                ticket_url: None,
+            };
+            let now = state.clock.now();
+            let item = crate::engine::postmortems::add_item(
+                &state.store,
+                &state.config,
+                &by,
+                new,
+                person,
+                Source::Slack,
+                now,
+            )
+            .await?;
+            state.wake.notify_one();
+            return Ok(format!(
+                "#{}: action item {} added, owner you.",
+                item.incident_number, item.id
+            ));
         }
         Command::Update { target, text } => (target, Change::Update { text }, "update posted"),
         Command::Status { target, to, text } => {

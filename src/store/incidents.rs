@@ -231,6 +231,7 @@ fn mirrored_kind(alert_kind: &str) -> Option<&'static str> {
         "acknowledged" => Some("page.acked"),
         "escalated" => Some("page.escalated"),
         "resolved" => Some("alert.resolved"),
+        "runbook.step" => Some("runbook.step"),
         _ => None,
     }
 }

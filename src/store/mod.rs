@@ -93,9 +93,11 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A busy machine (a storm, a backup) may take seconds to hand out a connection;
+        // waiting beats failing a page or an intake request.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
             .with_context(|| format!("opening database {url}"))?;

@@ -268,3 +268,45 @@ pub async fn missing_drafts(store: &Store, limit: i64) -> Result<Vec<String>> {
     .fetch_all(store.pool())
     .await?)
 }
+
+/// The customer-visible spans of incident `incident_id`'s public projection (§6.2): the
+/// intervals in which a component it holds was degraded or down (not operational, not
+/// under maintenance), within `[started_at, resolved_at)` of the projection (`until` while
+/// it is still open). `None` when the incident was never published on the status page.
+pub async fn public_impact_spans(
+    store: &Store,
+    incident_id: &str,
+    until: Timestamp,
+) -> Result<Option<(Timestamp, Timestamp, Vec<(Timestamp, Timestamp)>)>> {
+    let projection: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, started_at, resolved_at FROM statuspage_incidents \
+         WHERE incident_id = ? AND kind = 'incident'",
+    )
+    .bind(incident_id)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some((public_id, started_at, resolved_at)) = projection else {
+        return Ok(None);
+    };
+    let (from, to) = (
+        from_ms(started_at)?,
+        from_ms_opt(resolved_at)?.unwrap_or(until),
+    );
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT v.start_at, v.end_at FROM statuspage_intervals v \
+         JOIN statuspage_incident_components c ON c.component_key = v.component_key \
+         WHERE c.public_id = ? AND v.status NOT IN ('operational', 'under_maintenance') \
+           AND v.start_at < ? AND (v.end_at IS NULL OR v.end_at > ?) \
+         ORDER BY v.start_at",
+    )
+    .bind(&public_id)
+    .bind(to_ms(to))
+    .bind(to_ms(from))
+    .fetch_all(store.pool())
+    .await?;
+    let mut spans = Vec::with_capacity(rows.len());
+    for (start, end) in rows {
+        spans.push((from_ms(start)?, from_ms_opt(end)?.unwrap_or(to)));
+    }
+    Ok(Some((from, to, spans)))
+}

@@ -558,6 +558,26 @@ pub async fn claim_event(store: &Store, capture: &Capture, now: Timestamp) -> Re
     Ok(claimed.rows_affected() == 1)
 }
 
+/// How long a taken Events API delivery is remembered: Slack retries within the hour, and
+/// the engine relays a captured note's event long before this.
+pub const EVENTS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Deletes at most `limit` `slack_events` rows received [`EVENTS_KEPT`] or longer before
+/// `now`; returns how many went.
+pub async fn prune_events(store: &Store, now: Timestamp, limit: i64) -> Result<u64> {
+    let cutoff = now.saturating_sub(EVENTS_KEPT).unwrap_or(now);
+    let gone = sqlx::query(
+        "DELETE FROM slack_events WHERE event_id IN (SELECT event_id FROM slack_events \
+         WHERE received_at <= ? LIMIT ?)",
+    )
+    .bind(to_ms(cutoff))
+    .bind(limit)
+    .execute(store.pool())
+    .await?
+    .rows_affected();
+    Ok(gone)
+}
+
 /// Records the timeline event (`seq`) a claimed capture became.
 pub async fn captured_as(store: &Store, event_id: &str, seq: i64) -> Result<()> {
     let mut tx = store.begin().await?;
@@ -585,7 +605,6 @@ pub async fn release_event(store: &Store, event_id: &str) -> Result<()> {
 /// thread already. A claim is written before its note, so a note the engine reads is
 /// recognised even before [`captured_as`] ran: by its seq, or while that is still unset,
 /// by incident, actor and text.
-// TODO(#5): prune `slack_events` rows once Slack can no longer retry them (hours).
 pub async fn captured_notes(store: &Store, events: &[incidents::Event]) -> Result<Vec<i64>> {
     let mut captured = Vec::new();
     for event in events {
@@ -681,4 +700,56 @@ pub async fn sent(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_older_than_a_day_are_pruned_in_bounded_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query(
+            "INSERT INTO incidents (id, number, title, severity, status, commander, source, \
+             declared_by, started_at, detected_at, declared_at, last_update_at) \
+             VALUES ('inc', 1, 'T', 1, 'investigating', 'lead', 'web', 'lead', 0, 0, 0, 0)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let day0: Timestamp = "2025-06-01T00:00:00Z".parse().unwrap();
+        for (i, hours) in [0, 1, 2, 20].into_iter().enumerate() {
+            let capture = Capture {
+                event_id: format!("Ev{i}"),
+                incident_id: "inc".into(),
+                channel: "C1".into(),
+                ts: format!("{i}.0"),
+                actor: "lead".into(),
+                text: "note".into(),
+            };
+            let at = day0
+                .saturating_add(jiff::SignedDuration::from_hours(hours))
+                .unwrap();
+            assert!(claim_event(&store, &capture, at).await.unwrap());
+        }
+        let left = || async {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT event_id FROM slack_events ORDER BY event_id")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+            ids
+        };
+
+        let next_day: Timestamp = "2025-06-01T23:59:59Z".parse().unwrap();
+        assert_eq!(prune_events(&store, next_day, 10).await.unwrap(), 0);
+        let later: Timestamp = "2025-06-02T02:00:00Z".parse().unwrap();
+        assert_eq!(prune_events(&store, later, 2).await.unwrap(), 2, "bounded");
+        assert_eq!(prune_events(&store, later, 10).await.unwrap(), 1);
+
+        assert_eq!(left().await, ["Ev3"]);
+    }
 }

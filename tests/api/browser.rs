@@ -199,6 +199,20 @@ impl Browser {
         value.as_str().unwrap().to_string()
     }
 
+    /// Runs `script` (a function body; `arguments` are `args`) and returns its value.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.call(reqwest::Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
+    /// Sets the window's outer size in CSS pixels.
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        let body = json!({ "width": width, "height": height });
+        self.call(reqwest::Method::POST, "/window/rect", Some(body))
+            .await;
+    }
+
     /// Ends the browser session (the driver dies on drop).
     pub async fn quit(self) {
         self.call(reqwest::Method::DELETE, "", None).await;
@@ -226,6 +240,23 @@ impl Element<'_> {
         self.browser
             .call(reqwest::Method::POST, &path, Some(json!({})))
             .await;
+    }
+
+    /// Its attribute `name`, if set.
+    pub async fn attribute(&self, name: &str) -> Option<String> {
+        let path = format!("/element/{}/attribute/{name}", self.id);
+        let value = self.browser.call(reqwest::Method::GET, &path, None).await;
+        value.as_str().map(str::to_string)
+    }
+
+    /// Its rendered size: (width, height) in CSS pixels.
+    pub async fn size(&self) -> (f64, f64) {
+        let path = format!("/element/{}/rect", self.id);
+        let value = self.browser.call(reqwest::Method::GET, &path, None).await;
+        (
+            value["width"].as_f64().unwrap(),
+            value["height"].as_f64().unwrap(),
+        )
     }
 
     /// Its rendered text.

@@ -366,3 +366,22 @@ async fn runbook_new_writes_the_template_once_and_it_lints_clean() {
     );
     assert_eq!(lint.status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn lint_reads_stale_after_days_from_dutybell_toml() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Setup {
+        instance: "[runbooks]\nstale_after_days = 200\n".into(),
+        ..crate::helpers::Setup::default()
+    })
+    .await;
+    install(app.config_dir(), &["disk-full.md", "stale.md"]);
+
+    let output = dutybell(app.config_dir(), &["runbook", "lint", "--offline"]).await;
+
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "runbooks/stale.md:4: RB02 warning: last updated 2024-11-01 (223 days ago, more than \
+         200 days): review it\n2 runbook(s): 0 error(s), 1 warning(s)\n"
+    );
+}

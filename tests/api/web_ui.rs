@@ -14,7 +14,12 @@ use crate::browser::Browser;
 use crate::helpers::{GENERIC_KEY, Setup, TestApp, spawn_app, spawn_app_with, t0, test_env};
 
 /// Adds a user with a password derived from the login; returns the password.
-async fn add_user(app: &TestApp, login: &str, role: Role, person: Option<&str>) -> String {
+pub(crate) async fn add_user(
+    app: &TestApp,
+    login: &str,
+    role: Role,
+    person: Option<&str>,
+) -> String {
     let password = format!("{login}-password-0123");
     let hash = accounts::hash_password(&password, [9; 16]).unwrap();
     store::add_user(&app.store, login, &hash, role, person, app.clock.now())
@@ -23,7 +28,7 @@ async fn add_user(app: &TestApp, login: &str, role: Role, person: Option<&str>) 
     password
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -53,9 +58,9 @@ fn csrf_of(page: &str) -> String {
 }
 
 /// A signed-in HTTP client's cookie header and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
     /// The full `Set-Cookie` of the session, flags included.
     set_cookie: String,
 }
@@ -80,7 +85,7 @@ async fn post_login(app: &TestApp, login: &str, password: &str) -> reqwest::Resp
         .unwrap()
 }
 
-async fn sign_in(app: &TestApp, login: &str, password: &str) -> Session {
+pub(crate) async fn sign_in(app: &TestApp, login: &str, password: &str) -> Session {
     let response = post_login(app, login, password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/ui");
@@ -102,7 +107,7 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> Session {
 }
 
 /// Posts a UI form as `session` (or with no cookie) with these fields.
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     cookie: Option<&str>,
@@ -120,13 +125,13 @@ async fn post_form(
 }
 
 /// `fields` plus the CSRF token.
-fn with<'a>(fields: &[(&'a str, &'a str)], csrf: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn with<'a>(fields: &[(&'a str, &'a str)], csrf: &'a str) -> Vec<(&'a str, &'a str)> {
     let mut all = fields.to_vec();
     all.push(("csrf", csrf));
     all
 }
 
-async fn get_page(app: &TestApp, path: &str, session: &Session) -> String {
+pub(crate) async fn get_page(app: &TestApp, path: &str, session: &Session) -> String {
     let response = no_redirects()
         .get(app.url(path))
         .header("cookie", &session.cookie)

@@ -5,17 +5,17 @@
 //! the body (`List-Unsubscribe=One-Click`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::str::FromStr as _;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{Extensions, Response, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{Extensions, HeaderMap, Response, StatusCode};
 use jiff::SignedDuration;
 
 use super::html;
 use crate::domain::escape;
 use crate::http::AppState;
+use crate::http::client_ip::client_ip;
 use crate::store::statuspage::subscribers::{self, TokenPurpose};
 use crate::web::statuspage::html as pages;
 
@@ -30,16 +30,18 @@ pub const ACCEPTED: &str = "Thanks. If that address can receive mail, a confirma
 pub async fn subscribe(
     State(state): State<AppState>,
     extensions: Extensions,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
     let snapshot = state.statuspage.current().snapshot.clone();
     let now = state.clock.now();
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string());
-    // TODO(#5): behind a reverse proxy every client shares its IP; read a trusted
-    // X-Forwarded-For once proxies are configurable. The limiter also keeps a window per
-    // address it has seen until restart; prune idle ones if that ever shows in memory.
+    let peer = client_ip(
+        &extensions,
+        &headers,
+        &state.config.settings.trusted_proxies,
+    );
+    // TODO(#5): the limiter keeps a window per address it has seen until restart; prune
+    // idle ones if that ever shows in memory.
     if state
         .limiter
         .admit(&format!("statuspage.subscribe:{peer}"), PER_IP, now)

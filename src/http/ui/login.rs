@@ -2,10 +2,8 @@
 //! per client address (5 failures in 15 minutes, then `429` with `Retry-After`), and
 //! signing out.
 
-use std::net::SocketAddr;
-
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -51,17 +49,14 @@ pub async fn submit(
     let password = session::field(&form, "password")
         .unwrap_or_default()
         .to_string();
-    let ip = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string());
+    let trusted = &state.config.settings.trusted_proxies;
+    let ip = crate::http::client_ip::client_ip(&extensions, &headers, trusted);
     let now = state.clock.now();
     let nonce = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     let again = |message: &str| {
         crate::web::ui::login(&session::login_csrf(&state, &nonce), login, Some(message))
     };
 
-    // TODO(#7): behind a reverse proxy every client shares the proxy's address; read a
-    // trusted X-Forwarded-For once proxies are configurable.
     let (by_login, by_ip) = store::recent_failures(&state.store, login, &ip, now).await?;
     let wait = [by_login, by_ip]
         .iter()

@@ -10,8 +10,15 @@
 //! CSRF token and role before it acts. Failures are [`UiError`], answered as HTML.
 
 mod actions;
+mod incident_actions;
 mod login;
 mod pages;
+mod postmortems;
+mod reports;
+mod runbooks;
+mod schedules;
+mod services;
+mod status;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,14 +39,69 @@ pub fn router() -> Router<AppState> {
         .route("/ui/incidents/new", get(pages::declare_form))
         .route("/ui/incidents/{number}", get(pages::incident))
         .route("/ui/incidents/{number}/status", post(actions::status))
-    // TODO(#7): the rest of the incident actions (severity, commander, notes, public
-    // updates, promoting an alert) as forms over engine::incidents.
-    // TODO(#7): /ui/schedules and /ui/schedules/{id}: month calendar from shifts() and
-    // override editing through store::overrides.
-    // TODO(#7): /ui/services: services and integrations with copy-ready intake URLs.
-    // TODO(#7): /ui/runbooks, /ui/postmortems/{id} (editor) and action items.
-    // TODO(#7): /ui/reports with server-side SVG charts.
-    // TODO(#7): /ui/status: status-page admin (publish, components, maintenances).
+        .route("/ui/schedules", get(schedules::list))
+        .route("/ui/schedules/{id}", get(schedules::month))
+        .route("/ui/schedules/{id}/overrides", post(schedules::add))
+        .route(
+            "/ui/schedules/{id}/overrides/{oid}/delete",
+            post(schedules::delete),
+        )
+        .route("/ui/services", get(services::list))
+        .route("/ui/incidents/{number}/comms", get(incident_actions::page))
+        .route(
+            "/ui/incidents/{number}/severity",
+            post(incident_actions::severity),
+        )
+        .route(
+            "/ui/incidents/{number}/commander",
+            post(incident_actions::commander),
+        )
+        .route(
+            "/ui/incidents/{number}/comms-lead",
+            post(incident_actions::comms_lead),
+        )
+        .route("/ui/incidents/{number}/note", post(incident_actions::note))
+        .route(
+            "/ui/incidents/{number}/update",
+            post(incident_actions::update),
+        )
+        .route(
+            "/ui/incidents/{number}/public",
+            post(incident_actions::public),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem",
+            get(postmortems::show).post(postmortems::save),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/items",
+            post(postmortems::add_item),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/items/{item}",
+            post(postmortems::edit_item),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/publish",
+            post(postmortems::publish),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/skip",
+            post(postmortems::skip),
+        )
+        .route("/ui/actions", get(postmortems::actions))
+        .route("/ui/runbooks", get(runbooks::list))
+        .route("/ui/runbooks/{slug}", get(runbooks::show))
+        .route("/ui/alerts/{id}/runbook/step", post(runbooks::tick))
+        .route("/ui/reports", get(reports::page))
+        .route("/ui/status", get(status::page))
+        .route("/ui/status/components/{key}", post(status::set_component))
+        .route("/ui/status/maintenances", post(status::schedule))
+        .route(
+            "/ui/status/maintenances/{id}/status",
+            post(status::move_maintenance),
+        )
+    // TODO(#7): promoting an alert to an incident from the alert page.
     // TODO(#7): /ui/admin: users and tokens, and a config reload button (validate, then
     // swap), sharing the SIGHUP path.
     // TODO(#7): optional OIDC login beside local passwords.

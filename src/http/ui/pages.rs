@@ -96,10 +96,9 @@ pub async fn alert(
     let id = parse_alert_id(&id).ok_or(AppError::NotFound)?;
     let alert = alerts::get(&state.store, id).await?;
     let timeline = alerts::timeline(&state.store, id).await?;
-    Ok(html(
-        StatusCode::OK,
-        ui::alert(&me(&user), &alert, &timeline),
-    ))
+    let page = ui::alert(&me(&user), &alert, &timeline);
+    let page = super::runbooks::with_alert_runbook(&state, &user, &alert, &timeline, page);
+    Ok(html(StatusCode::OK, page))
 }
 
 /// `GET /ui/incidents/new`: the declaration form.
@@ -123,5 +122,6 @@ pub async fn incident(
     let incident = incidents::get(&state.store, &reference).await?;
     let events = incidents::timeline(&state.store, &incident.id).await?;
     let page = ui::incident(&state.config, &me(&user), &incident, &events);
+    let page = super::runbooks::with_incident_runbooks(&state, &user, &incident, page).await?;
     Ok(html(StatusCode::OK, page))
 }

@@ -128,6 +128,34 @@ pub fn check_move(from: MaintenanceStatus, to: MaintenanceStatus) -> Result<bool
 /// A reminder that would be due at creation already is skipped: the
 /// creation notice says the same.
 pub async fn create(store: &Store, new: &NewMaintenance, now: Timestamp) -> Result<Maintenance> {
+    create_keyed(store, new, None, now).await
+}
+
+/// Schedules one occurrence of a recurring window (§4.6) unless the occurrence `key`
+/// already exists; `None` then. Idempotent: the key is unique in the store.
+pub async fn create_recurring(
+    store: &Store,
+    new: &NewMaintenance,
+    key: &str,
+    now: Timestamp,
+) -> Result<Option<Maintenance>> {
+    let known: Option<String> =
+        sqlx::query_scalar("SELECT id FROM statuspage_incidents WHERE recurring_key = ?")
+            .bind(key)
+            .fetch_optional(store.pool())
+            .await?;
+    if known.is_some() {
+        return Ok(None);
+    }
+    create_keyed(store, new, Some(key), now).await.map(Some)
+}
+
+async fn create_keyed(
+    store: &Store,
+    new: &NewMaintenance,
+    recurring_key: Option<&str>,
+    now: Timestamp,
+) -> Result<Maintenance> {
     let id = new_public_id();
     let remind_at = new
         .remind_before
@@ -137,8 +165,9 @@ pub async fn create(store: &Store, new: &NewMaintenance, now: Timestamp) -> Resu
     sqlx::query(
         "INSERT INTO statuspage_incidents (id, kind, name, status, impact, started_at, \
          created_at, updated_at, scheduled_for, scheduled_until, auto_start, auto_complete, \
-         remind_before_s, reminded_at, notify) \
-         VALUES (?, 'maintenance', ?, 'scheduled', 'maintenance', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         remind_before_s, reminded_at, notify, recurring_key) \
+         VALUES (?, 'maintenance', ?, 'scheduled', 'maintenance', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+         ?)",
     )
     .bind(&id)
     .bind(&new.name)
@@ -152,6 +181,7 @@ pub async fn create(store: &Store, new: &NewMaintenance, now: Timestamp) -> Resu
     .bind(new.remind_before.map(|d| d.as_secs()))
     .bind(reminded_at.map(to_ms))
     .bind(new.notify)
+    .bind(recurring_key)
     .execute(&mut *tx)
     .await?;
     for key in &new.components {

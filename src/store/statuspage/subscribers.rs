@@ -256,9 +256,35 @@ pub async fn purge(store: &Store, now: Timestamp) -> Result<u64> {
     Ok(gone)
 }
 
+/// Unsubscribe links in the newest this many mails to a subscriber always work.
+pub const UNSUBSCRIBE_KEPT_NEWEST: i64 = 10;
+/// Unsubscribe links younger than this always work.
+pub const UNSUBSCRIBE_KEPT_FOR: SignedDuration = SignedDuration::from_hours(90 * 24);
+
+/// Deletes at most `limit` unsubscribe tokens that are both older than
+/// [`UNSUBSCRIBE_KEPT_FOR`] and not among a subscriber's [`UNSUBSCRIBE_KEPT_NEWEST`]
+/// newest: every notice carries a fresh one, so rows grow with the mail sent. Returns how
+/// many went; the engine calls it each pass until nothing is left.
+pub async fn prune_tokens(store: &Store, now: Timestamp, limit: i64) -> Result<u64> {
+    let cutoff = now.saturating_sub(UNSUBSCRIBE_KEPT_FOR).unwrap_or(now);
+    let gone = sqlx::query(
+        "DELETE FROM statuspage_subscriber_tokens WHERE token_hash IN (\
+         SELECT token_hash FROM (SELECT token_hash, created_at, ROW_NUMBER() OVER (\
+         PARTITION BY subscriber_id ORDER BY created_at DESC, token_hash) AS newest \
+         FROM statuspage_subscriber_tokens WHERE purpose = ?) \
+         WHERE newest > ? AND created_at < ? LIMIT ?)",
+    )
+    .bind(TokenPurpose::Unsubscribe.as_str())
+    .bind(UNSUBSCRIBE_KEPT_NEWEST)
+    .bind(to_ms(cutoff))
+    .bind(limit)
+    .execute(store.pool())
+    .await?
+    .rows_affected();
+    Ok(gone)
+}
+
 /// Makes a token for `subscriber_id`, storing only its hash; the caller mails it.
-// TODO(#5): every notice carries a fresh unsubscribe token, so a subscriber's rows grow
-// with the mail sent; prune old ones once we settle how long a link must keep working.
 pub async fn issue_token(
     store: &Store,
     subscriber_id: &str,
@@ -496,6 +522,73 @@ mod tests {
             .fetch_optional(store.pool())
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn old_unsubscribe_tokens_go_except_the_newest_ten_and_bounded() {
+        let (_dir, store) = store().await;
+        let day0 = t("2025-01-01T00:00:00Z");
+        assert!(subscribe(&store, "a@example.com", &[], day0).await.unwrap());
+        assert!(subscribe(&store, "b@example.com", &[], day0).await.unwrap());
+        let a = subscriber_id(&store, "a@example.com").await.unwrap();
+        let b = subscriber_id(&store, "b@example.com").await.unwrap();
+        let mut tokens_a = Vec::new();
+        for hour in 0..14 {
+            let at = day0
+                .saturating_add(SignedDuration::from_hours(hour))
+                .unwrap();
+            let token = issue_token(&store, &a, TokenPurpose::Unsubscribe, None, at).await;
+            tokens_a.push(token.unwrap());
+        }
+        let old_b = issue_token(&store, &b, TokenPurpose::Unsubscribe, None, day0).await;
+        let confirm_a = issue_token(&store, &a, TokenPurpose::Confirm, None, day0).await;
+        let count = |purpose: &'static str| {
+            let store = store.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE purpose = ?",
+                )
+                .bind(purpose)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+                n
+            }
+        };
+
+        // Exactly 90 days after the oldest token: none is older than that yet.
+        let young = t("2025-04-01T00:00:00Z");
+        assert_eq!(prune_tokens(&store, young, 100).await.unwrap(), 0);
+        let late = t("2025-06-01T00:00:00Z");
+        assert_eq!(prune_tokens(&store, late, 3).await.unwrap(), 3, "bounded");
+        assert_eq!(prune_tokens(&store, late, 100).await.unwrap(), 1);
+        assert_eq!(prune_tokens(&store, late, 100).await.unwrap(), 0);
+
+        assert_eq!(
+            count("unsubscribe").await,
+            11,
+            "a's newest ten and b's only one"
+        );
+        assert_eq!(count("confirm").await, 1, "other purposes are left alone");
+        let kept = |token: &String| {
+            let store = store.clone();
+            let hash = token_hash(token);
+            async move {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE token_hash = ?",
+                )
+                .bind(hash)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+                n == 1
+            }
+        };
+        for (i, token) in tokens_a.iter().enumerate() {
+            assert_eq!(kept(token).await, i >= 4, "token {i}");
+        }
+        assert!(kept(&old_b.unwrap()).await);
+        assert!(kept(&confirm_a.unwrap()).await);
     }
 
     #[tokio::test]

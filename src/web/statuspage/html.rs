@@ -184,14 +184,25 @@ pub fn history(snapshot: &Snapshot) -> String {
 
 /// `/subscribe`: a form POSTing `email` to `/subscribe`, with an optional message (the
 /// answer to a previous POST) shown above it.
+///
+/// One checkbox per component (groups are not offered: notices name components): ticking
+/// none means every notice (§4.8).
 pub fn subscribe_form(snapshot: &Snapshot, message: Option<&str>) -> String {
-    // TODO(#5): component checkboxes for subscriber filters (§4.8) once the POST handler
-    // accepts a repeated `components` field.
+    let choices = snapshot
+        .components
+        .iter()
+        .filter(|c| c.children.is_none())
+        .map(|c| Choice {
+            id: &c.id,
+            name: &c.name,
+        })
+        .collect();
     render(
         "subscribe.html",
         SubscribePage {
             page_name: &snapshot.name,
             message,
+            choices,
         },
     )
 }
@@ -228,6 +239,14 @@ struct HistoryPage<'a> {
 struct SubscribePage<'a> {
     page_name: &'a str,
     message: Option<&'a str>,
+    choices: Vec<Choice<'a>>,
+}
+
+/// A component checkbox on the subscribe form.
+#[derive(Serialize)]
+struct Choice<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 /// An instant for `<time datetime="UTC">` plus its page-zone date and clock.

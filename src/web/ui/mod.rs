@@ -7,6 +7,11 @@
 //! token. Like the status page, these functions take plain values and return text; the
 //! handlers in `http::ui` fetch the data and check who may see and do what.
 
+pub mod comms;
+pub mod learning;
+
+pub mod schedules;
+
 use std::sync::LazyLock;
 
 use jiff::Timestamp;
@@ -41,6 +46,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("incident.html", include_str!("templates/incident.html")),
         ("error.html", include_str!("templates/error.html")),
         ("declare.html", include_str!("templates/declare.html")),
+        ("schedules.html", include_str!("templates/schedules.html")),
+        ("schedule.html", include_str!("templates/schedule.html")),
+        ("services.html", include_str!("templates/services.html")),
     ];
     for (name, source) in sources {
         env.add_template(name, source)
