@@ -401,7 +401,7 @@ async fn send(
     if let (Mode::App { api, .. }, Op::CreateChannel | Op::Invite | Op::Archive) = (mode, item.op) {
         return own_channel(engine, api, item.op, &incident, now).await;
     }
-    let extra = extra(engine, mode, &incident);
+    let extra = extra(engine, mode, &incident).await;
     match (mode, item.op) {
         (Mode::App { api, channel }, Op::Announce) => {
             let known = slack::announcement(store, &incident.id, channel)
@@ -616,7 +616,10 @@ fn who(engine: &Engine, person_id: &str) -> Who {
 }
 
 /// What the announcement shows besides the incident row.
-fn extra(engine: &Engine, mode: &Mode<'_>, incident: &Incident) -> Extra {
+/// Most runbook links an announcement lists.
+const RUNBOOK_LINKS: usize = 5;
+
+async fn extra(engine: &Engine, mode: &Mode<'_>, incident: &Incident) -> Extra {
     let config = &engine.config;
     let base = config.settings.public_url();
     let incident_url = format!(
@@ -636,15 +639,35 @@ fn extra(engine: &Engine, mode: &Mode<'_>, incident: &Incident) -> Extra {
         .iter()
         .filter_map(|id| config.services.get(id).map(|s| (id.as_str(), s)))
         .collect();
-    let runbooks = services
-        .values()
-        .filter_map(|s| {
-            s.runbook_url.as_ref().map(|url| Link {
-                label: s.name.clone(),
+    // The attached alerts' runbooks first (their own link, else the covering runbook's
+    // page in the web UI), then the services' own.
+    let mut runbooks: Vec<Link> = Vec::new();
+    for id in &incident.alerts {
+        let Ok(alert) = crate::store::alerts::get(&engine.store, *id).await else {
+            continue;
+        };
+        let link = match (&alert.runbook_url, super::outbox::covering(config, &alert)) {
+            (Some(url), _) => Some(Link {
+                label: alert.summary.clone(),
                 url: url.clone(),
-            })
+            }),
+            (None, Some(runbook)) => Some(Link {
+                label: runbook.title.clone(),
+                url: format!("{base}/ui/runbooks/{}", runbook.slug),
+            }),
+            (None, None) => None,
+        };
+        runbooks.extend(link);
+    }
+    runbooks.extend(services.values().filter_map(|s| {
+        s.runbook_url.as_ref().map(|url| Link {
+            label: s.name.clone(),
+            url: url.clone(),
         })
-        .collect();
+    }));
+    let mut seen = BTreeSet::new();
+    runbooks.retain(|link| seen.insert(link.url.clone()));
+    runbooks.truncate(RUNBOOK_LINKS);
     let buttons = match mode {
         Mode::App { .. } => Buttons::Interactive,
         // TODO(#5): signed ack/resolve links for incidents need an incident target in

@@ -218,7 +218,7 @@ async fn lint_reports_alerts_fired_twice_without_a_runbook_and_unused_runbooks()
 }
 
 /// The walkthrough's runbook, covering `DiskFull` on any service.
-const DISK_FULL: &str = "+++
+pub(crate) const DISK_FULL: &str = "+++
 alerts = [\"DiskFull\"]
 last_updated = 2025-05-01
 +++

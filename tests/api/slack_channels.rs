@@ -6,8 +6,11 @@
 use jiff::SignedDuration;
 use serde_json::json;
 
+use dutybell::domain::accounts::Role;
+
 use crate::helpers::{Setup, TestApp, spawn_app_with};
 use crate::slack_app::{SlackFake, command, command_in, incident};
+use crate::web_ui::{add_user, post_form, sign_in, with};
 
 /// Sam and Kim are linked to Slack; Kim also takes notices by app DM.
 const PEOPLE: &str = r#"
@@ -112,30 +115,34 @@ async fn an_incident_gets_its_own_channel_joined_by_new_commanders_and_archived_
     assert_eq!(archived.len(), 1);
     assert_eq!(archived[0].body["channel"], own.as_str());
 
-    // CM-10: the closed incident's commander changes (the web UI and the API share this
-    // path); Slack would answer `is_archived` for the old channel.
+    // CM-10: the closed incident's commander is changed in the web UI, by Kim signed in;
+    // Slack would answer `is_archived` for the old channel.
     let calls_before = fake.calls().len();
-    let changed = app
-        .api_post(
-            "/api/v1/incidents/1/commander",
-            json!({"person": "sam", "by": "kim"}),
-        )
-        .await;
-    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+    let password = add_user(&app, "kim", Role::Responder, Some("kim")).await;
+    let session = sign_in(&app, "kim", &password).await;
+    let changed = post_form(
+        &app,
+        "/ui/incidents/1/commander",
+        Some(&session.cookie),
+        &with(&[("person", "sam")], &session.csrf),
+        &[],
+    )
+    .await;
+    assert_eq!(changed.status(), 303, "{}", changed.text().await.unwrap());
     pass(&app).await;
     pass(&app).await;
 
-    let kinds: Vec<String> = app.api_get("/api/v1/incidents/1").await["timeline"]
+    let timeline = app.api_get("/api/v1/incidents/1").await["timeline"].clone();
+    let handovers: Vec<&serde_json::Value> = timeline
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .filter(|e| e["kind"] == "commander.changed")
         .collect();
-    assert_eq!(
-        kinds.iter().filter(|k| *k == "commander.changed").count(),
-        2,
-        "{kinds:?}"
-    );
+    assert_eq!(handovers.len(), 2, "{timeline}");
+    assert_eq!(handovers[1]["data"], json!({"from": "kim", "to": "sam"}));
+    assert_eq!(handovers[1]["actor"], "kim");
+    assert_eq!(handovers[1]["source"], "web");
     let after = &fake.calls()[calls_before..];
     assert!(
         after.iter().all(|c| c.body["channel"] != own.as_str()),
@@ -194,4 +201,44 @@ async fn a_taken_name_gets_a_number_and_a_failed_creation_leaves_the_incident_de
         "{}",
         dm.body
     );
+}
+
+#[tokio::test]
+async fn the_announcement_links_the_runbook_covering_an_attached_alert() {
+    let (app, fake) = app_with_channels().await;
+    let clock = app.clock.clone();
+    let app = app
+        .restart(clock, |dir| {
+            std::fs::create_dir_all(dir.join("runbooks")).unwrap();
+            std::fs::write(
+                dir.join("runbooks/disk-full.md"),
+                crate::runbooks::DISK_FULL,
+            )
+            .unwrap();
+        })
+        .await;
+    let alert = app
+        .open_alert(&crate::helpers::am_body(
+            "DiskFull",
+            &[("firing", &app.clock.now().to_string())],
+        ))
+        .await;
+    let declared = app
+        .api_post(
+            "/api/v1/incidents",
+            json!({"title": "Disk full on db-1", "severity": "P2", "by": "sam",
+                   "from_alert": format!("A-{alert}"), "page": false}),
+        )
+        .await;
+    assert_eq!(declared.status(), 200, "{}", declared.text().await.unwrap());
+    pass(&app).await;
+
+    let announcement = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|c| c.body["channel"] == "C0INC")
+        .expect("announced");
+    let blocks = announcement.body["blocks"].to_string();
+    let link = format!("<http://{}/ui/runbooks/disk-full|Disk full>", app.addr);
+    assert!(blocks.contains(&link), "{blocks}");
 }
