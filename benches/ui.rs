@@ -133,7 +133,10 @@ async fn one_alert(bench: &Bench, service: &str, n: usize, open: bool) -> anyhow
                       "dedup_key": format!("{service}-{n}"), "severity": "critical",
                       "labels": {"alertname": format!("HighErrorRate{}", n % 5)}});
     let answer = bench.post(&path, body).await?;
-    let id = answer["alert_id"].as_i64().context("alert_id")?;
+    // Generic JSON is an event format: one result per event, each naming its alert.
+    let id = answer["results"][0]["alert_id"]
+        .as_i64()
+        .with_context(|| format!("no alert id in {answer}"))?;
     bench.pass().await?;
     if open {
         return Ok(id);

@@ -242,6 +242,25 @@ impl Element<'_> {
             .await;
     }
 
+    /// Clicks a button that submits a form, then waits (up to 10 s) until the page it was
+    /// on is gone, so that a following `find` sees the next page even when the form leads
+    /// back to the same URL.
+    pub async fn submit(&self) {
+        self.click().await;
+        let url = format!("{}/element/{}/name", self.browser.session, self.id);
+        for _ in 0..100 {
+            let gone = match self.browser.http.get(&url).send().await {
+                Ok(response) => !response.status().is_success(),
+                Err(_) => false,
+            };
+            if gone {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page did not change after submitting");
+    }
+
     /// Its attribute `name`, if set.
     pub async fn attribute(&self, name: &str) -> Option<String> {
         let path = format!("/element/{}/attribute/{name}", self.id);

@@ -192,7 +192,7 @@ async fn browser_logs_in_sees_who_is_on_call_acks_an_alert_and_runs_an_incident(
     // The right one lands on the dashboard: at t0 (Thu 05:00 Madrid) the business
     // schedule's night shift is the lead's, until 09:00, when ben's primary week takes over.
     browser.find("#password").await.send_keys(&password).await;
-    browser.find("#submit").await.click().await;
+    browser.find("#submit").await.submit().await;
     browser.wait_for_url(&app.url("/ui")).await;
     let now = browser.find("#oncall-business .now").await.text().await;
     assert_eq!(now, "lead name until Thu 12 Jun 09:00 CEST");
@@ -202,7 +202,7 @@ async fn browser_logs_in_sees_who_is_on_call_acks_an_alert_and_runs_an_incident(
     assert_eq!(me, "ana (responder)");
 
     // Ack by clicking: the alert page shows it, and the API agrees.
-    browser.find(&format!("#ack-{alert}")).await.click().await;
+    browser.find(&format!("#ack-{alert}")).await.submit().await;
     browser
         .wait_for_url(&app.url(&format!("/ui/alerts/{alert}")))
         .await;
@@ -237,7 +237,7 @@ async fn browser_logs_in_sees_who_is_on_call_acks_an_alert_and_runs_an_incident(
         .await
         .click()
         .await;
-    browser.find("#declare").await.click().await;
+    browser.find("#declare").await.submit().await;
     let incident = 1;
     let page = app.url(&format!("/ui/incidents/{incident}"));
     browser.wait_for_url(&page).await;
@@ -256,7 +256,7 @@ async fn browser_logs_in_sees_who_is_on_call_acks_an_alert_and_runs_an_incident(
         .await
         .send_keys("rolled back")
         .await;
-    browser.find("#set-status").await.click().await;
+    browser.find("#set-status").await.submit().await;
     browser.wait_for_url(&page).await;
     assert_eq!(browser.find("#status").await.text().await, "resolved");
     let shown = app.api_get(&format!("/api/v1/incidents/{incident}")).await;

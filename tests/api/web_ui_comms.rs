@@ -38,7 +38,7 @@ async fn browser_login(browser: &Browser, app: &TestApp, login: &str, password: 
     browser.goto(&app.url("/login")).await;
     browser.find("#login").await.send_keys(login).await;
     browser.find("#password").await.send_keys(password).await;
-    browser.find("#submit").await.click().await;
+    browser.find("#submit").await.submit().await;
     browser.wait_for_url(&app.url("/ui")).await;
 }
 
@@ -92,7 +92,7 @@ async fn browser_publishes_a_status_update_and_posts_another() {
         .send_keys("Some API calls fail; we found the cause.")
         .await;
     pick(&browser, "component-api", "partial_outage").await;
-    browser.find("#post-public").await.click().await;
+    browser.find("#post-public").await.submit().await;
     browser.wait_for_url(&actions).await;
     let shown = browser.find("#public").await.text().await;
     assert!(shown.starts_with("published as "), "{shown}");
@@ -125,7 +125,7 @@ async fn browser_publishes_a_status_update_and_posts_another() {
         .send_keys("A fix is out; we are watching.")
         .await;
     pick(&browser, "component-api", "operational").await;
-    browser.find("#post-public").await.click().await;
+    browser.find("#post-public").await.submit().await;
     browser.wait_for_url(&actions).await;
 
     let summary = public_json(&app, "/api/v2/summary.json").await;

@@ -161,7 +161,7 @@ async fn browser_edits_a_postmortem_is_refused_then_publishes_it() {
     browser.goto(&app.url("/login")).await;
     browser.find("#login").await.send_keys("ana").await;
     browser.find("#password").await.send_keys(&password).await;
-    browser.find("#submit").await.click().await;
+    browser.find("#submit").await.submit().await;
     browser.wait_for_url(&app.url("/ui")).await;
 
     let editor = app.url(&format!("/ui/incidents/{number}/postmortem"));
@@ -173,7 +173,7 @@ async fn browser_edits_a_postmortem_is_refused_then_publishes_it() {
         "A config push skipped validation.",
     )
     .await;
-    browser.find("#save").await.click().await;
+    browser.find("#save").await.submit().await;
     browser.wait_for_url(&editor).await;
 
     browser
@@ -187,7 +187,7 @@ async fn browser_edits_a_postmortem_is_refused_then_publishes_it() {
         .await
         .send_keys("2025-06-20")
         .await;
-    browser.find("#add-item").await.click().await;
+    browser.find("#add-item").await.submit().await;
     browser.wait_for_url(&editor).await;
     assert_eq!(
         browser.find("#item-1 .title").await.text().await,
@@ -199,7 +199,7 @@ async fn browser_edits_a_postmortem_is_refused_then_publishes_it() {
     );
 
     // Summary and impact still say TBD: publishing is refused, listing them.
-    browser.find("#publish").await.click().await;
+    browser.find("#publish").await.submit().await;
     browser.wait_for_url(&format!("{editor}/publish")).await;
     let refusals = browser.find("#refusals h2").await.text().await;
     assert_eq!(refusals, "Not published yet");
@@ -220,9 +220,9 @@ async fn browser_edits_a_postmortem_is_refused_then_publishes_it() {
     browser.goto(&editor).await;
     retype(&browser, "#section-summary", "A config push broke the API.").await;
     retype(&browser, "#section-impact", "40% of API requests failed.").await;
-    browser.find("#save").await.click().await;
+    browser.find("#save").await.submit().await;
     browser.wait_for_url(&editor).await;
-    browser.find("#publish").await.click().await;
+    browser.find("#publish").await.submit().await;
     browser.wait_for_url(&editor).await;
     assert_eq!(browser.find("#pm-status").await.text().await, "published");
 

@@ -49,16 +49,16 @@ async fn browser_adds_an_override_sees_the_calendar_change_and_deletes_it() {
     browser.goto(&app.url("/login")).await;
     browser.find("#login").await.send_keys("ana").await;
     browser.find("#password").await.send_keys(&password).await;
-    browser.find("#submit").await.click().await;
+    browser.find("#submit").await.submit().await;
     browser.wait_for_url(&app.url("/ui")).await;
 
     // From the nav to the business schedule: this month (June 2025 in Madrid at t0).
     // Friday the 13th: the lead's nights around ben's primary week.
-    browser.find("#nav-schedules").await.click().await;
+    browser.find("#nav-schedules").await.submit().await;
     browser.wait_for_url(&app.url("/ui/schedules")).await;
     let now = browser.find("#schedule-business .now").await.text().await;
     assert_eq!(now, "lead name");
-    browser.find("#schedule-business a").await.click().await;
+    browser.find("#schedule-business a").await.submit().await;
     browser
         .wait_for_url(&app.url("/ui/schedules/business"))
         .await;
@@ -89,7 +89,7 @@ async fn browser_adds_an_override_sees_the_calendar_change_and_deletes_it() {
         .await
         .send_keys("2025-06-13T18:00")
         .await;
-    browser.find("#add-override-submit").await.click().await;
+    browser.find("#add-override-submit").await.submit().await;
     let month = app.url("/ui/schedules/business?month=2025-06");
     browser.wait_for_url(&month).await;
     assert_eq!(
@@ -117,7 +117,7 @@ async fn browser_adds_an_override_sees_the_calendar_change_and_deletes_it() {
     browser
         .find(&format!("#delete-override-{id}"))
         .await
-        .click()
+        .submit()
         .await;
     browser.wait_for_url(&month).await;
     assert_eq!(browser.find(friday).await.text().await, before);
