@@ -1,5 +1,7 @@
 //! Wiring: [`App::build`] opens the store, runs migrations, binds the listener (port 0 in
-//! tests) and returns before serving, so callers can read the real address first.
+//! tests) and returns before serving, so callers can read the real address first. The
+//! config is shared as a swappable handle (`config::Shared`) that the HTTP state and the
+//! engine read from; `engine::reload` swaps it (issue #7).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Overrides, Source};
 use crate::engine::Engine;
+use crate::engine::reload::{self, Live, Reloader, SharedNotifiers};
 use crate::http::{self, AppState};
 use crate::notify::Notifiers;
 use crate::store::Store;
@@ -45,7 +48,29 @@ pub struct App {
 }
 
 impl App {
+    /// Builds over `config`; a reload reads `config.dir` again with the process
+    /// environment and the listen address, data dir, database and public URL of `config`.
     pub async fn build(config: Config, options: Options) -> anyhow::Result<App> {
+        let source = Source {
+            dir: config.dir.clone(),
+            overrides: Overrides {
+                listen: Some(config.settings.listen),
+                public_url: config.settings.public_url.clone(),
+                data_dir: Some(config.settings.data_dir.clone()),
+                database_url: Some(config.settings.database_url.clone()),
+            },
+            env: std::env::vars().collect(),
+        };
+        App::build_from(config, source, options).await
+    }
+
+    /// Builds over `config`, loaded from `source`, which a reload reads again (issue #7).
+    pub async fn build_from(
+        config: Config,
+        source: Source,
+        options: Options,
+    ) -> anyhow::Result<App> {
+        let listen = config.settings.listen;
         let store = Store::connect(&config.settings.database_url).await?;
         store.migrate().await.context("migrating the database")?;
 
@@ -72,6 +97,10 @@ impl App {
         crate::engine::anchors::sync(&store, &mut config, options.clock.now())
             .await
             .context("syncing rotation anchors")?;
+        // Accounts named by a person's `login` act as that person (issue #7).
+        crate::engine::accounts::sync_people_accounts(&store, &config)
+            .await
+            .context("mapping accounts to people")?;
         let config = Arc::new(config);
         let wake = Arc::new(Notify::new());
         let notifiers = Notifiers::new(&config.settings)?;
@@ -80,24 +109,39 @@ impl App {
                 .await
                 .context("rendering the status page")?,
         );
+        let live = Live {
+            config: crate::config::Shared::new(config.clone()),
+            notifiers: SharedNotifiers::new(notifiers.clone()),
+        };
+        let reloader = Arc::new(Reloader::new(reload::Parts {
+            source,
+            listen,
+            live: live.clone(),
+            store: store.clone(),
+            statuspage: statuspage.clone(),
+            clock: options.clock.clone(),
+            wake: wake.clone(),
+        }));
         let engine = Engine {
             store: store.clone(),
             config: config.clone(),
             notifiers: notifiers.clone(),
+            live: live.clone(),
             clock: options.clock.clone(),
             wake: wake.clone(),
             statuspage: statuspage.clone(),
         };
         let state = AppState {
             store,
-            config,
+            config: live.config,
             clock: options.clock,
             wake,
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
             slack_seen: Arc::default(),
-            notifiers,
+            notifiers: live.notifiers,
             statuspage,
+            reloader,
         };
         Ok(App {
             listener,

@@ -4,6 +4,7 @@
 
 mod actions;
 mod alerts;
+mod backup;
 mod check;
 mod contact;
 mod healthcheck;
@@ -27,7 +28,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::clock::Clock;
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Overrides, Source};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -170,6 +171,10 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Exit 0 when a running server's /health answers 200 (for container health checks).
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// Copy the live SQLite database to FILE while the server runs (checked, with counts).
+    Backup(backup::BackupArgs),
+    /// Replace the database with a backup FILE; refused while a server has it open.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,7 +249,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = load_config(&cli.global)?;
     match cli.command {
-        Command::Serve => serve::run(config, clock).await,
+        Command::Serve => serve::run(config, source(&cli.global), clock).await,
         Command::Check(_) | Command::Plan(_) | Command::Healthcheck(_) => {
             unreachable!("handled before loading config")
         }
@@ -286,6 +291,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Actions { command } => actions::run(&config, &clock, command).await,
         Command::Ack { alert, by } => alerts::act(&config, &clock, &alert, by, true).await,
         Command::Resolve { alert, by } => alerts::act(&config, &clock, &alert, by, false).await,
+        Command::Backup(args) => backup::backup(&config, &args).await,
+        Command::Restore(args) => backup::restore(&config, &args).await,
     }
 }
 
@@ -314,13 +321,22 @@ fn who(config: &Config, id: &str) -> String {
 }
 
 fn load_config(global: &Global) -> anyhow::Result<Config> {
-    let overrides = Overrides {
-        listen: global.listen,
-        public_url: global.public_url.clone(),
-        data_dir: global.data_dir.clone(),
-        database_url: global.database_url.clone(),
-    };
-    let env = std::env::vars().collect();
-    Config::load(&global.config, &overrides, &env)
+    let source = source(global);
+    Config::load(&source.dir, &source.overrides, &source.env)
         .with_context(|| format!("loading config from {}", global.config.display()))
+}
+
+/// Where the config comes from: the directory, the flags and the environment, which
+/// `serve` keeps for reloads (issue #7).
+fn source(global: &Global) -> Source {
+    Source {
+        dir: global.config.clone(),
+        overrides: Overrides {
+            listen: global.listen,
+            public_url: global.public_url.clone(),
+            data_dir: global.data_dir.clone(),
+            database_url: global.database_url.clone(),
+        },
+        env: std::env::vars().collect(),
+    }
 }

@@ -1,14 +1,20 @@
-//! `dutybell serve`.
+//! `dutybell serve`: builds the app and serves until Ctrl-C or SIGTERM. SIGHUP reloads the
+//! config directory (issue #7) through the same path as `POST /api/v1/admin/reload`: the
+//! new config is checked first, and on any problem the running one keeps serving.
+
+use std::sync::Arc;
 
 use crate::app::{App, Options, shutdown_signal};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Source};
+use crate::engine::reload::{Reloader, Trigger};
 
-pub async fn run(config: Config, clock: Clock) -> anyhow::Result<()> {
+pub async fn run(config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
     let config_dir = config.dir.clone();
     let database = config.settings.database_url.clone();
-    let app = App::build(
+    let app = App::build_from(
         config,
+        source,
         Options {
             clock,
             engine: true,
@@ -21,21 +27,30 @@ pub async fn run(config: Config, clock: Clock) -> anyhow::Result<()> {
         database = %database,
         "dutybell serving"
     );
-    ignore_hangup();
+    reload_on_hangup(app.state().reloader.clone());
     app.run_until_stopped(shutdown_signal()).await
 }
 
-/// SIGHUP would otherwise end the process without draining. Config is read at start only.
-fn ignore_hangup() {
+/// Reloads the config on each SIGHUP (which would otherwise end the process without
+/// draining). The outcome is logged by the reloader: `config reloaded` with counts, or
+/// the problems.
+/// The handler is installed before this returns, so a SIGHUP sent once the server answers
+/// is never the default (fatal) one.
+fn reload_on_hangup(reloader: Arc<Reloader>) {
     #[cfg(unix)]
-    tokio::spawn(async {
+    {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload through the admin API instead");
             return;
         };
-        while hangups.recv().await.is_some() {
-            // TODO(#7): reload and validate the config on SIGHUP instead of ignoring it.
-            tracing::warn!("SIGHUP ignored: config is read at start; restart to apply changes");
-        }
-    });
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the config");
+                let _ = reloader.reload(Trigger::Signal).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
 }

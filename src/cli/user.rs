@@ -1,5 +1,7 @@
-//! `dutybell user add|list|token`: web UI accounts and API tokens (issue #7) on the local
-//! database, so the first admin can be made before the server ever runs.
+//! `dutybell user add|list|disable|enable|passwd|role|map|token`: web UI accounts and API
+//! tokens (issue #7) on the local database, so the first admin can be made before the
+//! server ever runs, and a locked-out admin can be let back in. The admin page
+//! (`http::ui::admin_users`) does the same through the same store functions.
 //!
 //! Secrets are printed once and never stored: passwords as argon2id hashes, tokens as
 //! SHA-256 digests (`domain::accounts`).
@@ -8,7 +10,6 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use clap::Subcommand;
 use rand::RngCore as _;
 
@@ -17,8 +18,6 @@ use crate::config::Config;
 use crate::domain::accounts::{self, Role};
 use crate::store::{StoreError, accounts as store};
 
-// TODO(#7): `user disable|enable|passwd|role`, and accounts created from the people in
-// team.toml on config reload (the `person` mapping is set by hand until then).
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user. Without --password-stdin or --password-file a password is generated
@@ -39,8 +38,40 @@ pub enum UserCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
-    /// List users.
+    /// List users, disabled ones too.
     List,
+    /// Disable a user: they cannot log in, and their sessions and API tokens stop at once.
+    Disable { login: String },
+    /// Enable a disabled user again (their tokens work again; sessions were ended).
+    Enable { login: String },
+    /// Set a user's password and end their sessions. Without --password-stdin or
+    /// --password-file a password is generated and printed once.
+    Passwd {
+        login: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, conflicts_with = "password_file")]
+        password_stdin: bool,
+        /// Read the password from this file (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Change a user's role; their tokens above it come down to it.
+    Role {
+        login: String,
+        /// admin, responder or viewer.
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Set the person in team.toml a user acts as, or clear it with --clear.
+    Map {
+        login: String,
+        /// A person id from team.toml.
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        person: Option<String>,
+        /// Map the user to nobody.
+        #[arg(long)]
+        clear: bool,
+    },
     /// API tokens for scripts and the CLI.
     Token {
         #[command(subcommand)]
@@ -87,29 +118,11 @@ pub async fn run(config: &Config, clock: &Clock, command: UserCommand) -> anyhow
             password_file,
         } => {
             accounts::check_login(&login).map_err(anyhow::Error::msg)?;
-            if let Some(person) = &person
-                && config.person(person).is_none()
-            {
-                anyhow::bail!("--person: no person {person:?} in team.toml");
+            if let Some(person) = &person {
+                known_person(config, person).context("--person")?;
             }
-            let (password, generated) = match (password_stdin, password_file) {
-                (true, _) => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading the password from standard input")?;
-                    (first_line(&text), false)
-                }
-                (false, Some(path)) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    (first_line(&text), false)
-                }
-                (false, None) => (generate_password(), true),
-            };
-            let mut salt = [0u8; 16];
-            rand::rng().fill_bytes(&mut salt);
-            let hash = accounts::hash_password(&password, salt)?;
+            let (password, generated) = password(password_stdin, password_file)?;
+            let hash = hash(&password)?;
             let user = store::add_user(db, &login, &hash, role, person.as_deref(), now)
                 .await
                 .with_context(|| format!("adding user {login:?}"))?;
@@ -120,13 +133,81 @@ pub async fn run(config: &Config, clock: &Clock, command: UserCommand) -> anyhow
             }
         }
         UserCommand::List => {
-            println!("{:<20} {:<10} {:<12} CREATED", "LOGIN", "ROLE", "PERSON");
-            for user in store::list_users(db).await? {
+            println!(
+                "{:<20} {:<10} {:<12} {:<9} CREATED",
+                "LOGIN", "ROLE", "PERSON", "STATE"
+            );
+            for account in store::list_accounts(db).await? {
+                let user = &account.user;
                 let person = user.person_id.as_deref().unwrap_or("-");
+                let state = if account.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
                 println!(
-                    "{:<20} {:<10} {:<12} {}",
+                    "{:<20} {:<10} {:<12} {state:<9} {}",
                     user.login, user.role, person, user.created_at
                 );
+            }
+        }
+        UserCommand::Disable { login } => {
+            store::set_disabled(db, &login, Some(now))
+                .await
+                .map_err(|err| explain(err, &login))?;
+            tracing::info!(user.login = %login, "user disabled");
+            println!("Disabled {login}: their sessions ended and their tokens are refused.");
+        }
+        UserCommand::Enable { login } => {
+            store::set_disabled(db, &login, None)
+                .await
+                .map_err(|err| explain(err, &login))?;
+            tracing::info!(user.login = %login, "user enabled");
+            println!("Enabled {login}.");
+        }
+        UserCommand::Passwd {
+            login,
+            password_stdin,
+            password_file,
+        } => {
+            // Fail on an unknown login before asking for or hashing a password.
+            if store::account(db, &login).await?.is_none() {
+                return Err(explain(StoreError::NotFound, &login));
+            }
+            let (password, generated) = password(password_stdin, password_file)?;
+            let hash = hash(&password)?;
+            store::set_password(db, &login, &hash)
+                .await
+                .map_err(|err| explain(err, &login))?;
+            tracing::info!(user.login = %login, "password changed");
+            println!("Changed {login}'s password; their sessions ended.");
+            if generated {
+                println!("Password (shown once): {password}");
+            }
+        }
+        UserCommand::Role { login, role } => {
+            store::set_role(db, &login, role)
+                .await
+                .map_err(|err| explain(err, &login))?;
+            tracing::info!(user.login = %login, user.role = %role, "role changed");
+            println!("{login} is now a {role}.");
+        }
+        UserCommand::Map {
+            login,
+            person,
+            clear: _,
+        } => {
+            if let Some(person) = &person {
+                known_person(config, person)?;
+            }
+            store::set_person(db, &login, person.as_deref())
+                .await
+                .map_err(|err| explain(err, &login))?;
+            tracing::info!(user.login = %login, person.id = person.as_deref().unwrap_or(""),
+                "user mapped");
+            match person {
+                Some(person) => println!("{login} now acts as {person}."),
+                None => println!("{login} is mapped to nobody now."),
             }
         }
         UserCommand::Token { command } => token(db, command, now).await?,
@@ -185,14 +266,61 @@ async fn token(
     Ok(())
 }
 
+/// `NotFound` said as "no user", other store errors as they are.
+fn explain(err: StoreError, login: &str) -> anyhow::Error {
+    match err {
+        StoreError::NotFound => anyhow::anyhow!("no user {login:?} (see `dutybell user list`)"),
+        StoreError::Conflict(message) => anyhow::Error::msg(message),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Refuses a person id team.toml does not have, naming the ones it has.
+fn known_person(config: &Config, person: &str) -> anyhow::Result<()> {
+    if config.person(person).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = config.people.keys().map(String::as_str).collect();
+    anyhow::bail!(
+        "no person {person:?} in team.toml; known ids: {}",
+        known.join(", ")
+    )
+}
+
+/// The password from standard input or a file, else a generated one (`true`).
+fn password(stdin: bool, file: Option<PathBuf>) -> anyhow::Result<(String, bool)> {
+    Ok(match (stdin, file) {
+        (true, _) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from standard input")?;
+            (first_line(&text), false)
+        }
+        (false, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            (first_line(&text), false)
+        }
+        (false, None) => (generate_password(), true),
+    })
+}
+
+/// The argon2id hash of `password` under a fresh random salt.
+fn hash(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    Ok(accounts::hash_password(password, salt)?)
+}
+
 /// The first line of `text` without its line ending.
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
-/// 24 URL-safe characters from 18 random bytes (144 bits).
+/// A generated password (`domain::accounts::generated_password`).
 fn generate_password() -> String {
     let mut bytes = [0u8; 18];
     rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    accounts::generated_password(bytes)
 }

@@ -12,9 +12,11 @@ pub mod postmortem;
 pub mod probes;
 pub mod raw;
 pub mod reports;
+pub mod retention;
 pub mod runbooks;
 mod schedules;
 pub mod secrets;
+mod shared;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -37,6 +39,7 @@ pub use comms::{
 };
 use raw::Env;
 use secrets::{SecretSlot, Secrets};
+pub use shared::{Shared, Source};
 
 /// One problem in the config directory.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +185,8 @@ pub struct Person {
     pub time_zone: TimeZone,
     /// Slack member id (`U…`), when the person linked one.
     pub slack_id: Option<String>,
+    /// The web UI account this person signs in as; `engine::accounts` maps it to them.
+    pub login: Option<String>,
     pub contacts: Vec<Contact>,
     pub notify: Vec<NotifyRule>,
 }
@@ -380,6 +385,8 @@ pub struct Settings {
     pub reports: Option<reports::Reports>,
     /// `[postmortem]`: document zone and due time (defaults when the table is absent).
     pub postmortem: postmortem::Postmortem,
+    /// `[retention]`: how long history is kept (defaults when the table is absent).
+    pub retention: retention::Retention,
     /// `[server] trusted_proxies`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
 }
@@ -445,13 +452,10 @@ impl Config {
     /// Loads and validates `dir`, generating missing instance secrets into the data dir.
     pub fn load(dir: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Config> {
         use anyhow::Context as _;
-        let data_dir = overrides.data_dir.clone().unwrap_or_else(|| {
-            read_optional::<raw::InstanceFile>(&dir.join("dutybell.toml"))
-                .ok()
-                .flatten()
-                .and_then(|f| f.server.data_dir.map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
-        });
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| data_dir_of(dir));
         let mut secrets = Secrets::load(&data_dir).context("loading instance secrets")?;
         let config = load_with(dir, overrides, env, &mut secrets)?;
         secrets
@@ -472,6 +476,15 @@ impl Config {
     pub fn integration_by_key_hash(&self, hash: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.key_hash == hash)
     }
+}
+
+/// The data dir `dutybell.toml` in `dir` names, else the default (before flags apply).
+fn data_dir_of(dir: &Path) -> PathBuf {
+    read_optional::<raw::InstanceFile>(&dir.join("dutybell.toml"))
+        .ok()
+        .flatten()
+        .and_then(|f| f.server.data_dir.map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
 }
 
 /// Loads and validates with the given secrets (which may gain generated values).
@@ -797,6 +810,10 @@ impl Validator {
             .postmortem
             .map(|raw| self.postmortem(dir, raw))
             .unwrap_or_default();
+        let retention = file
+            .retention
+            .map(|raw| self.retention(dir, raw))
+            .unwrap_or_default();
         let signing_secret = self
             .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
@@ -818,6 +835,7 @@ impl Validator {
             slack,
             reports,
             postmortem,
+            retention,
             trusted_proxies: self.trusted_proxies(dir, &file.server.trusted_proxies),
         })
     }
@@ -1072,6 +1090,17 @@ impl Validator {
                 );
                 continue;
             }
+            if let Some(login) = &raw.login {
+                let owner = people
+                    .values()
+                    .find(|p: &&Person| p.login.as_ref() == Some(login));
+                if let Err(problem) = crate::domain::accounts::check_login(login) {
+                    self.invalid(dir, FILE, key("login"), problem);
+                } else if let Some(owner) = owner {
+                    let problem = format!("login {login:?} is already {}'s", owner.id);
+                    self.invalid(dir, FILE, key("login"), problem);
+                }
+            }
             let zone_name = raw.time_zone.as_deref().unwrap_or("UTC");
             let time_zone = self
                 .zone(dir, FILE, key("time_zone"), zone_name)
@@ -1146,6 +1175,7 @@ impl Validator {
                     name,
                     time_zone,
                     slack_id: raw.slack_id,
+                    login: raw.login,
                     contacts,
                     notify,
                 },

@@ -22,6 +22,8 @@ pub struct RawPerson {
     pub time_zone: Option<String>,
     /// Slack member id (`U…`), linking the person to Slack commands and buttons.
     pub slack_id: Option<String>,
+    /// The web UI account this person signs in as (issue #7): mapped to them at startup.
+    pub login: Option<String>,
     #[serde(default)]
     pub contact: Vec<RawContact>,
     #[serde(default)]
@@ -219,6 +221,8 @@ pub struct InstanceFile {
     pub postmortem: Option<super::postmortem::RawPostmortem>,
     /// `[runbooks]`: lint settings.
     pub runbooks: Option<RawRunbooks>,
+    /// `[retention]`: how long history is kept.
+    pub retention: Option<super::retention::RawRetention>,
 }
 
 /// `[runbooks]`: settings `dutybell runbook lint` reads.

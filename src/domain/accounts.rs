@@ -102,6 +102,12 @@ pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// A password to hand out once (`user add`, a reset on the admin page): 24 URL-safe
+/// characters from 18 random bytes (144 bits).
+pub fn generated_password(random: [u8; 18]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
+}
+
 /// A login name: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn check_login(login: &str) -> Result<(), String> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);

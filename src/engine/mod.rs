@@ -18,10 +18,17 @@
 //! The weekly alert-hygiene digest (`digest`) queues its notices just before they are
 //! delivered, once per week and recipient.
 //!
+//! Last of all, at most once an hour, `retention` deletes resolved alerts and finished
+//! notices older than `[retention]` keeps; its failures are logged and never stop a pass.
+//!
 //! `verification` is no background work: it is the contact-verification flow (code out,
 //! code back) that the CLI and the admin API share; so is the declare/change half of
-//! `incidents`, which the API, the CLI and Slack share.
+//! `incidents`, which the API, the CLI and Slack share. Nor is `accounts`: it maps the
+//! accounts named by people's `login` in team.toml, at startup and on config reload.
+//! `reload` is the config reload itself (SIGHUP, admin API, web UI): validate, re-anchor
+//! rotations, then swap the config each pass takes its snapshot from.
 
+pub mod accounts;
 pub mod ack_timeout;
 pub mod anchors;
 pub mod digest;
@@ -35,6 +42,8 @@ pub mod outbox;
 pub mod postmortems;
 pub mod probes;
 pub mod publishing;
+pub mod reload;
+pub mod retention;
 pub mod shifts;
 pub mod slack;
 pub mod slack_pages;
@@ -56,8 +65,12 @@ use crate::store::{self, Store};
 #[derive(Clone)]
 pub struct Engine {
     pub store: Store,
+    /// The config of this pass: [`Engine::run_once`] takes it from `live` as it starts.
     pub config: Arc<Config>,
+    /// The notifiers of this pass, taken from `live` with the config.
     pub notifiers: Notifiers,
+    /// The current config and notifiers, which a reload swaps (issue #7).
+    pub live: reload::Live,
     pub clock: Clock,
     /// Poked by intake and acks so new work does not wait for the next tick.
     pub wake: Arc<Notify>,
@@ -86,8 +99,22 @@ pub struct Pass {
 }
 
 impl Engine {
-    /// One pass at `now`.
+    /// This engine with the current config and notifiers: a pass uses one snapshot
+    /// throughout, even when a reload swaps the config meanwhile.
+    pub fn snapshot(&self) -> Engine {
+        Engine {
+            config: self.live.config.current(),
+            notifiers: self.live.notifiers.current(),
+            ..self.clone()
+        }
+    }
+
+    /// One pass at `now`, over the config current as it starts.
     pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<Pass> {
+        self.snapshot().pass(now).await
+    }
+
+    async fn pass(&self, now: Timestamp) -> anyhow::Result<Pass> {
         use anyhow::Context as _;
         intake::settle_disputes(self, now)
             .await
@@ -136,6 +163,11 @@ impl Engine {
         if let Err(err) = discord_pages::run_once(self, now).await {
             let err = err.context("editing Discord page messages");
             tracing::error!(error = %crate::telemetry::chain(&err), "Discord step failed");
+        }
+        // Old history waits for the next pass when the cleanup fails (a busy disk).
+        if let Err(err) = retention::run_once(self, now).await {
+            let err = err.context("deleting history past retention");
+            tracing::error!(error = %crate::telemetry::chain(&err), "retention step failed");
         }
         let next_due = [
             store::alerts::next_escalation_at(&self.store).await?,

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -84,8 +84,9 @@ pub struct ProbeRunner {
     limit: Arc<Semaphore>,
     http: reqwest::Client,
     tls: TlsConnector,
-    /// States of probes no longer configured were dropped (once per process).
-    pruned: Arc<AtomicBool>,
+    /// The config generation whose removed probes' states were dropped (`u64::MAX`: none
+    /// yet); pruning runs again after a reload.
+    pruned: Arc<AtomicU64>,
 }
 
 impl ProbeRunner {
@@ -103,25 +104,35 @@ impl ProbeRunner {
             limit: Arc::new(Semaphore::new(MAX_CONCURRENT)),
             http,
             tls: TlsConnector::from(Arc::new(expiry_tls_config()?)),
-            pruned: Arc::new(AtomicBool::new(false)),
+            pruned: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
 
     /// Runs every probe due at `now`; returns when the next one is due (`None` without
     /// probes). A probe seen for the first time is first due at its start offset.
     pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<Option<Timestamp>> {
+        // One config for the whole pass, like the engine's (a reload may swap it meanwhile).
+        let generation = self.engine.live.config.generation();
+        let runner = ProbeRunner {
+            engine: self.engine.snapshot(),
+            ..self.clone()
+        };
+        runner.pass(generation, now).await
+    }
+
+    async fn pass(&self, generation: u64, now: Timestamp) -> anyhow::Result<Option<Timestamp>> {
         let config = &self.engine.config;
         let store = &self.engine.store;
         if config.probes.is_empty() {
             return Ok(None);
         }
-        // Config only changes at a restart, so once per process is enough.
-        if !self.pruned.load(Ordering::SeqCst) {
+        // Config only changes at a start or a reload: once per config is enough.
+        if self.pruned.load(Ordering::SeqCst) != generation {
             let ids: Vec<&str> = config.probes.iter().map(|p| p.id.as_str()).collect();
             store::probes::forget_others(store, &config.statuspage, &ids, now)
                 .await
                 .context("dropping removed probes")?;
-            self.pruned.store(true, Ordering::SeqCst);
+            self.pruned.store(generation, Ordering::SeqCst);
         }
         let mut stored = store::probes::states(store)
             .await
@@ -633,12 +644,10 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// Runs probe passes until `stop` turns true; returns at once without probes.
+/// Runs probe passes until `stop` turns true. Without probes it only idles, so probes a
+/// config reload adds start at once.
 pub async fn run(runner: ProbeRunner, mut stop: watch::Receiver<bool>) {
-    let count = runner.engine.config.probes.len();
-    if count == 0 {
-        return;
-    }
+    let count = runner.engine.live.config.current().probes.len();
     tracing::info!(probes = count, "probes started");
     let clock = runner.engine.clock.clone();
     loop {

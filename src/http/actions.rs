@@ -19,12 +19,8 @@ pub fn router() -> Router<AppState> {
 }
 
 fn claim(state: &AppState, token: &str) -> Result<ActionClaim, (StatusCode, Html<String>)> {
-    let secret = state
-        .config
-        .settings
-        .signing_secret
-        .expose_secret()
-        .as_bytes();
+    let config = state.config.current();
+    let secret = config.settings.signing_secret.expose_secret().as_bytes();
     action_link::verify(token, secret, state.clock.now()).map_err(|err| {
         (
             StatusCode::FORBIDDEN,

@@ -36,7 +36,7 @@ pub fn presented(headers: &HeaderMap) -> Option<String> {
 /// Admin API access: the request must carry the instance API token, or a per-user API
 /// token with role admin (looked up by [`api_tokens`] before the handler ran).
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    if matches(headers, &state.config.settings.api_token) {
+    if matches(headers, &state.config.current().settings.api_token) {
         return Ok(());
     }
     let role = TOKEN_ROLE.try_with(|role| *role).ok().flatten();
@@ -45,6 +45,11 @@ pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppErr
     } else {
         Err(AppError::Unauthorized)
     }
+}
+
+/// The role of the live per-user API token the current request carries, if any.
+pub fn token_role() -> Option<Role> {
+    TOKEN_ROLE.try_with(|role| *role).ok().flatten()
 }
 
 tokio::task_local! {

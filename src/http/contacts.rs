@@ -31,12 +31,13 @@ async fn verify(
     Path((id, kind)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let now = state.clock.now();
     let expires_at = verification::send_code(
         &state.store,
-        &state.config,
-        &state.notifiers,
+        &config,
+        &state.notifiers.current(),
         &id,
         &kind,
         now,
@@ -58,14 +59,14 @@ async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: ConfirmBody = serde_json::from_slice(&body).map_err(|err| AppError::Invalid {
         field: "body".into(),
         message: err.to_string(),
     })?;
     let now = state.clock.now();
-    let outcome =
-        verification::confirm(&state.store, &state.config, &id, &kind, &body.code, now).await?;
+    let outcome = verification::confirm(&state.store, &config, &id, &kind, &body.code, now).await?;
     match outcome {
         Outcome::Verified => Ok(Json(serde_json::json!({
             "person": id,

@@ -17,6 +17,16 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("missing or wrong credentials")]
     Unauthorized,
+    /// Valid credentials whose role is below what the action needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Understood, but what it asks to apply does not validate (a config reload): 422
+    /// with every problem in `errors`.
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        errors: Vec<String>,
+    },
     #[error("no such integration, or the key belongs to another kind")]
     UnknownIntegration,
     #[error("not found")]
@@ -112,6 +122,8 @@ impl IntoResponse for AppError {
         let (status, code) = match &self {
             AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_payload"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             AppError::UnknownIntegration => (StatusCode::NOT_FOUND, "unknown_integration"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -135,6 +147,9 @@ impl IntoResponse for AppError {
             && !field.is_empty()
         {
             body["field"] = field.clone().into();
+        }
+        if let AppError::Unprocessable { errors, .. } = &self {
+            body["errors"] = errors.clone().into();
         }
         if let AppError::Throttled {
             limit, retry_after, ..

@@ -37,13 +37,14 @@ fn checked_id(
     query: Option<&str>,
     path: fn(&str) -> String,
 ) -> Result<String, AppError> {
+    let config = state.config.current();
     let id = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
     let token = query
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|pair| pair.strip_prefix("token="))
         .ok_or(AppError::NotFound)?;
-    let secret = state.config.settings.signing_secret.expose_secret();
+    let secret = config.settings.signing_secret.expose_secret();
     if feed_link::verify(&path(id), token, secret.as_bytes()) {
         Ok(id.to_string())
     } else {
@@ -56,14 +57,14 @@ async fn schedule_feed(
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, AppError> {
+    let config = state.config.current();
     let id = checked_id(&state, &file, query.as_deref(), feed_link::schedule_path)?;
-    let schedule = state.config.schedules.get(&id).ok_or(AppError::NotFound)?;
+    let schedule = config.schedules.get(&id).ok_or(AppError::NotFound)?;
     let now = state.clock.now();
 
     let mut events = Vec::new();
     for shift in feed_shifts(&state, schedule, now).await? {
-        let name = state
-            .config
+        let name = config
             .person(&shift.person)
             .map_or(shift.person.clone(), |p| p.name.clone());
         let summary = format!("On call: {name}");
@@ -77,12 +78,13 @@ async fn person_feed(
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, AppError> {
+    let config = state.config.current();
     let id = checked_id(&state, &file, query.as_deref(), feed_link::person_path)?;
-    let person = state.config.person(&id).ok_or(AppError::NotFound)?;
+    let person = config.person(&id).ok_or(AppError::NotFound)?;
     let now = state.clock.now();
 
     let mut events = Vec::new();
-    for schedule in state.config.schedules.values() {
+    for schedule in config.schedules.values() {
         for shift in feed_shifts(&state, schedule, now).await? {
             if shift.person == person.id {
                 let summary = format!("On call: {}", schedule.id);
@@ -102,10 +104,11 @@ async fn feed_shifts(
     schedule: &Schedule,
     now: Timestamp,
 ) -> Result<Vec<Shift>, AppError> {
+    let config = state.config.current();
     let from = now.checked_sub(BACK).unwrap_or(now);
     let to = now.checked_add(AHEAD).unwrap_or(now);
     let schedule = overrides::with_overrides(&state.store, schedule, from, to).await?;
-    let mut shifts = oncall::shifts(&schedule, &state.config.rotations, from, to);
+    let mut shifts = oncall::shifts(&schedule, &config.rotations, from, to);
     shifts.retain(|shift| shift.start > from);
     Ok(shifts)
 }

@@ -64,6 +64,7 @@ struct DeclareBody {
 }
 
 async fn declare(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: DeclareBody = json(&body)?;
     let from_alert = match &body.from_alert {
@@ -86,7 +87,7 @@ async fn declare(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let incident = engine::incidents::declare(
         &state.store,
-        &state.config,
+        &config,
         request,
         &body.by,
         Source::Api,
@@ -125,10 +126,11 @@ async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<
 /// Applies one change and answers the incident plus the event written (`null` for a
 /// no-op such as a move to the current status).
 async fn apply(state: &AppState, id: &str, change: Change, by: Option<String>) -> Answer {
+    let config = state.config.current();
     let by = actor(state, by)?;
     let changed = engine::incidents::change(
         &state.store,
-        &state.config,
+        &config,
         &reference(id)?,
         change,
         &by,
@@ -281,6 +283,7 @@ async fn note(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: TextBody = json(&body)?;
     let at = match (&body.at, &body.time_zone) {
@@ -296,7 +299,7 @@ async fn note(
                 None => body
                     .by
                     .as_deref()
-                    .and_then(|by| state.config.person(by))
+                    .and_then(|by| config.person(by))
                     .and_then(|p| p.time_zone.iana_name().map(str::to_string))
                     .unwrap_or_else(|| "UTC".into()),
             };
@@ -368,12 +371,12 @@ async fn page(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: PageBody = json(&body)?;
     let by = actor(&state, body.by)?;
     let who = match (body.people.is_empty(), body.service) {
         (false, None) => {
-            let config = &state.config;
             let checked = crate::domain::direct::DirectPage::new(&body.people, "incident", |p| {
                 config.person(p).is_some()
             })
@@ -381,8 +384,7 @@ async fn page(
             Responders::People(checked.people)
         }
         (true, Some(service)) => {
-            let policy = state
-                .config
+            let policy = config
                 .service_policy(&service)
                 .ok_or_else(|| invalid("service", format!("no service {service:?}")))?;
             Responders::Service { service, policy }

@@ -20,8 +20,9 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 
 /// Who acts: a person id from team.toml, or `api` when the request names nobody.
 pub fn actor(state: &AppState, by: Option<String>) -> Result<String, AppError> {
+    let config = state.config.current();
     match by {
-        Some(by) if state.config.person(&by).is_some() => Ok(by),
+        Some(by) if config.person(&by).is_some() => Ok(by),
         Some(by) => Err(invalid("by", format!("no person {by:?} in team.toml"))),
         None => Ok("api".into()),
     }

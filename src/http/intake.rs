@@ -76,8 +76,9 @@ async fn keyed(
     body: Raw,
     kind: IntegrationKind,
 ) -> Answer {
-    let integration = authorize(&state, &key, kind, &headers)?;
-    let limit = state.config.settings.max_body_bytes;
+    let config = state.config.current();
+    let integration = authorize(&config, &key, kind, &headers)?;
+    let limit = config.settings.max_body_bytes;
     let body = axum::body::to_bytes(body, limit).await.map_err(|err| {
         let too_large = std::error::Error::source(&err)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
@@ -134,7 +135,7 @@ async fn keyed(
     admit(&state, &integration, firing)?;
     match parsed {
         Parsed::Group(delivery) => {
-            let target = target(&state, &integration)?;
+            let target = target(&state, &config, &integration)?;
             let write = deliveries::apply_group(&state.store, &target, &delivery, &body);
             let applied = within_deadline(write).await?;
             if applied.opened {
@@ -149,7 +150,7 @@ async fn keyed(
             })))
         }
         Parsed::Alerts(split) => {
-            let target = target(&state, &integration)?;
+            let target = target(&state, &config, &integration)?;
             let write = deliveries::apply_groups(&state.store, &target, &split, &body);
             let applied = within_deadline(write).await?;
             for one in applied.iter().filter(|one| one.opened) {
@@ -243,7 +244,12 @@ fn pagerduty_integration(
 ) -> Result<(Bytes, Integration), AppError> {
     let body = body.map_err(|rejection| body_error(state, &rejection))?;
     let key = pagerduty::routing_key(&body)?;
-    match authorize(state, &key, IntegrationKind::Pagerduty, headers) {
+    match authorize(
+        &state.config.current(),
+        &key,
+        IntegrationKind::Pagerduty,
+        headers,
+    ) {
         Ok(integration) => Ok((body, integration)),
         Err(AppError::UnknownIntegration) => Err(AppError::Invalid {
             field: "routing_key".into(),
@@ -259,9 +265,10 @@ pub(crate) async fn apply_events(
     events: &[AlertEvent],
     body: &[u8],
 ) -> Result<(String, Vec<deliveries::EventOutcome>), AppError> {
+    let config = state.config.current();
     let now = state.clock.now();
     let severity = integration.default_severity;
-    let target = target(state, integration)?;
+    let target = target(state, &config, integration)?;
     let write = deliveries::apply_events(&state.store, &target, events, severity, body, now);
     let (id, outcomes) = within_deadline(write).await?;
     for outcome in outcomes.iter().filter(|o| o.effect == "opened") {
@@ -270,11 +277,15 @@ pub(crate) async fn apply_events(
     Ok((id, outcomes))
 }
 
-/// Where `integration`'s deliveries go; refused while draining.
-fn target<'a>(state: &'a AppState, integration: &'a Integration) -> Result<Target<'a>, AppError> {
+/// Where `integration`'s deliveries go; refused while draining. An integration whose
+/// service a config reload removed since it was looked up is unknown now.
+fn target<'a>(
+    state: &AppState,
+    config: &'a Config,
+    integration: &'a Integration,
+) -> Result<Target<'a>, AppError> {
     draining(state)?;
-    crate::engine::intake::target(&state.config, integration)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("integration without service")))
+    crate::engine::intake::target(config, integration).ok_or(AppError::UnknownIntegration)
 }
 
 /// Awaits a store write for at most the response deadline; late is 503 (the commit may
@@ -341,13 +352,12 @@ fn new_key() -> String {
 /// Finds the integration a presented key belongs to and checks its token. A key of
 /// another kind is answered as unknown, so keys cannot be probed across endpoints.
 fn authorize(
-    state: &AppState,
+    config: &Config,
     key: &str,
     kind: IntegrationKind,
     headers: &HeaderMap,
 ) -> Result<Integration, AppError> {
-    let integration = state
-        .config
+    let integration = config
         .integration_by_key_hash(&sha256_hex(&[key]))
         .filter(|integration| integration.kind == kind)
         .ok_or(AppError::UnknownIntegration)?;
@@ -361,9 +371,10 @@ fn authorize(
 }
 
 fn body_error(state: &AppState, rejection: &BytesRejection) -> AppError {
+    let config = state.config.current();
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge {
-            limit: state.config.settings.max_body_bytes,
+            limit: config.settings.max_body_bytes,
         }
     } else {
         AppError::Invalid {

@@ -39,11 +39,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let now = state.clock.now();
     let counts = reports::counts(&state.store).await?;
     let earliest = reports::earliest_due(&state.store).await?;
-    let body = render(&state.config, &counts, earliest, now);
+    let body = render(&config, &counts, earliest, now);
     Ok(([(CONTENT_TYPE, CONTENT)], body).into_response())
 }
 

@@ -16,6 +16,7 @@
 //! - `metrics`: Prometheus counters and gauges (`/metrics`), bearer token.
 //! - `ui`: the signed-in web UI (`/login`, `/ui/…`); `session`: its cookies, CSRF and roles.
 //! - `plan`: the on-call view `dutybell plan` diffs against (`/api/v1/plan`), bearer token.
+//! - `reload`: config reload without restart (`/api/v1/admin/reload`), admin token.
 
 pub mod actions;
 pub mod alerts;
@@ -35,6 +36,7 @@ pub mod page;
 pub mod plan;
 pub mod postmortems;
 pub mod probes;
+pub mod reload;
 pub mod runbooks;
 pub mod schedules;
 pub mod services;
@@ -57,8 +59,7 @@ use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::notify::Notifiers;
+use crate::engine::reload::SharedNotifiers;
 use crate::store::Store;
 pub use error::AppError;
 
@@ -66,7 +67,9 @@ pub use error::AppError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: Arc<Config>,
+    /// The current config: a handler takes `state.config.current()` once, at its start,
+    /// and uses that snapshot throughout (a reload may swap the config meanwhile).
+    pub config: crate::config::Shared,
     pub clock: Clock,
     /// Wakes the engine after intake or an ack.
     pub wake: Arc<Notify>,
@@ -74,18 +77,22 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Ingress windows per integration.
     pub limiter: Arc<limit::RateLimiter>,
-    /// Channels for messages sent while answering (verification codes).
-    pub notifiers: Notifiers,
+    /// Channels for messages sent while answering (verification codes); rebuilt by a
+    /// reload like the config.
+    pub notifiers: SharedNotifiers,
     /// Slack requests already taken, so none is taken twice.
     pub slack_seen: Arc<slack::SeenRequests>,
     /// The public status page, pre-rendered; public routes read only this.
     pub statuspage: Arc<statuspage::StatusCache>,
+    /// Reloads the config directory (SIGHUP, `reload`, the web UI).
+    pub reloader: Arc<crate::engine::reload::Reloader>,
 }
 
 /// The whole application router; public so tests can call it without a socket.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(intake::router(&state.config))
+        .merge(intake::router(&state.config.current()))
+        .merge(reload::router())
         .merge(alerts::router())
         .merge(page::router())
         .merge(runbooks::router())

@@ -44,13 +44,14 @@ async fn now(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let at = instant(&query, "at")?.unwrap_or_else(|| state.clock.now());
     let horizon_end = at.checked_add(LOOKAHEAD).unwrap_or(Timestamp::MAX);
     let mut schedules = Vec::new();
-    for (id, schedule) in &state.config.schedules {
+    for (id, schedule) in &config.schedules {
         let schedule = overrides::with_overrides(&state.store, schedule, at, horizon_end).await?;
-        let people: Vec<Value> = oncall::current(&schedule, &state.config.rotations, at, LOOKAHEAD)
+        let people: Vec<Value> = oncall::current(&schedule, &config.rotations, at, LOOKAHEAD)
             .into_iter()
             .map(|shift| {
                 json!({ "person": shift.person, "until": shift.end,
@@ -62,8 +63,7 @@ async fn now(
                                "on_call": people }),
         );
     }
-    let rotations: Vec<Value> = state
-        .config
+    let rotations: Vec<Value> = config
         .rotations
         .iter()
         .map(|(id, rotation)| {
@@ -82,8 +82,9 @@ async fn shifts(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    let schedule = state.config.schedules.get(&id).ok_or(AppError::NotFound)?;
+    let schedule = config.schedules.get(&id).ok_or(AppError::NotFound)?;
     let from = instant(&query, "from")?.unwrap_or_else(|| state.clock.now());
     let default_to = from
         .checked_add(SignedDuration::from_hours(7 * 24))
@@ -96,7 +97,7 @@ async fn shifts(
         });
     }
     let schedule = overrides::with_overrides(&state.store, schedule, from, to).await?;
-    let shifts: Vec<Value> = oncall::shifts(&schedule, &state.config.rotations, from, to)
+    let shifts: Vec<Value> = oncall::shifts(&schedule, &config.rotations, from, to)
         .into_iter()
         .map(|shift| json!({ "person": shift.person, "start": shift.start, "end": shift.end }))
         .collect();

@@ -36,12 +36,12 @@ async fn page(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: PageBody = serde_json::from_slice(&body).map_err(|err| AppError::Invalid {
         field: "body".into(),
         message: err.to_string(),
     })?;
-    let config = &state.config;
     let by = match body.by {
         Some(by) if config.person(&by).is_some() => by,
         Some(by) => {
@@ -58,7 +58,7 @@ async fn page(
         schedule: body.schedule,
         summary: body.summary,
     };
-    let page = check(config, &request).map_err(|err| AppError::Invalid {
+    let page = check(&config, &request).map_err(|err| AppError::Invalid {
         field: err.field().into(),
         message: err.to_string(),
     })?;

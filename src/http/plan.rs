@@ -31,8 +31,9 @@ async fn current(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<PlanView>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    Ok(Json(view(&state.config, state.clock.now())))
+    Ok(Json(view(&config, state.clock.now())))
 }
 
 /// What a config decides at `at`, in the shape `GET /api/v1/plan` answers with.

@@ -78,6 +78,7 @@ async fn draft(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: ByBody = if body.is_empty() {
         ByBody { by: None }
@@ -85,13 +86,9 @@ async fn draft(
         json(&body)?
     };
     actor(&state, body.by)?;
-    let full = postmortems::request_draft(
-        &state.store,
-        &state.config,
-        &reference(&id)?,
-        state.clock.now(),
-    )
-    .await?;
+    let full =
+        postmortems::request_draft(&state.store, &config, &reference(&id)?, state.clock.now())
+            .await?;
     state.wake.notify_one();
     answer(&full)
 }
@@ -135,6 +132,7 @@ async fn edit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: EditBody = json(&body)?;
     actor(&state, body.by)?;
@@ -158,7 +156,7 @@ async fn edit(
     };
     let full = postmortems::edit(
         &state.store,
-        &state.config,
+        &config,
         &by,
         edit,
         Source::Api,
@@ -202,12 +200,13 @@ async fn skip(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: SkipBody = json(&body)?;
     let by = actor(&state, body.by)?;
     let full = postmortems::skip(
         &state.store,
-        &state.config,
+        &config,
         &reference(&id)?,
         &body.reason,
         &by,
@@ -258,6 +257,7 @@ async fn add_item(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: NewItemBody = json(&body)?;
     let by = actor(&state, body.by)?;
@@ -275,7 +275,7 @@ async fn add_item(
     let now = state.clock.now();
     let item = postmortems::add_item(
         &state.store,
-        &state.config,
+        &config,
         &reference(&id)?,
         new,
         &by,
@@ -329,6 +329,7 @@ async fn edit_item(
     Path((id, item)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: ItemBody = json(&body)?;
     actor(&state, body.by)?;
@@ -351,8 +352,7 @@ async fn edit_item(
         reason: body.reason,
     };
     let now = state.clock.now();
-    let item =
-        postmortems::edit_item(&state.store, &state.config, &item, edit, Source::Api, now).await?;
+    let item = postmortems::edit_item(&state.store, &config, &item, edit, Source::Api, now).await?;
     state.wake.notify_one();
     Ok(Json(serde_json::json!({ "action_item": item })))
 }
@@ -373,6 +373,7 @@ async fn open_items(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let overdue_only = matches!(
         query.get("overdue").map(String::as_str),
@@ -380,7 +381,7 @@ async fn open_items(
     );
     let owner = query.get("owner");
     let now = state.clock.now();
-    let items: Vec<_> = postmortems::open_items(&state.store, &state.config, now)
+    let items: Vec<_> = postmortems::open_items(&state.store, &config, now)
         .await?
         .into_iter()
         .filter(|(item, overdue)| {

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
 
 /// Probes in config order; one never run yet has `health` and `last_result` null.
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let now = state.clock.now();
     let stored = probes::states(&state.store).await?;
@@ -26,8 +27,8 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     let to = now
         .saturating_add(SignedDuration::from_millis(1))
         .unwrap_or(now);
-    let mut out = Vec::with_capacity(state.config.probes.len());
-    for probe in &state.config.probes {
+    let mut out = Vec::with_capacity(config.probes.len());
+    for probe in &config.probes {
         let known = stored.get(&probe.id);
         let mut uptime = serde_json::Map::new();
         for (name, hours) in [("24h", 24), ("7d", 7 * 24)] {

@@ -60,8 +60,9 @@ async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    let runbook = state.config.runbooks.get(&slug).ok_or(AppError::NotFound)?;
+    let runbook = config.runbooks.get(&slug).ok_or(AppError::NotFound)?;
     let page = render(runbook)?;
     let mut response = Html(page).into_response();
     let headers = response.headers_mut();
@@ -78,7 +79,8 @@ async fn show(
 
 /// The page of the runbook covering `alert` (comms spec §5.1 lookup), if one does.
 pub(super) fn page_for(state: &AppState, alert: &crate::store::alerts::Alert) -> Option<String> {
-    let runbook = crate::engine::outbox::covering(&state.config, alert)?;
+    let config = state.config.current();
+    let runbook = crate::engine::outbox::covering(&config, alert)?;
     match render(runbook) {
         Ok(page) => Some(page),
         Err(err) => {

@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, AppState, auth};
+use crate::config::Config;
 use crate::domain::oncall::{OverrideKind, Schedule};
 use crate::domain::override_request::OverrideRequest;
 use crate::store::overrides::{self, StoredOverride};
@@ -79,8 +80,8 @@ impl From<StoredOverride> for OverrideView {
     }
 }
 
-fn schedule<'a>(state: &'a AppState, id: &str) -> Result<&'a Schedule, AppError> {
-    state.config.schedules.get(id).ok_or(AppError::NotFound)
+fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, AppError> {
+    config.schedules.get(id).ok_or(AppError::NotFound)
 }
 
 async fn list(
@@ -89,7 +90,7 @@ async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<OverrideView>>, AppError> {
     auth::require_admin(&state, &headers)?;
-    schedule(&state, &id)?;
+    schedule(&state.config.current(), &id)?;
     let stored = overrides::list(&state.store, &id).await?;
     Ok(Json(stored.into_iter().map(OverrideView::from).collect()))
 }
@@ -100,8 +101,9 @@ async fn create(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    let schedule = schedule(&state, &id)?;
+    let schedule = schedule(&config, &id)?;
     let invalid_body = |message: String| AppError::Invalid {
         field: "body".into(),
         message,
@@ -110,7 +112,7 @@ async fn create(
     let body: CreateBody =
         serde_json::from_slice(&body).map_err(|err| invalid_body(err.to_string()))?;
 
-    let is_person = |p: &str| state.config.person(p).is_some();
+    let is_person = |p: &str| config.person(p).is_some();
     if let Some(by) = body.by.as_deref().filter(|by| !is_person(by)) {
         return Err(AppError::Invalid {
             field: "by".into(),
@@ -139,7 +141,7 @@ async fn remove(
     Path((id, override_id)): Path<(String, String)>,
 ) -> Result<Json<OverrideView>, AppError> {
     auth::require_admin(&state, &headers)?;
-    schedule(&state, &id)?;
+    schedule(&state.config.current(), &id)?;
     let override_id: i64 = override_id.parse().map_err(|_| AppError::NotFound)?;
     let deleted = overrides::delete(&state.store, Some(&id), override_id).await?;
     tracing::info!(schedule.id = %id, override.id = override_id, "override deleted");

@@ -17,8 +17,9 @@ async fn timeline(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ServiceEntry>>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    if !state.config.services.contains_key(&id) {
+    if !config.services.contains_key(&id) {
         return Err(AppError::NotFound);
     }
     Ok(Json(services::timeline(&state.store, &id, 200).await?))

@@ -15,7 +15,7 @@ use axum::http::header::{ACCEPT, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use rand::RngCore as _;
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::AppState;
 use super::ui::UiError;
@@ -52,7 +52,11 @@ impl CurrentUser {
     ) -> Result<(), UiError> {
         same_origin(state, headers)?;
         let given = field(form, "csrf").unwrap_or_default();
-        if !accounts::csrf_ok(secret(state), &self.session_id, given) {
+        if !accounts::csrf_ok(
+            secret(state).expose_secret().as_bytes(),
+            &self.session_id,
+            given,
+        ) {
             tracing::info!(user.login = %self.user.login, "form refused: bad CSRF token");
             return Err(UiError::Forbidden(
                 "The form has expired; reload the page.".into(),
@@ -98,7 +102,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let Some(user) = user else {
             return Err(refuse());
         };
-        let csrf = accounts::csrf_token(secret(state), &session_id);
+        let csrf = accounts::csrf_token(secret(state).expose_secret().as_bytes(), &session_id);
         Ok(CurrentUser {
             user,
             session_id,
@@ -108,13 +112,8 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 /// The instance signing secret, the key of every CSRF token.
-fn secret(state: &AppState) -> &[u8] {
-    state
-        .config
-        .settings
-        .signing_secret
-        .expose_secret()
-        .as_bytes()
+fn secret(state: &AppState) -> SecretString {
+    state.config.current().settings.signing_secret.clone()
 }
 
 /// A value of the form, by name.
@@ -146,7 +145,8 @@ pub fn new_id() -> String {
 
 /// `Set-Cookie` for `name=value` with the house flags; `None` max-age ends it now.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let secure = if state.config.settings.public_url().starts_with("https://") {
+    let config = state.config.current();
+    let secure = if config.settings.public_url().starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -165,7 +165,10 @@ pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
 
 /// The CSRF token of the login form bound to the pre-login nonce.
 pub fn login_csrf(state: &AppState, nonce: &str) -> String {
-    accounts::csrf_token(secret(state), &format!("login:{nonce}"))
+    accounts::csrf_token(
+        secret(state).expose_secret().as_bytes(),
+        &format!("login:{nonce}"),
+    )
 }
 
 /// Checks the login form's CSRF token against the pre-login cookie.
@@ -177,7 +180,13 @@ pub fn check_login_csrf(
     same_origin(state, headers)?;
     let nonce = cookie(headers, LOGIN_COOKIE).unwrap_or_default();
     let given = field(form, "csrf").unwrap_or_default();
-    if nonce.is_empty() || !accounts::csrf_ok(secret(state), &format!("login:{nonce}"), given) {
+    if nonce.is_empty()
+        || !accounts::csrf_ok(
+            secret(state).expose_secret().as_bytes(),
+            &format!("login:{nonce}"),
+            given,
+        )
+    {
         return Err(UiError::Forbidden(
             "The login form has expired; reload the page.".into(),
         ));
@@ -190,6 +199,7 @@ pub fn check_login_csrf(
 /// request's own host. Clients that send neither (scripts, old browsers) pass on to the
 /// CSRF token check.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), UiError> {
+    let config = state.config.current();
     let header = |name| {
         headers
             .get(name)
@@ -204,7 +214,7 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), UiError> {
         ));
     }
     if let Some(origin) = header(ORIGIN.as_str()) {
-        let public = state.config.settings.public_url();
+        let public = config.settings.public_url();
         let public = public.trim_end_matches('/');
         let own_host = header(HOST.as_str()).is_some_and(|host| {
             origin

@@ -95,6 +95,7 @@ async fn events(
 /// Adds the note an `event_callback` asks for, if it is a marked reply by a linked person
 /// in an announcement thread; once per `event_id`.
 async fn capture_note(state: &AppState, envelope: &Value) -> Result<(), AppError> {
+    let config = state.config.current();
     let event = &envelope["event"];
     let field = |name: &str| event[name].as_str().unwrap_or_default();
     // Bots (ours included) and edits, joins, deletions… carry `bot_id` or a `subtype`.
@@ -154,7 +155,7 @@ async fn capture_note(state: &AppState, envelope: &Value) -> Result<(), AppError
     let by = IncidentRef::Id(incident_id);
     match workflow::change(
         &state.store,
-        &state.config,
+        &config,
         &by,
         change,
         &person.id,
@@ -191,12 +192,12 @@ async fn capture_note(state: &AppState, envelope: &Value) -> Result<(), AppError
 }
 
 /// App mode's settings, or 404 when Slack app mode is off.
-fn app_mode(state: &AppState) -> Result<&SlackSettings, AppError> {
-    state
-        .config
+fn app_mode(state: &AppState) -> Result<SlackSettings, AppError> {
+    let config = state.config.current();
+    config
         .settings
         .slack
-        .as_ref()
+        .clone()
         .filter(|s| s.bot_token.is_some() && s.signing_secret.is_some())
         .ok_or(AppError::NotFound)
 }
@@ -254,12 +255,13 @@ fn ephemeral(text: &str) -> Value {
 
 /// The person linked to a Slack member id.
 // TODO(#5): also link by `users.lookupByEmail` (§2.1) for people without `slack_id`.
-fn person_by_slack<'a>(state: &'a AppState, slack_id: &str) -> Option<&'a Person> {
-    state
-        .config
+fn person_by_slack(state: &AppState, slack_id: &str) -> Option<Person> {
+    let config = state.config.current();
+    config
         .people
         .values()
         .find(|p| p.slack_id.as_deref() == Some(slack_id))
+        .cloned()
 }
 
 fn link_your_account(user_id: &str) -> String {
@@ -392,9 +394,9 @@ async fn open_declare_modal(
     title: Option<&str>,
     origin: &Origin,
 ) -> Result<(), slack_api::SlackError> {
+    let config = state.config.current();
     let api = web_api(state)?;
-    let services: Vec<(String, String)> = state
-        .config
+    let services: Vec<(String, String)> = config
         .services
         .values()
         .map(|s| (s.id.clone(), s.name.clone()))
@@ -504,6 +506,7 @@ async fn execute(
     person: &str,
     channel: Option<&str>,
 ) -> Result<String, Failure> {
+    let config = state.config.current();
     let (target, change, done) = match command {
         Command::Declare { severity, title } => {
             return declare(state, severity, title, person).await;
@@ -522,7 +525,7 @@ async fn execute(
             let now = state.clock.now();
             let item = crate::engine::postmortems::add_item(
                 &state.store,
-                &state.config,
+                &config,
                 &by,
                 new,
                 person,
@@ -579,7 +582,7 @@ async fn execute(
     let now = state.clock.now();
     let changed = workflow::change(
         &state.store,
-        &state.config,
+        &config,
         &by,
         change,
         person,
@@ -616,6 +619,7 @@ async fn publish(
     text: String,
     person: &str,
 ) -> Result<String, Failure> {
+    let config = state.config.current();
     let now = state.clock.now();
     let post = PublicPost {
         name,
@@ -623,24 +627,13 @@ async fn publish(
         status,
         ..PublicPost::default()
     };
-    let posted = publishing::post(
-        &state.store,
-        &state.config,
-        by,
-        post,
-        person,
-        Source::Slack,
-        now,
-    )
-    .await?;
-    state
-        .statuspage
-        .changed(&state.store, &state.config, now)
-        .await;
+    let posted =
+        publishing::post(&state.store, &config, by, post, person, Source::Slack, now).await?;
+    state.statuspage.changed(&state.store, &config, now).await;
     state.wake.notify_one();
     let url = format!(
         "{}/incidents/{}",
-        crate::http::statuspage::page_url(&state.config),
+        crate::http::statuspage::page_url(&config),
         posted.public_id
     );
     Ok(format!(
@@ -661,6 +654,7 @@ async fn declare(
     title: String,
     person: &str,
 ) -> Result<String, Failure> {
+    let config = state.config.current();
     let request = DeclareRequest {
         title,
         severity: Some(severity.as_str().to_string()),
@@ -675,7 +669,7 @@ async fn declare(
     let now = state.clock.now();
     let incident = workflow::declare(
         &state.store,
-        &state.config,
+        &config,
         request,
         person,
         Source::Slack,
@@ -712,8 +706,8 @@ async fn list(state: &AppState) -> Result<String, Failure> {
 }
 
 fn line(state: &AppState, incident: &Incident) -> String {
-    let commander = state
-        .config
+    let config = state.config.current();
+    let commander = config
         .person(&incident.commander)
         .map_or(incident.commander.as_str(), |p| p.name.as_str());
     format!(
@@ -867,6 +861,7 @@ async fn click(
     incident_id: &str,
     person: &str,
 ) -> Result<Option<String>, Failure> {
+    let config = state.config.current();
     // `alert.ack`, `alert.resolve`, `alert.declare`: page DMs (§3.4); the value is an alert.
     if action_id.starts_with("alert.") {
         return super::slack_pages::click(state, action_id, incident_id, person)
@@ -919,7 +914,7 @@ async fn click(
     };
     let changed = workflow::change(
         &state.store,
-        &state.config,
+        &config,
         &by,
         change,
         person,
@@ -973,8 +968,8 @@ async fn stale(state: &AppState, incident: &Incident) -> Result<String, Failure>
 }
 
 fn name(state: &AppState, person: &str) -> String {
-    state
-        .config
+    let config = state.config.current();
+    config
         .person(person)
         .map_or_else(|| person.to_string(), |p| p.name.clone())
 }
@@ -1058,6 +1053,7 @@ fn block_of(field: &str) -> &'static str {
 /// A submitted modal (§2.3, §2.5), validated before answering: errors keep the modal open;
 /// an empty 200 closes it, and the confirmation follows through the stored `response_url`.
 async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, AppError> {
+    let config = state.config.current();
     let view = &payload["view"];
     match view["callback_id"].as_str() {
         Some(modal::CALLBACK_ID) => {}
@@ -1121,7 +1117,7 @@ async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, 
     let now = state.clock.now();
     let declared = workflow::declare(
         &state.store,
-        &state.config,
+        &config,
         request,
         &person,
         Source::Slack,
@@ -1160,6 +1156,7 @@ async fn view_submission(state: &AppState, payload: &Value) -> Result<Response, 
 /// keeps the modal open with the reason under the field; the confirmation follows through
 /// the click's `response_url`.
 async fn incident_submission(state: &AppState, payload: &Value) -> Result<Response, AppError> {
+    let config = state.config.current();
     let view = &payload["view"];
     let values = &view["state"]["values"];
     let text = |block: &str| {
@@ -1192,7 +1189,7 @@ async fn incident_submission(state: &AppState, payload: &Value) -> Result<Respon
         let now = state.clock.now();
         workflow::change(
             &state.store,
-            &state.config,
+            &config,
             &by,
             change,
             &person,

@@ -62,8 +62,9 @@ pub(super) async fn click(
 
 /// "#A-12 is already acked by Ana Ruiz at 14:05 UTC."
 async fn stale(state: &AppState, id: i64) -> anyhow::Result<Option<String>> {
+    let config = state.config.current();
     let alert = alerts::get(&state.store, id).await?;
-    Ok(Some(match settled(&state.config, &alert) {
+    Ok(Some(match settled(&config, &alert) {
         Some(s) => format!(
             "#A-{id} is already {} by {} at {} UTC.",
             s.verb,
@@ -77,6 +78,7 @@ async fn stale(state: &AppState, id: i64) -> anyhow::Result<Option<String>> {
 /// Promotes the alert to an incident with the clicker as commander (comms spec §1.5): its
 /// summary is the title, its severity picks P2 or P3, and the promotion acks it.
 async fn declare(state: &AppState, alert: &Alert, person: &str) -> anyhow::Result<Option<String>> {
+    let config = state.config.current();
     let request = DeclareRequest {
         title: String::new(),
         severity: None,
@@ -91,7 +93,7 @@ async fn declare(state: &AppState, alert: &Alert, person: &str) -> anyhow::Resul
     let now = state.clock.now();
     let declared = workflow::declare(
         &state.store,
-        &state.config,
+        &config,
         request,
         person,
         Source::Slack,

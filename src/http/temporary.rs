@@ -48,8 +48,8 @@ pub struct ShiftView {
 }
 
 fn view(state: &AppState, stored: StoredTemporary) -> TemporaryView {
-    let zone = state
-        .config
+    let config = state.config.current();
+    let zone = config
         .schedules
         .get(&stored.schedule_id)
         .map_or(jiff::tz::TimeZone::UTC, |s| s.time_zone.clone());
@@ -83,8 +83,9 @@ async fn list(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TemporaryView>>, AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    state.config.schedules.get(&id).ok_or(AppError::NotFound)?;
+    config.schedules.get(&id).ok_or(AppError::NotFound)?;
     let stored = temporary::list(&state.store, &id).await?;
     Ok(Json(stored.into_iter().map(|s| view(&state, s)).collect()))
 }
@@ -95,17 +96,16 @@ async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TemporaryView>), AppError> {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
-    let schedule = state.config.schedules.get(&id).ok_or(AppError::NotFound)?;
+    let schedule = config.schedules.get(&id).ok_or(AppError::NotFound)?;
     let request: TemporaryRequest =
         serde_json::from_slice(&body).map_err(|err| AppError::Invalid {
             field: "body".into(),
             message: err.to_string(),
         })?;
     let now = state.clock.now();
-    let checked = request.check(&schedule.time_zone, now, |p| {
-        state.config.person(p).is_some()
-    })?;
+    let checked = request.check(&schedule.time_zone, now, |p| config.person(p).is_some())?;
     let stored = temporary::add(&state.store, &id, &checked, Some("api"), now).await?;
     tracing::info!(schedule.id = %id, temporary.id = stored.id, "temporary schedule added");
     Ok((StatusCode::CREATED, Json(view(&state, stored))))

@@ -39,13 +39,14 @@ fn verified(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, (StatusCode, &'static str)> {
+    let config = state.config.current();
     let params = form::parse(body);
-    let Some(twilio) = &state.config.settings.twilio else {
+    let Some(twilio) = &config.settings.twilio else {
         return Err((StatusCode::FORBIDDEN, "Twilio is not configured"));
     };
     // Twilio signs the URL it was given, which we built from the public URL.
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let url = format!("{}{path}", state.config.settings.public_url());
+    let url = format!("{}{path}", config.settings.public_url());
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|value| value.to_str().ok())
@@ -103,11 +104,12 @@ async fn voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let config = state.config.current();
     let params = match verified(&state, &uri, &headers, &body) {
         Ok(params) => params,
         Err(refused) => return refused.into_response(),
     };
-    let secret = state.config.settings.signing_secret.expose_secret();
+    let secret = config.settings.signing_secret.expose_secret();
     let claim = match action_link::verify(&token, secret.as_bytes(), state.clock.now()) {
         Ok(claim) => claim,
         Err(err) => {

@@ -105,12 +105,12 @@ async fn session(socket: TcpStream, state: AppState) {
 }
 
 fn rcpt(state: &AppState, arg: &str, recipients: &mut Vec<Integration>) -> String {
+    let config = state.config.current();
     if recipients.len() >= MAX_RECIPIENTS {
         return "452 4.5.3 too many recipients\r\n".to_string();
     }
     let address = address(arg).to_ascii_lowercase();
-    let found = state
-        .config
+    let found = config
         .integration_by_key_hash(&sha256_hex(&[&address]))
         .filter(|integration| integration.kind == IntegrationKind::Email);
     match found {

@@ -99,6 +99,182 @@ pub async fn list_users(store: &Store) -> Result<Vec<User>> {
     rows.iter().map(user_from_row).collect()
 }
 
+/// An account as the admin page and `user list` show it: disabled ones too.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Account {
+    pub user: User,
+    pub disabled_at: Option<Timestamp>,
+    /// When the user last signed in to the web UI, if they have since migration 0025.
+    pub last_login_at: Option<Timestamp>,
+}
+
+fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account> {
+    Ok(Account {
+        user: user_from_row(row)?,
+        disabled_at: from_ms_opt(row.try_get("disabled_at")?)?,
+        last_login_at: from_ms_opt(row.try_get("last_login_at")?)?,
+    })
+}
+
+/// Every account, enabled or not, by login.
+pub async fn list_accounts(store: &Store) -> Result<Vec<Account>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, u.disabled_at, u.last_login_at FROM users u ORDER BY u.login"
+    );
+    let rows = sqlx::query(&sql).fetch_all(store.pool()).await?;
+    rows.iter().map(account_from_row).collect()
+}
+
+/// The account named `login`, enabled or not.
+pub async fn account(store: &Store, login: &str) -> Result<Option<Account>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, u.disabled_at, u.last_login_at FROM users u WHERE u.login = ?"
+    );
+    let row = sqlx::query(&sql)
+        .bind(login)
+        .fetch_optional(store.pool())
+        .await?;
+    row.as_ref().map(account_from_row).transpose()
+}
+
+/// Refuses a change that would leave no enabled admin: `login` is one, and the only one.
+async fn keep_an_admin(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    login: &str,
+    change: &str,
+) -> Result<()> {
+    let admins: Vec<String> =
+        sqlx::query_scalar("SELECT login FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+            .fetch_all(&mut **tx)
+            .await?;
+    if admins.len() == 1 && admins[0] == login {
+        return Err(StoreError::Conflict(format!(
+            "{login} is the last active admin and cannot be {change}; make another user an \
+             admin first"
+        )));
+    }
+    Ok(())
+}
+
+/// The id and role of the user `login`, enabled or not; `NotFound` if there is none.
+async fn id_and_role(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    login: &str,
+) -> Result<(i64, Role)> {
+    let row = sqlx::query("SELECT id, role FROM users WHERE login = ?")
+        .bind(login)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let role: String = row.try_get("role")?;
+    Ok((
+        row.try_get("id")?,
+        role.parse().map_err(StoreError::Corrupt)?,
+    ))
+}
+
+/// Disables `login` at `now` (`Some`) or enables it again (`None`). Disabling ends the
+/// user's sessions; their tokens stay stored but are refused while the user is disabled
+/// (every lookup joins on `disabled_at`). Disabling the last enabled admin is a conflict.
+pub async fn set_disabled(store: &Store, login: &str, at: Option<Timestamp>) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let (id, role) = id_and_role(&mut tx, login).await?;
+    if at.is_some() && role == Role::Admin {
+        keep_an_admin(&mut tx, login, "disabled").await?;
+    }
+    // Disabling twice keeps the first instant.
+    sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN ? IS NULL THEN NULL \
+                 ELSE COALESCE(disabled_at, ?) END WHERE id = ?",
+    )
+    .bind(at.map(to_ms))
+    .bind(at.map(to_ms))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if at.is_some() {
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives `login` the role `role`. Their tokens above it come down to it, so no token
+/// outranks its user; demoting the last enabled admin is a conflict.
+pub async fn set_role(store: &Store, login: &str, role: Role) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let (id, current) = id_and_role(&mut tx, login).await?;
+    if current == Role::Admin && role != Role::Admin {
+        keep_an_admin(&mut tx, login, "demoted").await?;
+    }
+    sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        .bind(role.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for above in [Role::Responder, Role::Admin]
+        .into_iter()
+        .filter(|r| *r > role)
+    {
+        sqlx::query("UPDATE api_tokens SET role = ? WHERE user_id = ? AND role = ?")
+            .bind(role.as_str())
+            .bind(id)
+            .bind(above.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces `login`'s password hash and ends their sessions, so an old password's
+/// sessions do not outlive it.
+pub async fn set_password(store: &Store, login: &str, password_hash: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let (id, _) = id_and_role(&mut tx, login).await?;
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Maps `login` to the person `person_id` of team.toml, or unmaps it (`None`). The
+/// caller checks the person exists in the config; the store does not know it.
+pub async fn set_person(store: &Store, login: &str, person_id: Option<&str>) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let (id, _) = id_and_role(&mut tx, login).await?;
+    sqlx::query("UPDATE users SET person_id = ? WHERE id = ?")
+        .bind(person_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Maps the account `login` to `person_id` if it exists and is mapped to nobody yet;
+/// whether it did. Nothing else about the account changes (config sync, never a role).
+pub async fn map_if_unmapped(store: &Store, login: &str, person_id: &str) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let done = sqlx::query("UPDATE users SET person_id = ? WHERE login = ? AND person_id IS NULL")
+        .bind(person_id)
+        .bind(login)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// An enabled user and their password hash, for a login attempt.
 pub async fn credentials(store: &Store, login: &str) -> Result<Option<(User, String)>> {
     let sql = format!(
@@ -135,6 +311,11 @@ pub async fn create_session(
     .bind(to_ms(now))
     .execute(&mut *tx)
     .await?;
+    sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
+        .bind(to_ms(now))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     // Sessions that ended are of no use to anyone; sweep them while we hold the lock.
     let idle_since = now.checked_sub(accounts::SESSION_IDLE).unwrap_or(now);
     sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
@@ -319,6 +500,26 @@ pub async fn revoke_token(store: &Store, login: &str, name: &str) -> Result<()> 
     Ok(())
 }
 
+/// Deletes the token with id `id`, returning its metadata; none such is `NotFound`.
+pub async fn revoke_token_id(store: &Store, id: i64) -> Result<TokenInfo> {
+    let mut tx = store.begin().await?;
+    let row = sqlx::query(
+        "SELECT t.id, u.login, t.name, t.role, t.created_at, t.last_used_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let info = token_from_row(&row)?;
+    sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(info)
+}
+
 /// Failed logins within the limit's window before `now`: for `login`, and from `ip`.
 pub async fn recent_failures(
     store: &Store,
@@ -369,4 +570,104 @@ pub async fn clear_failures(store: &Store, login: &str) -> Result<()> {
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        (dir, store)
+    }
+
+    fn now() -> Timestamp {
+        "2025-06-04T17:00:00Z".parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_last_enabled_admin_can_be_neither_disabled_nor_demoted() {
+        let (_dir, db) = store().await;
+        add_user(&db, "root", "h", Role::Admin, None, now())
+            .await
+            .unwrap();
+        add_user(&db, "ana", "h", Role::Responder, None, now())
+            .await
+            .unwrap();
+
+        let demote = set_role(&db, "root", Role::Viewer).await;
+        let disable = set_disabled(&db, "root", Some(now())).await;
+
+        assert!(matches!(demote, Err(StoreError::Conflict(m)) if m.contains("last active")));
+        assert!(matches!(disable, Err(StoreError::Conflict(_))));
+        set_role(&db, "ana", Role::Admin).await.unwrap();
+        set_disabled(&db, "root", Some(now())).await.unwrap();
+        assert!(matches!(
+            set_role(&db, "ana", Role::Responder).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            set_role(&db, "nobody", Role::Viewer).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn disabling_ends_sessions_and_tokens_and_enabling_restores_only_tokens() {
+        let (_dir, db) = store().await;
+        add_user(&db, "root", "h", Role::Admin, None, now())
+            .await
+            .unwrap();
+        add_user(&db, "ana", "h", Role::Responder, None, now())
+            .await
+            .unwrap();
+        let ana = credentials(&db, "ana").await.unwrap().unwrap().0;
+        create_session(&db, ana.id, "s1", now()).await.unwrap();
+        create_token(&db, "ana", "ci", None, "t1", now())
+            .await
+            .unwrap();
+
+        set_disabled(&db, "ana", Some(now())).await.unwrap();
+
+        assert_eq!(session_user(&db, "s1", now()).await.unwrap(), None);
+        assert!(token_by_hash(&db, "t1", now()).await.unwrap().is_none());
+        assert!(credentials(&db, "ana").await.unwrap().is_none());
+        let shown = account(&db, "ana").await.unwrap().unwrap();
+        assert_eq!(shown.disabled_at, Some(now()));
+        assert_eq!(shown.last_login_at, Some(now()));
+
+        set_disabled(&db, "ana", None).await.unwrap();
+        assert!(token_by_hash(&db, "t1", now()).await.unwrap().is_some());
+        assert_eq!(session_user(&db, "s1", now()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn demoting_brings_tokens_down_and_sync_maps_only_unmapped_accounts() {
+        let (_dir, db) = store().await;
+        add_user(&db, "root", "h", Role::Admin, None, now())
+            .await
+            .unwrap();
+        add_user(&db, "ana", "h", Role::Admin, Some("ana"), now())
+            .await
+            .unwrap();
+        create_token(&db, "ana", "ci", None, "t1", now())
+            .await
+            .unwrap();
+
+        set_role(&db, "ana", Role::Viewer).await.unwrap();
+
+        let token = token_by_hash(&db, "t1", now()).await.unwrap().unwrap();
+        assert_eq!(token.role, Role::Viewer);
+        assert!(!map_if_unmapped(&db, "ana", "other").await.unwrap());
+        assert!(map_if_unmapped(&db, "root", "chen").await.unwrap());
+        assert!(!map_if_unmapped(&db, "ghost", "chen").await.unwrap());
+        let root = account(&db, "root").await.unwrap().unwrap().user;
+        assert_eq!(
+            (root.person_id.as_deref(), root.role),
+            (Some("chen"), Role::Admin)
+        );
+    }
 }

@@ -407,6 +407,19 @@ pub async fn next_escalation_at(store: &Store) -> Result<Option<Timestamp>> {
     from_ms_opt(ms)
 }
 
+/// The escalation policies alerts not yet resolved still follow (direct pages, whose
+/// policy is their own, left out), with how many alerts follow each.
+pub async fn open_policies(store: &Store) -> Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT policy_id, COUNT(*) FROM alerts WHERE state <> 'resolved' AND service_id <> ? \
+         GROUP BY policy_id",
+    )
+    .bind(crate::domain::direct::SERVICE)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Stores the outcome of a due escalation with its timeline entries and pages, in one
 /// transaction. Returns false (and writes nothing) if the alert changed meanwhile — acked,
 /// resolved or fired by someone else — since the due time was read.

@@ -6,7 +6,8 @@
 //! `rotations` (rotation settings last seen and their anchors), `ack_timeouts`,
 //! `maintenance` (holds while a service is in maintenance), `direct` (direct pages) and
 //! `verification` (contact-method codes and verified contacts). `reports` reads across
-//! aggregates for reports and `/metrics`, and remembers weekly digests sent.
+//! aggregates for reports and `/metrics`, and remembers weekly digests sent. `retention`
+//! deletes old history in batches; `backup` copies and checks whole database files.
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
@@ -16,6 +17,7 @@ pub mod accounts;
 pub mod ack_timeouts;
 pub mod action_items;
 pub mod alerts;
+pub mod backup;
 pub mod deliveries;
 pub mod direct;
 pub mod history;
@@ -28,6 +30,7 @@ pub mod page_messages;
 pub mod postmortems;
 pub mod probes;
 pub mod reports;
+pub mod retention;
 pub mod rotations;
 pub mod services;
 pub mod slack;
@@ -95,8 +98,13 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         // A busy machine (a storm, a backup) may take seconds to hand out a connection;
         // waiting beats failing a page or an intake request.
+        // Connections are never reaped and one is always open: `dutybell restore` tells a
+        // running server by the open connection it keeps (`backup::claim_exclusive`).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await

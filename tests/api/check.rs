@@ -88,7 +88,7 @@ fn check_reports_a_file_that_does_not_parse_at_the_offending_line() {
         [
             "tests/fixtures/check/unparsable/team.toml:4: cannot parse: unknown field \
              `time_zon`, expected one of `id`, `name`, `email`, `time_zone`, `slack_id`, \
-             `contact`, `notify`"
+             `login`, `contact`, `notify`"
         ]
     );
     assert_eq!(output.status.code(), Some(1));

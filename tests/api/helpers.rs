@@ -156,7 +156,13 @@ async fn build_in(
         clock: clock.clone(),
         engine: engine_loop,
     };
-    let app = App::build(config, options).await.unwrap();
+    // A config reload reads the directory again with the same overrides and environment.
+    let source = config::Source {
+        dir: dir.path().to_path_buf(),
+        overrides,
+        env: env.clone(),
+    };
+    let app = App::build_from(config, source, options).await.unwrap();
     let addr = app.addr();
     let smtp_intake = app.smtp_addr();
     let engine = app.engine().clone();

@@ -7,14 +7,18 @@
 
 mod ack_timeout;
 mod actions;
+mod admin_users;
 mod alert_mode;
 mod alertmanager_real;
+mod backup;
 mod bad_input;
 mod browser;
 mod bundles;
 mod check;
 mod comms_probes;
 mod config;
+mod config_reload;
+mod crash;
 mod direct_page;
 mod discord_edit;
 mod email;
@@ -34,6 +38,7 @@ mod postmortems;
 mod probes;
 mod reports;
 mod restart;
+mod retention;
 mod runbooks;
 mod slack_app;
 mod slack_channels;

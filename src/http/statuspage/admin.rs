@@ -56,12 +56,14 @@ fn check_body(body: &str) -> Result<String, AppError> {
 }
 
 fn check_component(state: &AppState, key: &str) -> Result<(), AppError> {
-    Ok(publishing::check_component(&state.config, key)?)
+    let config = state.config.current();
+    Ok(publishing::check_component(&config, key)?)
 }
 
 /// A publish or update as the API answers it.
 fn posted(state: &AppState, posted: &Posted) -> serde_json::Value {
-    let base = super::page_url(&state.config);
+    let config = state.config.current();
+    let base = super::page_url(&config);
     serde_json::json!({
         "public_id": posted.public_id,
         "update_id": posted.update_id,
@@ -72,11 +74,9 @@ fn posted(state: &AppState, posted: &Posted) -> serde_json::Value {
 }
 
 async fn page_changed(state: &AppState) {
+    let config = state.config.current();
     let now = state.clock.now();
-    state
-        .statuspage
-        .changed(&state.store, &state.config, now)
-        .await;
+    state.statuspage.changed(&state.store, &config, now).await;
     state.wake.notify_one();
 }
 
@@ -157,6 +157,7 @@ async fn post_public(
     by: Option<String>,
     update: bool,
 ) -> Answer {
+    let config = state.config.current();
     let reference: IncidentRef = id.parse().map_err(|m: String| invalid("id", m))?;
     let actor = actor(state, by)?;
     let incident = incidents::get(&state.store, &reference).await?;
@@ -174,7 +175,7 @@ async fn post_public(
     let now = state.clock.now();
     let done = publishing::post(
         &state.store,
-        &state.config,
+        &config,
         &reference,
         post,
         &actor,
@@ -209,9 +210,10 @@ fn default_remind() -> Option<String> {
 
 /// `POST /api/v1/statuspage/maintenances` (§4.6).
 async fn schedule(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: MaintenanceBody = json(&body)?;
-    let zone = &state.config.statuspage.time_zone;
+    let zone = &config.statuspage.time_zone;
     let at = |field: &str, text: &str, side| {
         boundary(text, Some(zone), side).map_err(|message| invalid(field, message))
     };
@@ -251,7 +253,8 @@ async fn schedule(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 fn maintenance_json(state: &AppState, m: &Maintenance) -> serde_json::Value {
-    let base = super::page_url(&state.config);
+    let config = state.config.current();
+    let base = super::page_url(&config);
     serde_json::json!({
         "id": m.id,
         "name": m.name,
@@ -281,10 +284,11 @@ async fn move_maintenance(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: MoveBody = json(&body)?;
     let text = body.body.as_deref().map(check_body).transpose()?;
-    let page = &state.config.statuspage;
+    let page = &config.statuspage;
     let now = state.clock.now();
     let moved =
         maintenances::transition(&state.store, page, &id, body.status, text.as_deref(), now)
@@ -313,9 +317,10 @@ async fn set_component(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Answer {
+    let config = state.config.current();
     auth::require_admin(&state, &headers)?;
     let body: ComponentBody = json(&body)?;
-    let page = &state.config.statuspage;
+    let page = &config.statuspage;
     let now = state.clock.now();
     let effective = statuspage::set_manual(&state.store, page, &key, body.status, now).await?;
     page_changed(&state).await;

@@ -33,13 +33,10 @@ pub async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
+    let config = state.config.current();
     let snapshot = state.statuspage.current().snapshot.clone();
     let now = state.clock.now();
-    let peer = client_ip(
-        &extensions,
-        &headers,
-        &state.config.settings.trusted_proxies,
-    );
+    let peer = client_ip(&extensions, &headers, &config.settings.trusted_proxies);
     // TODO(#5): the limiter keeps a window per address it has seen until restart; prune
     // idle ones if that ever shows in memory.
     if state
@@ -62,7 +59,7 @@ pub async fn subscribe(
         let page = pages::subscribe_form(&snapshot, Some("That is not an email address."));
         return html(StatusCode::BAD_REQUEST, page);
     }
-    let components = state.config.statuspage.components.iter();
+    let components = config.statuspage.components.iter();
     let chosen: Vec<String> = components
         .filter(|c| {
             form.iter()
@@ -109,6 +106,7 @@ pub async fn confirm_page(
     State(state): State<AppState>,
     Query(query): TokenQuery,
 ) -> Response<Body> {
+    let config = state.config.current();
     let token = token(&query);
     let live = subscribers::token_valid(
         &state.store,
@@ -116,7 +114,7 @@ pub async fn confirm_page(
         TokenPurpose::Confirm,
         state.clock.now(),
     );
-    let name = state.config.statuspage.name.clone();
+    let name = config.statuspage.name.clone();
     match live.await {
         Ok(true) => {
             let action = format!("/subscribe/confirm?token={token}");
@@ -138,7 +136,8 @@ pub async fn confirm_page(
 
 /// `POST /subscribe/confirm?token=…`.
 pub async fn confirm(State(state): State<AppState>, Query(query): TokenQuery) -> Response<Body> {
-    let name = state.config.statuspage.name.clone();
+    let config = state.config.current();
+    let name = config.statuspage.name.clone();
     match subscribers::confirm(&state.store, token(&query), state.clock.now()).await {
         Ok(true) => {
             let text = "You will receive an email when the status changes. Every notice has an \
@@ -158,10 +157,11 @@ pub async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(query): TokenQuery,
 ) -> Response<Body> {
+    let config = state.config.current();
     let token = token(&query);
     let now = state.clock.now();
     let live = subscribers::token_valid(&state.store, token, TokenPurpose::Unsubscribe, now);
-    let name = state.config.statuspage.name.clone();
+    let name = config.statuspage.name.clone();
     match live.await {
         Ok(true) => {
             let action = format!("/unsubscribe?token={token}");
@@ -182,7 +182,8 @@ pub async fn unsubscribe(
     State(state): State<AppState>,
     Query(query): TokenQuery,
 ) -> Response<Body> {
-    let name = state.config.statuspage.name.clone();
+    let config = state.config.current();
+    let name = config.statuspage.name.clone();
     match subscribers::unsubscribe(&state.store, token(&query), state.clock.now()).await {
         Ok(true) => {
             let text = "This address will receive no more status notices.";

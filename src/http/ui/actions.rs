@@ -73,6 +73,7 @@ pub async fn declare(
     headers: HeaderMap,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let text = |name| session::field(&form, name).map(str::to_string);
     let request = DeclareRequest {
@@ -88,7 +89,7 @@ pub async fn declare(
     };
     let incident = engine::incidents::declare(
         &state.store,
-        &state.config,
+        &config,
         request,
         &user.user.actor(),
         Source::Web,
@@ -108,6 +109,7 @@ pub async fn status(
     Path(number): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let to: Status = session::field(&form, "status")
@@ -120,7 +122,7 @@ pub async fn status(
     let text = session::field(&form, "text").map(str::to_string);
     let changed = engine::incidents::change(
         &state.store,
-        &state.config,
+        &config,
         &reference,
         Change::Status { to, text },
         &user.user.actor(),

@@ -52,18 +52,19 @@ pub(super) fn wire<T: DeserializeOwned>(field: &str, text: &str) -> Result<T, Ui
 
 /// The viewer's zone: their person's, else UTC.
 fn zone_of(state: &AppState, user: &CurrentUser) -> TimeZone {
+    let config = state.config.current();
     user.user
         .person_id
         .as_deref()
-        .and_then(|id| state.config.person(id))
+        .and_then(|id| config.person(id))
         .map_or(TimeZone::UTC, |p| p.time_zone.clone())
 }
 
 /// Components with their effective state from the cached page.
 pub(super) fn components(state: &AppState) -> Vec<ComponentView> {
+    let config = state.config.current();
     let rendered = state.statuspage.current();
-    state
-        .config
+    config
         .statuspage
         .components
         .iter()
@@ -86,8 +87,8 @@ pub(super) fn components(state: &AppState) -> Vec<ComponentView> {
 }
 
 fn person_name(state: &AppState, id: &str) -> String {
-    state
-        .config
+    let config = state.config.current();
+    config
         .person(id)
         .map_or_else(|| id.to_string(), |p| p.name.clone())
 }
@@ -98,6 +99,7 @@ pub async fn page(
     user: CurrentUser,
     Path(number): Path<String>,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let incident = store_incidents::get(&state.store, &reference).await?;
     let events = store_incidents::timeline(&state.store, &incident.id).await?;
@@ -105,7 +107,7 @@ pub async fn page(
     let timeline = events
         .iter()
         .map(|event| comms::TimelineView {
-            at: comms::utc(event.occurred_at),
+            at: crate::web::ui::utc(event.occurred_at),
             local: comms::local(event.occurred_at, &zone),
             kind: event.kind.clone(),
             actor: event.actor.clone(),
@@ -132,8 +134,7 @@ pub async fn page(
         comms_lead_id: comms_lead,
         public_id: incident.public_incident_id.clone(),
     };
-    let people = state
-        .config
+    let people = config
         .people
         .values()
         .map(|p| PersonOption {
@@ -168,13 +169,14 @@ async fn apply(
     number: &str,
     changes: Vec<Change>,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let mut shown = None;
     for change in changes {
         let kind = change.event_kind();
         let changed = crate::engine::incidents::change(
             &state.store,
-            &state.config,
+            &config,
             &reference,
             change,
             &user.user.actor(),
@@ -308,6 +310,7 @@ pub async fn public(
     Path(number): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let mut components = BTreeMap::new();
@@ -333,7 +336,7 @@ pub async fn public(
     let now = state.clock.now();
     let posted = publishing::post(
         &state.store,
-        &state.config,
+        &config,
         &reference,
         post,
         &user.user.actor(),
@@ -341,10 +344,7 @@ pub async fn public(
         now,
     )
     .await?;
-    state
-        .statuspage
-        .changed(&state.store, &state.config, now)
-        .await;
+    state.statuspage.changed(&state.store, &config, now).await;
     state.wake.notify_one();
     tracing::info!(public.id = %posted.public_id, user.login = %user.user.login,
         "public incident posted from the web");

@@ -37,6 +37,7 @@ pub async fn submit(
     headers: HeaderMap,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     session::check_login_csrf(&state, &headers, &form)?;
     // Logins are at most 64 characters; a longer name is kept short for the failure log.
     let login: String = session::field(&form, "login")
@@ -49,7 +50,7 @@ pub async fn submit(
     let password = session::field(&form, "password")
         .unwrap_or_default()
         .to_string();
-    let trusted = &state.config.settings.trusted_proxies;
+    let trusted = &config.settings.trusted_proxies;
     let ip = crate::http::client_ip::client_ip(&extensions, &headers, trusted);
     let now = state.clock.now();
     let nonce = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();

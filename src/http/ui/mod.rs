@@ -5,15 +5,19 @@
 //! - `pages`: `/ui` (dashboard), `/ui/alerts/{id}`, `/ui/incidents/{number}`.
 //! - `actions`: the forms' POSTs: ack and resolve alerts, declare an incident and move
 //!   its status.
+//! - `admin_users`: `/ui/admin/users`, accounts and API tokens, for admins.
+//! - `reload`: `/ui/admin/config`, the config directory and its reload button, for admins.
 //!
 //! Every page needs a session (`http::session::CurrentUser`); every POST checks origin,
 //! CSRF token and role before it acts. Failures are [`UiError`], answered as HTML.
 
 mod actions;
+mod admin_users;
 mod incident_actions;
 mod login;
 mod pages;
 mod postmortems;
+mod reload;
 mod reports;
 mod runbooks;
 mod schedules;
@@ -101,9 +105,31 @@ pub fn router() -> Router<AppState> {
             "/ui/status/maintenances/{id}/status",
             post(status::move_maintenance),
         )
+        .route(
+            "/ui/admin/users",
+            get(admin_users::list).post(admin_users::add),
+        )
+        .route("/ui/admin/users/{login}/role", post(admin_users::set_role))
+        .route(
+            "/ui/admin/users/{login}/person",
+            post(admin_users::set_person),
+        )
+        .route(
+            "/ui/admin/users/{login}/disable",
+            post(admin_users::disable),
+        )
+        .route("/ui/admin/users/{login}/enable", post(admin_users::enable))
+        .route(
+            "/ui/admin/users/{login}/password",
+            post(admin_users::reset_password),
+        )
+        .route(
+            "/ui/admin/tokens/{id}/revoke",
+            post(admin_users::revoke_token),
+        )
+        .route("/ui/admin/config", get(reload::page))
+        .route("/ui/admin/config/reload", post(reload::reload))
     // TODO(#7): promoting an alert to an incident from the alert page.
-    // TODO(#7): /ui/admin: users and tokens, and a config reload button (validate, then
-    // swap), sharing the SIGHUP path.
     // TODO(#7): optional OIDC login beside local passwords.
     // TODO(#7): a bench rendering these pages over a year of history (aim < 50 ms).
 }

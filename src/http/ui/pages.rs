@@ -27,6 +27,7 @@ pub async fn dashboard(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let now = state.clock.now();
     let open_alerts = alerts::list(&state.store, false).await?;
     let open_incidents = incidents::list(&state.store, true).await?;
@@ -34,7 +35,7 @@ pub async fn dashboard(
     let (schedules, my_shifts) = shifts(&state, person, now).await?;
 
     let page = ui::dashboard(
-        &state.config,
+        &config,
         &Dashboard {
             me: me(&user),
             person,
@@ -57,14 +58,15 @@ async fn shifts(
     person: Option<&str>,
     now: Timestamp,
 ) -> Result<(Vec<ScheduleShifts>, MyShifts), UiError> {
+    let config = state.config.current();
     let horizon = SignedDuration::from_hours(24 * HORIZON_DAYS);
     let to = now.checked_add(horizon).unwrap_or(Timestamp::MAX);
     let mut schedules = Vec::new();
     let mut mine = Vec::new();
-    for (id, schedule) in &state.config.schedules {
+    for (id, schedule) in &config.schedules {
         let schedule = overrides::with_overrides(&state.store, schedule, now, to).await?;
-        let all = oncall::shifts(&schedule, &state.config.rotations, now, to);
-        let current = oncall::current(&schedule, &state.config.rotations, now, horizon);
+        let all = oncall::shifts(&schedule, &config.rotations, now, to);
+        let current = oncall::current(&schedule, &config.rotations, now, horizon);
         let first_next = all.iter().map(|s| s.start).filter(|at| *at > now).min();
         let next = all
             .iter()
@@ -106,7 +108,8 @@ pub async fn declare_form(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Response, UiError> {
-    let services: Vec<&str> = state.config.services.keys().map(String::as_str).collect();
+    let config = state.config.current();
+    let services: Vec<&str> = config.services.keys().map(String::as_str).collect();
     let person = user.user.person_id.as_deref();
     let page = ui::declare(&me(&user), person, &services);
     Ok(html(StatusCode::OK, page))
@@ -118,10 +121,11 @@ pub async fn incident(
     user: CurrentUser,
     Path(number): Path<String>,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let incident = incidents::get(&state.store, &reference).await?;
     let events = incidents::timeline(&state.store, &incident.id).await?;
-    let page = ui::incident(&state.config, &me(&user), &incident, &events);
+    let page = ui::incident(&config, &me(&user), &incident, &events);
     let page = super::runbooks::with_incident_runbooks(&state, &user, &incident, page).await?;
     Ok(html(StatusCode::OK, page))
 }

@@ -55,12 +55,13 @@ fn editor_path(number: i64) -> String {
 }
 
 fn editor(state: &AppState, user: &CurrentUser, full: &Full, refusals: &[String]) -> Response {
+    let config = state.config.current();
     let status = if refusals.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    let page = learning::postmortem(&state.config, &me(user), full, refusals);
+    let page = learning::postmortem(&config, &me(user), full, refusals);
     html(status, page)
 }
 
@@ -84,6 +85,7 @@ pub async fn save(
     Path(number): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference = reference(&number)?;
     let full = postmortems::get(&state.store, &reference).await?;
@@ -109,15 +111,8 @@ pub async fn save(
         status,
     };
     let now = state.clock.now();
-    let saved = postmortems::edit(
-        &state.store,
-        &state.config,
-        &reference,
-        edit,
-        Source::Web,
-        now,
-    )
-    .await?;
+    let saved =
+        postmortems::edit(&state.store, &config, &reference, edit, Source::Web, now).await?;
     tracing::info!(incident.number = saved.incident.number, user.login = %user.user.login,
         "postmortem edited from the web");
     Ok(see_other(&editor_path(saved.incident.number)))
@@ -132,6 +127,7 @@ pub async fn add_item(
     Path(number): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference = reference(&number)?;
     let full = postmortems::get(&state.store, &reference).await?;
@@ -169,7 +165,7 @@ pub async fn add_item(
     };
     let item = postmortems::add_item(
         &state.store,
-        &state.config,
+        &config,
         &reference,
         new,
         &user.user.actor(),
@@ -206,6 +202,7 @@ pub async fn edit_item(
     Path((number, id)): Path<(String, String)>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference = reference(&number)?;
     let item = item_of(&state, &reference, &id).await?;
@@ -219,15 +216,8 @@ pub async fn edit_item(
         ..ItemEdit::default()
     };
     let now = state.clock.now();
-    let item = postmortems::edit_item(
-        &state.store,
-        &state.config,
-        &item.id,
-        edit,
-        Source::Web,
-        now,
-    )
-    .await?;
+    let item =
+        postmortems::edit_item(&state.store, &config, &item.id, edit, Source::Web, now).await?;
     state.wake.notify_one();
     tracing::info!(incident.number = item.incident_number, item.id = %item.id,
         status = item.status.as_str(), "action item changed from the web");
@@ -276,12 +266,13 @@ pub async fn skip(
     Path(number): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let reference = reference(&number)?;
     let reason = session::field(&form, "reason").unwrap_or_default();
     let full = postmortems::skip(
         &state.store,
-        &state.config,
+        &config,
         &reference,
         reason,
         &user.user.actor(),
@@ -298,8 +289,9 @@ pub async fn actions(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let now = state.clock.now();
-    let items = postmortems::open_items(&state.store, &state.config, now).await?;
-    let page = learning::actions(&state.config, &me(&user), &items);
+    let items = postmortems::open_items(&state.store, &config, now).await?;
+    let page = learning::actions(&config, &me(&user), &items);
     Ok(html(StatusCode::OK, page))
 }

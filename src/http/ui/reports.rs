@@ -33,6 +33,7 @@ pub async fn page(
     user: CurrentUser,
     Query(query): Query<Days>,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     let days = match query.days.as_deref().map(str::trim) {
         None | Some("") => 30,
         Some(text) => text
@@ -46,8 +47,7 @@ pub async fn page(
     };
     let now = state.clock.now();
     let period = Period::last_days(now, days);
-    let config = &state.config;
-    let hygiene = hygiene_rows(&state.store, config, period)
+    let hygiene = hygiene_rows(&state.store, &config, period)
         .await
         .map_err(AppError::Internal)?;
     let shifts = store::reports::shifts(&state.store, period).await?;

@@ -33,7 +33,8 @@ fn me(user: &CurrentUser) -> Me<'_> {
 
 /// `GET /ui/runbooks`.
 pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
-    let page = learning::runbooks(&me(&user), state.config.runbooks.all());
+    let config = state.config.current();
+    let page = learning::runbooks(&me(&user), config.runbooks.all());
     Ok(html(StatusCode::OK, page))
 }
 
@@ -43,7 +44,8 @@ pub async fn show(
     user: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, UiError> {
-    let runbook = state.config.runbooks.get(&slug).ok_or(AppError::NotFound)?;
+    let config = state.config.current();
+    let runbook = config.runbooks.get(&slug).ok_or(AppError::NotFound)?;
     Ok(html(StatusCode::OK, learning::runbook(&me(&user), runbook)))
 }
 
@@ -56,12 +58,13 @@ pub async fn tick(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let id = parse_alert_id(&id).ok_or(AppError::NotFound)?;
     let alert = alerts::get(&state.store, id).await?;
     let slug = session::field(&form, "runbook").unwrap_or_default();
     let step = session::field(&form, "step").unwrap_or_default();
-    let runbook = covering(&state.config, &alert)
+    let runbook = covering(&config, &alert)
         .filter(|runbook| runbook.slug == slug)
         .ok_or_else(|| invalid("runbook", "that runbook does not cover this alert"))?;
     if !learning::steps(&runbook.body).iter().any(|s| s == step) {
@@ -115,7 +118,8 @@ pub fn with_alert_runbook(
     timeline: &[TimelineEntry],
     page: String,
 ) -> String {
-    let Some(runbook) = covering(&state.config, alert) else {
+    let config = state.config.current();
+    let Some(runbook) = covering(&config, alert) else {
         return page;
     };
     let back = format!("/ui/alerts/{}", alert.id);
@@ -131,12 +135,13 @@ pub async fn with_incident_runbooks(
     incident: &Incident,
     page: String,
 ) -> Result<String, UiError> {
+    let config = state.config.current();
     let back = format!("/ui/incidents/{}", incident.number);
     let mut seen: Vec<&str> = Vec::new();
     let mut blocks = Vec::new();
     for &id in &incident.alerts {
         let alert = alerts::get(&state.store, id).await?;
-        let Some(runbook) = covering(&state.config, &alert) else {
+        let Some(runbook) = covering(&config, &alert) else {
             continue;
         };
         if seen.contains(&runbook.slug.as_str()) {

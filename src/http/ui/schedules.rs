@@ -15,6 +15,7 @@ use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{UiError, html, see_other};
+use crate::config::Config;
 use crate::domain::accounts::Role;
 use crate::domain::oncall::{self, Schedule};
 use crate::domain::override_request::OverrideRequest;
@@ -34,18 +35,19 @@ pub(super) fn me(user: &CurrentUser) -> Me<'_> {
     }
 }
 
-fn schedule<'a>(state: &'a AppState, id: &str) -> Result<&'a Schedule, AppError> {
-    state.config.schedules.get(id).ok_or(AppError::NotFound)
+fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, AppError> {
+    config.schedules.get(id).ok_or(AppError::NotFound)
 }
 
 /// `GET /ui/schedules`.
 pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
+    let config = state.config.current();
     let now = state.clock.now();
     let end = now
         .checked_add(SignedDuration::from_nanos(1))
         .unwrap_or(now);
     let mut merged = Vec::new();
-    for schedule in state.config.schedules.values() {
+    for schedule in config.schedules.values() {
         merged.push(overrides::with_overrides(&state.store, schedule, now, end).await?);
     }
     let rows: Vec<ScheduleRow> = merged
@@ -53,12 +55,12 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Re
         .map(|schedule| ScheduleRow {
             id: &schedule.id,
             time_zone: &schedule.time_zone,
-            on_call: oncall::oncall(schedule, &state.config.rotations, now)
+            on_call: oncall::oncall(schedule, &config.rotations, now)
                 .into_iter()
                 .collect(),
         })
         .collect();
-    let page = view::schedules(&state.config, &me(&user), &rows);
+    let page = view::schedules(&config, &me(&user), &rows);
     Ok(html(StatusCode::OK, page))
 }
 
@@ -70,7 +72,8 @@ pub async fn month(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let config_schedule = schedule(&state, &id)?;
+    let config = state.config.current();
+    let config_schedule = schedule(&config, &id)?;
     let zone = &config_schedule.time_zone;
     let now = state.clock.now();
     let today = now.to_zoned(zone.clone()).date();
@@ -90,10 +93,10 @@ pub async fn month(
         return Err(AppError::NotFound.into());
     };
     let merged = overrides::with_overrides(&state.store, config_schedule, *from, *to).await?;
-    let shifts = oncall::shifts(&merged, &state.config.rotations, *from, *to);
+    let shifts = oncall::shifts(&merged, &config.rotations, *from, *to);
     let stored = overrides::list(&state.store, &id).await?;
     let page = view::schedule(
-        &state.config,
+        &config,
         &MonthPage {
             me: me(&user),
             id: &id,
@@ -129,8 +132,9 @@ pub async fn add(
     Path(id): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
-    let schedule = schedule(&state, &id)?;
+    let schedule = schedule(&config, &id)?;
     let text = |name| session::field(&form, name).map(str::to_string);
     let kind = text("kind").filter(|k| !k.is_empty());
     let (add, remove) = match kind.as_deref() {
@@ -146,7 +150,7 @@ pub async fn add(
         end: text("end"),
     };
     let now = state.clock.now();
-    let is_person = |p: &str| state.config.person(p).is_some();
+    let is_person = |p: &str| config.person(p).is_some();
     let rule = request
         .check(&schedule.time_zone, now, is_person)
         .map_err(AppError::from)?;
@@ -166,8 +170,9 @@ pub async fn delete(
     Path((id, oid)): Path<(String, String)>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Responder)?;
-    let schedule = schedule(&state, &id)?;
+    let schedule = schedule(&config, &id)?;
     let oid: i64 = oid.parse().map_err(|_| AppError::NotFound)?;
     let deleted = overrides::delete(&state.store, Some(&id), oid).await?;
     state.wake.notify_one();

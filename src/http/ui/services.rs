@@ -23,7 +23,7 @@ use crate::web::ui::schedules::{self as view, MASK, ServiceRow};
 
 /// `GET /ui/services`.
 pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
-    let config = &state.config;
+    let config = state.config.current();
     let now = state.clock.now();
     let end = now
         .checked_add(SignedDuration::from_nanos(1))
@@ -50,7 +50,7 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Re
             id: &service.id,
             name: &service.name,
             escalation: &service.escalation,
-            on_call: resolve(config, &schedules, targets, now),
+            on_call: resolve(&config, &schedules, targets, now),
             integrations: config
                 .integrations
                 .iter()
@@ -59,7 +59,7 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Re
         });
     }
     let admin = user.user.role.allows(Role::Admin);
-    let page = view::services(config, &me(&user), &rows, |integration| {
+    let page = view::services(&config, &me(&user), &rows, |integration| {
         if admin {
             let token = integration.token.as_ref();
             (

@@ -35,6 +35,7 @@ fn invalid(field: &str, message: impl Into<String>) -> UiError {
 
 /// `GET /ui/status`.
 pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
+    let config = state.config.current();
     let open = maintenances::open(&state.store).await?;
     let maintenances = open
         .iter()
@@ -44,8 +45,8 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Re
             status: wire_name(m.status),
             window: format!(
                 "{} – {}",
-                comms::utc(m.scheduled_for),
-                comms::utc(m.scheduled_until)
+                crate::web::ui::utc(m.scheduled_for),
+                crate::web::ui::utc(m.scheduled_until)
             ),
         })
         .collect();
@@ -59,7 +60,7 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Re
             name: i.name.clone(),
             status: i.status.clone(),
             impact: wire_name(i.impact),
-            started: comms::utc(i.started_at),
+            started: crate::web::ui::utc(i.started_at),
         })
         .collect();
     let page = comms::status(&StatusAdmin {
@@ -68,8 +69,7 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Re
             role: user.user.role,
             csrf: &user.csrf,
         },
-        page_zone: state
-            .config
+        page_zone: config
             .statuspage
             .time_zone
             .iana_name()
@@ -83,11 +83,9 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Re
 }
 
 async fn page_changed(state: &AppState) {
+    let config = state.config.current();
     let now = state.clock.now();
-    state
-        .statuspage
-        .changed(&state.store, &state.config, now)
-        .await;
+    state.statuspage.changed(&state.store, &config, now).await;
     state.wake.notify_one();
 }
 
@@ -99,9 +97,10 @@ pub async fn set_component(
     Path(key): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Admin)?;
     let to: ComponentStatus = wire("status", session::field(&form, "status").unwrap_or(""))?;
-    let page = &state.config.statuspage;
+    let page = &config.statuspage;
     let now = state.clock.now();
     statuspage::set_manual(&state.store, page, &key, to, now).await?;
     page_changed(&state).await;
@@ -118,9 +117,10 @@ pub async fn schedule(
     headers: HeaderMap,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Admin)?;
     let field = |name: &str| -> &str { session::field(&form, name).unwrap_or_default() };
-    let zone = &state.config.statuspage.time_zone;
+    let zone = &config.statuspage.time_zone;
     let at = |name: &str, side| {
         boundary(field(name), Some(zone), side).map_err(|message| invalid(name, message))
     };
@@ -135,7 +135,7 @@ pub async fn schedule(
         .map(|(_, key)| key.clone())
         .collect();
     for key in &components {
-        publishing::check_component(&state.config, key)?;
+        publishing::check_component(&config, key)?;
     }
     let new = maintenances::NewMaintenance {
         name: publishing::check_name(field("name"))?,
@@ -163,13 +163,14 @@ pub async fn move_maintenance(
     Path(id): Path<String>,
     Form(form): FormPairs,
 ) -> Result<Response, UiError> {
+    let config = state.config.current();
     user.check_post(&state, &headers, &form, Role::Admin)?;
     let to: MaintenanceStatus = wire("status", session::field(&form, "status").unwrap_or(""))?;
     let body = session::field(&form, "body")
         .filter(|b| !b.trim().is_empty())
         .map(publishing::check_body)
         .transpose()?;
-    let page = &state.config.statuspage;
+    let page = &config.statuspage;
     let now = state.clock.now();
     maintenances::transition(&state.store, page, &id, to, body.as_deref(), now).await?;
     page_changed(&state).await;

@@ -7,73 +7,15 @@
 //! user text is ever marked safe. Handlers in `http::ui` gather plain values; these
 //! functions only shape and render them.
 
-use std::sync::LazyLock;
-
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use minijinja::value::Serde;
-use minijinja::{Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 use serde::Serialize;
 
-use super::Me;
+use super::{Me, render};
 use crate::domain::accounts::Role;
 use crate::domain::reports::load::Load;
 use crate::domain::reports::response::Response;
 use crate::domain::reports::{self, Period, hygiene};
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .build()
-        .expect("the default delimiters are a valid syntax");
-    env.set_syntax(syntax);
-    env.set_formatter(crate::web::statuspage::html::escape_with_house_rules);
-    let sources = [
-        ("layout.html", include_str!("templates/layout.html")),
-        ("parts.html", include_str!("templates/parts.html")),
-        (
-            "comms_incident.html",
-            include_str!("templates/comms_incident.html"),
-        ),
-        (
-            "comms_status.html",
-            include_str!("templates/comms_status.html"),
-        ),
-        (
-            "comms_reports.html",
-            include_str!("templates/comms_reports.html"),
-        ),
-    ];
-    for (name, source) in sources {
-        env.add_template(name, source)
-            .expect("comms templates parse; every one is rendered by the tests");
-    }
-    env
-});
-
-const FALLBACK: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>dutybell</title></head><body><p>This page cannot be shown right now.</p></body></html>";
-
-fn render(template: &str, context: impl Serialize) -> String {
-    let rendered = TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(Value::from(Serde(&context))));
-    match rendered {
-        Ok(html) => html,
-        Err(err) => {
-            tracing::error!(template, error = format!("{err:#}"), "UI render failed");
-            FALLBACK.to_string()
-        }
-    }
-}
-
-/// `2025-06-12 03:00 UTC`.
-pub fn utc(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
 
 /// `2025-06-12 05:00 CEST (Europe/Berlin)`: the viewer's local time, shown on hover.
 pub fn local(at: Timestamp, zone: &TimeZone) -> String {

@@ -7,14 +7,10 @@
 //! status page's Markdown renderer (raw HTML off, link allow-list). Functions take plain
 //! values and return text; `http::ui` fetches the data and checks who may do what.
 
-use std::sync::LazyLock;
-
-use jiff::Timestamp;
-use minijinja::value::Serde;
-use minijinja::{Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
+use minijinja::Value;
 use serde::Serialize;
 
-use super::Me;
+use super::{Me, render, utc};
 use crate::config::Config;
 use crate::domain::accounts::Role;
 use crate::domain::incident::Severity;
@@ -27,55 +23,6 @@ use crate::web::statuspage::markdown;
 
 /// The timeline kind a runbook step tick is recorded as (comms spec §5.2).
 pub const STEP_EVENT: &str = "runbook.step";
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .build()
-        .expect("the default delimiters are a valid syntax");
-    env.set_syntax(syntax);
-    env.set_formatter(crate::web::statuspage::html::escape_with_house_rules);
-    // The layout is shared with `web::ui`, so these pages look and escape alike.
-    let sources = [
-        ("layout.html", include_str!("templates/layout.html")),
-        ("postmortem.html", include_str!("templates/postmortem.html")),
-        ("actions.html", include_str!("templates/actions.html")),
-        ("runbooks.html", include_str!("templates/runbooks.html")),
-        ("runbook.html", include_str!("templates/runbook.html")),
-        (
-            "runbook_block.html",
-            include_str!("templates/runbook_block.html"),
-        ),
-    ];
-    for (name, source) in sources {
-        env.add_template(name, source)
-            .expect("UI templates parse; every one is rendered by the tests");
-    }
-    env
-});
-
-const FALLBACK: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>dutybell</title></head><body><p>This page cannot be shown right now.</p></body></html>";
-
-fn render(template: &str, context: impl Serialize) -> String {
-    let rendered = TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(Value::from(Serde(&context))));
-    match rendered {
-        Ok(html) => html,
-        Err(err) => {
-            tracing::error!(template, error = format!("{err:#}"), "UI render failed");
-            FALLBACK.to_string()
-        }
-    }
-}
-
-fn utc(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
 
 fn name(config: &Config, id: &str) -> String {
     config

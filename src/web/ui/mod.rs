@@ -7,8 +7,10 @@
 //! token. Like the status page, these functions take plain values and return text; the
 //! handlers in `http::ui` fetch the data and check who may see and do what.
 
+pub mod admin;
 pub mod comms;
 pub mod learning;
+pub mod reload;
 
 pub mod schedules;
 
@@ -49,6 +51,34 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("schedules.html", include_str!("templates/schedules.html")),
         ("schedule.html", include_str!("templates/schedule.html")),
         ("services.html", include_str!("templates/services.html")),
+        (
+            "admin_users.html",
+            include_str!("templates/admin_users.html"),
+        ),
+        (
+            "comms_incident.html",
+            include_str!("templates/comms_incident.html"),
+        ),
+        (
+            "comms_status.html",
+            include_str!("templates/comms_status.html"),
+        ),
+        (
+            "comms_reports.html",
+            include_str!("templates/comms_reports.html"),
+        ),
+        ("postmortem.html", include_str!("templates/postmortem.html")),
+        ("actions.html", include_str!("templates/actions.html")),
+        ("runbooks.html", include_str!("templates/runbooks.html")),
+        ("runbook.html", include_str!("templates/runbook.html")),
+        (
+            "runbook_block.html",
+            include_str!("templates/runbook_block.html"),
+        ),
+        (
+            "config_reload.html",
+            include_str!("templates/config_reload.html"),
+        ),
     ];
     for (name, source) in sources {
         env.add_template(name, source)
@@ -86,7 +116,7 @@ pub struct Me<'a> {
 pub const HORIZON_DAYS: i64 = 14;
 
 /// `2025-06-12 03:00 UTC`: instants of alerts and incidents.
-fn utc(at: Timestamp) -> String {
+pub fn utc(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
