@@ -42,7 +42,7 @@ pub struct TokenInfo {
 
 const USER_COLUMNS: &str = "u.id, u.login, u.role, u.person_id, u.created_at";
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: row.try_get("id")?,
@@ -63,7 +63,7 @@ pub async fn add_user(
     now: Timestamp,
 ) -> Result<User> {
     let mut tx = store.begin().await?;
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login = ?")
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login = $1")
         .bind(login)
         .fetch_optional(&mut *tx)
         .await?;
@@ -72,7 +72,7 @@ pub async fn add_user(
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (login, password_hash, role, person_id, created_at) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(login)
     .bind(password_hash)
@@ -108,7 +108,7 @@ pub struct Account {
     pub last_login_at: Option<Timestamp>,
 }
 
-fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account> {
+fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account> {
     Ok(Account {
         user: user_from_row(row)?,
         disabled_at: from_ms_opt(row.try_get("disabled_at")?)?,
@@ -128,7 +128,7 @@ pub async fn list_accounts(store: &Store) -> Result<Vec<Account>> {
 /// The account named `login`, enabled or not.
 pub async fn account(store: &Store, login: &str) -> Result<Option<Account>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, u.disabled_at, u.last_login_at FROM users u WHERE u.login = ?"
+        "SELECT {USER_COLUMNS}, u.disabled_at, u.last_login_at FROM users u WHERE u.login = $1"
     );
     let row = sqlx::query(&sql)
         .bind(login)
@@ -139,7 +139,7 @@ pub async fn account(store: &Store, login: &str) -> Result<Option<Account>> {
 
 /// Refuses a change that would leave no enabled admin: `login` is one, and the only one.
 async fn keep_an_admin(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     login: &str,
     change: &str,
 ) -> Result<()> {
@@ -158,10 +158,10 @@ async fn keep_an_admin(
 
 /// The id and role of the user `login`, enabled or not; `NotFound` if there is none.
 async fn id_and_role(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     login: &str,
 ) -> Result<(i64, Role)> {
-    let row = sqlx::query("SELECT id, role FROM users WHERE login = ?")
+    let row = sqlx::query("SELECT id, role FROM users WHERE login = $1")
         .bind(login)
         .fetch_optional(&mut **tx)
         .await?
@@ -184,8 +184,8 @@ pub async fn set_disabled(store: &Store, login: &str, at: Option<Timestamp>) -> 
     }
     // Disabling twice keeps the first instant.
     sqlx::query(
-        "UPDATE users SET disabled_at = CASE WHEN ? IS NULL THEN NULL \
-                 ELSE COALESCE(disabled_at, ?) END WHERE id = ?",
+        "UPDATE users SET disabled_at = CASE WHEN $1 IS NULL THEN NULL \
+                 ELSE COALESCE(disabled_at, $2) END WHERE id = $3",
     )
     .bind(at.map(to_ms))
     .bind(at.map(to_ms))
@@ -193,7 +193,7 @@ pub async fn set_disabled(store: &Store, login: &str, at: Option<Timestamp>) -> 
     .execute(&mut *tx)
     .await?;
     if at.is_some() {
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -210,7 +210,7 @@ pub async fn set_role(store: &Store, login: &str, role: Role) -> Result<()> {
     if current == Role::Admin && role != Role::Admin {
         keep_an_admin(&mut tx, login, "demoted").await?;
     }
-    sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
         .bind(role.as_str())
         .bind(id)
         .execute(&mut *tx)
@@ -219,7 +219,7 @@ pub async fn set_role(store: &Store, login: &str, role: Role) -> Result<()> {
         .into_iter()
         .filter(|r| *r > role)
     {
-        sqlx::query("UPDATE api_tokens SET role = ? WHERE user_id = ? AND role = ?")
+        sqlx::query("UPDATE api_tokens SET role = $1 WHERE user_id = $2 AND role = $3")
             .bind(role.as_str())
             .bind(id)
             .bind(above.as_str())
@@ -235,12 +235,12 @@ pub async fn set_role(store: &Store, login: &str, role: Role) -> Result<()> {
 pub async fn set_password(store: &Store, login: &str, password_hash: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     let (id, _) = id_and_role(&mut tx, login).await?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -253,7 +253,7 @@ pub async fn set_password(store: &Store, login: &str, password_hash: &str) -> Re
 pub async fn set_person(store: &Store, login: &str, person_id: Option<&str>) -> Result<()> {
     let mut tx = store.begin().await?;
     let (id, _) = id_and_role(&mut tx, login).await?;
-    sqlx::query("UPDATE users SET person_id = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET person_id = $1 WHERE id = $2")
         .bind(person_id)
         .bind(id)
         .execute(&mut *tx)
@@ -266,11 +266,12 @@ pub async fn set_person(store: &Store, login: &str, person_id: Option<&str>) -> 
 /// whether it did. Nothing else about the account changes (config sync, never a role).
 pub async fn map_if_unmapped(store: &Store, login: &str, person_id: &str) -> Result<bool> {
     let mut tx = store.begin().await?;
-    let done = sqlx::query("UPDATE users SET person_id = ? WHERE login = ? AND person_id IS NULL")
-        .bind(person_id)
-        .bind(login)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sqlx::query("UPDATE users SET person_id = $1 WHERE login = $2 AND person_id IS NULL")
+            .bind(person_id)
+            .bind(login)
+            .execute(&mut *tx)
+            .await?;
     tx.commit().await?;
     Ok(done.rows_affected() > 0)
 }
@@ -279,7 +280,7 @@ pub async fn map_if_unmapped(store: &Store, login: &str, person_id: &str) -> Res
 pub async fn credentials(store: &Store, login: &str) -> Result<Option<(User, String)>> {
     let sql = format!(
         "SELECT {USER_COLUMNS}, u.password_hash FROM users u \
-         WHERE u.login = ? AND u.disabled_at IS NULL"
+         WHERE u.login = $1 AND u.disabled_at IS NULL"
     );
     let row = sqlx::query(&sql)
         .bind(login)
@@ -302,7 +303,7 @@ pub async fn create_session(
     let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) \
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id_hash)
     .bind(user_id)
@@ -311,14 +312,14 @@ pub async fn create_session(
     .bind(to_ms(now))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
         .bind(to_ms(now))
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
     // Sessions that ended are of no use to anyone; sweep them while we hold the lock.
     let idle_since = now.checked_sub(accounts::SESSION_IDLE).unwrap_or(now);
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
         .bind(to_ms(now))
         .bind(to_ms(idle_since))
         .execute(&mut *tx)
@@ -332,7 +333,7 @@ pub async fn create_session(
 pub async fn session_user(store: &Store, id_hash: &str, now: Timestamp) -> Result<Option<User>> {
     let sql = format!(
         "SELECT {USER_COLUMNS}, s.created_at AS s_created, s.last_seen_at FROM sessions s \
-         JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND u.disabled_at IS NULL"
+         JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND u.disabled_at IS NULL"
     );
     let Some(row) = sqlx::query(&sql)
         .bind(id_hash)
@@ -350,7 +351,7 @@ pub async fn session_user(store: &Store, id_hash: &str, now: Timestamp) -> Resul
     // One write a minute per session is plenty for an idle timeout of an hour.
     if now.duration_since(last_seen) >= jiff::SignedDuration::from_mins(1) {
         let mut tx = store.begin().await?;
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(to_ms(now))
             .bind(id_hash)
             .execute(&mut *tx)
@@ -363,7 +364,7 @@ pub async fn session_user(store: &Store, id_hash: &str, now: Timestamp) -> Resul
 /// Ends a session (logout); unknown ones are ignored.
 pub async fn delete_session(store: &Store, id_hash: &str) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
         .execute(&mut *tx)
         .await?;
@@ -382,7 +383,7 @@ pub async fn create_token(
     now: Timestamp,
 ) -> Result<TokenInfo> {
     let mut tx = store.begin().await?;
-    let row = sqlx::query("SELECT id, role FROM users WHERE login = ? AND disabled_at IS NULL")
+    let row = sqlx::query("SELECT id, role FROM users WHERE login = $1 AND disabled_at IS NULL")
         .bind(login)
         .fetch_optional(&mut *tx)
         .await?
@@ -399,7 +400,7 @@ pub async fn create_token(
         )));
     }
     let taken: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM api_tokens WHERE user_id = ? AND name = ?")
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE user_id = $1 AND name = $2")
             .bind(user_id)
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -411,7 +412,7 @@ pub async fn create_token(
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO api_tokens (user_id, name, token_hash, role, created_at) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(user_id)
     .bind(name)
@@ -440,7 +441,7 @@ pub async fn token_by_hash(
     let row = sqlx::query(
         "SELECT t.id, u.login, t.name, t.role, t.created_at, t.last_used_at \
          FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = ? AND u.disabled_at IS NULL",
+         WHERE t.token_hash = $1 AND u.disabled_at IS NULL",
     )
     .bind(token_hash)
     .fetch_optional(store.pool())
@@ -450,7 +451,7 @@ pub async fn token_by_hash(
     };
     let info = token_from_row(&row)?;
     let mut tx = store.begin().await?;
-    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(to_ms(now))
         .bind(info.id)
         .execute(&mut *tx)
@@ -459,7 +460,7 @@ pub async fn token_by_hash(
     Ok(Some(info))
 }
 
-fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo> {
+fn token_from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo> {
     let role: String = row.try_get("role")?;
     Ok(TokenInfo {
         id: row.try_get("id")?,
@@ -486,8 +487,8 @@ pub async fn list_tokens(store: &Store) -> Result<Vec<TokenInfo>> {
 pub async fn revoke_token(store: &Store, login: &str, name: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     let done = sqlx::query(
-        "DELETE FROM api_tokens WHERE name = ? \
-         AND user_id = (SELECT id FROM users WHERE login = ?)",
+        "DELETE FROM api_tokens WHERE name = $1 \
+         AND user_id = (SELECT id FROM users WHERE login = $2)",
     )
     .bind(name)
     .bind(login)
@@ -505,14 +506,14 @@ pub async fn revoke_token_id(store: &Store, id: i64) -> Result<TokenInfo> {
     let mut tx = store.begin().await?;
     let row = sqlx::query(
         "SELECT t.id, u.login, t.name, t.role, t.created_at, t.last_used_at \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
     let info = token_from_row(&row)?;
-    sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+    sqlx::query("DELETE FROM api_tokens WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -530,7 +531,7 @@ pub async fn recent_failures(
     let since = to_ms(now.checked_sub(accounts::LOGIN_WINDOW).unwrap_or(now));
     let mut lists = Vec::with_capacity(2);
     for (column, value) in [("login", login), ("ip", ip)] {
-        let sql = format!("SELECT at FROM login_failures WHERE {column} = ? AND at > ?");
+        let sql = format!("SELECT at FROM login_failures WHERE {column} = $1 AND at > $2");
         let times: Vec<i64> = sqlx::query_scalar(&sql)
             .bind(value)
             .bind(since)
@@ -546,14 +547,14 @@ pub async fn recent_failures(
 /// Records a failed login, and forgets failures older than the window.
 pub async fn record_failure(store: &Store, login: &str, ip: &str, now: Timestamp) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES ($1, $2, $3)")
         .bind(login)
         .bind(ip)
         .bind(to_ms(now))
         .execute(&mut *tx)
         .await?;
     let before = now.checked_sub(accounts::LOGIN_WINDOW).unwrap_or(now);
-    sqlx::query("DELETE FROM login_failures WHERE at <= ?")
+    sqlx::query("DELETE FROM login_failures WHERE at <= $1")
         .bind(to_ms(before))
         .execute(&mut *tx)
         .await?;
@@ -564,7 +565,7 @@ pub async fn record_failure(store: &Store, login: &str, ip: &str, now: Timestamp
 /// Forgets `login`'s failures after it logged in; the address's count stays.
 pub async fn clear_failures(store: &Store, login: &str) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM login_failures WHERE login = ?")
+    sqlx::query("DELETE FROM login_failures WHERE login = $1")
         .bind(login)
         .execute(&mut *tx)
         .await?;

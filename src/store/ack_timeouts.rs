@@ -27,19 +27,19 @@ pub struct DueAckTimeout {
 /// `acked_at + timeout`; returns how many.
 pub async fn arm(store: &Store, service: &str, timeout: SignedDuration) -> Result<u64> {
     // Read first: most passes find nothing to arm, and a read takes no write lock.
-    let unarmed: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM alerts WHERE service_id = ? AND state = 'acknowledged' \
+    let unarmed: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE service_id = $1 AND state = 'acknowledged' \
          AND ack_timeout_at IS NULL AND acked_at IS NOT NULL)",
     )
     .bind(service)
     .fetch_one(store.pool())
     .await?;
-    if !unarmed {
+    if unarmed == 0 {
         return Ok(0);
     }
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
     let done = sqlx::query(
-        "UPDATE alerts SET ack_timeout_at = acked_at + ? WHERE service_id = ? \
+        "UPDATE alerts SET ack_timeout_at = acked_at + $1 WHERE service_id = $2 \
          AND state = 'acknowledged' AND ack_timeout_at IS NULL AND acked_at IS NOT NULL",
     )
     .bind(timeout_ms)
@@ -53,8 +53,8 @@ pub async fn arm(store: &Store, service: &str, timeout: SignedDuration) -> Resul
 pub async fn due(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<DueAckTimeout>> {
     let rows = sqlx::query(
         "SELECT id, service_id, policy_id, acked_at, acked_by, ack_timeout_at FROM alerts \
-         WHERE state = 'acknowledged' AND ack_timeout_at <= ? \
-         ORDER BY ack_timeout_at, id LIMIT ?",
+         WHERE state = 'acknowledged' AND ack_timeout_at <= $1 \
+         ORDER BY ack_timeout_at, id LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -93,8 +93,8 @@ pub async fn postpone(
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
     let moved = sqlx::query(
-        "UPDATE alerts SET ack_timeout_at = ? \
-         WHERE id = ? AND state = 'acknowledged' AND ack_timeout_at = ?",
+        "UPDATE alerts SET ack_timeout_at = $1 \
+         WHERE id = $2 AND state = 'acknowledged' AND ack_timeout_at = $3",
     )
     .bind(to_ms(until))
     .bind(due.alert_id)
@@ -112,7 +112,7 @@ pub async fn postpone(
 
 /// Clears a due timeout whose service no longer has one (a config edit).
 pub async fn disarm(store: &Store, due: &DueAckTimeout) -> Result<()> {
-    sqlx::query("UPDATE alerts SET ack_timeout_at = NULL WHERE id = ? AND ack_timeout_at = ?")
+    sqlx::query("UPDATE alerts SET ack_timeout_at = NULL WHERE id = $1 AND ack_timeout_at = $2")
         .bind(due.alert_id)
         .bind(to_ms(due.due_at))
         .execute(store.pool())
@@ -134,15 +134,15 @@ pub async fn record_retrigger(
     let mut tx = store.begin().await?;
     let updated = sqlx::query(
         "UPDATE alerts SET state = 'triggered', acked_at = NULL, acked_by = NULL, \
-         ack_timeout_at = NULL, maintenance_until = NULL, esc_step = ?, esc_loop = ?, \
-         esc_loop_paged = ?, \
-         esc_waiting = ?, next_escalation_at = ?, updated_at = ? \
-         WHERE id = ? AND state = 'acknowledged' AND ack_timeout_at = ?",
+         ack_timeout_at = NULL, maintenance_until = NULL, esc_step = $1, esc_loop = $2, \
+         esc_loop_paged = $3, \
+         esc_waiting = $4, next_escalation_at = $5, updated_at = $6 \
+         WHERE id = $7 AND state = 'acknowledged' AND ack_timeout_at = $8",
     )
     .bind(i64::try_from(firing.state.step).unwrap_or(0))
     .bind(i64::from(firing.state.loop_index))
-    .bind(firing.state.loop_paged)
-    .bind(firing.state.waiting)
+    .bind(i64::from(firing.state.loop_paged))
+    .bind(i64::from(firing.state.waiting))
     .bind(firing.next_at.map(to_ms))
     .bind(to_ms(now))
     .bind(due.alert_id)

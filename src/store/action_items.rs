@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::incidents::{NewEvent, add_event};
 use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
@@ -59,7 +59,7 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
 const SELECT: &str = "SELECT a.*, i.number AS incident_number FROM action_items a \
     JOIN incidents i ON i.id = a.incident_id";
 
-fn read(row: &sqlx::sqlite::SqliteRow) -> Result<ActionItem> {
+fn read(row: &sqlx::any::AnyRow) -> Result<ActionItem> {
     let due: Option<String> = row.try_get("due")?;
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
@@ -89,19 +89,20 @@ fn read(row: &sqlx::sqlite::SqliteRow) -> Result<ActionItem> {
 /// Writes `item` (insert or full update) inside the caller's transaction. A new one gets
 /// `action_item.created` on the incident's timeline.
 pub(crate) async fn save_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     item: &ActionItem,
     source: Source,
     now: Timestamp,
 ) -> Result<()> {
-    let existed: Option<String> = sqlx::query_scalar("SELECT id FROM action_items WHERE id = ?")
+    let existed: Option<String> = sqlx::query_scalar("SELECT id FROM action_items WHERE id = $1")
         .bind(&item.id)
         .fetch_optional(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO action_items (id, incident_id, position, title, owner, due, kind, status, \
          reason, ticket_url, created_by, created_at, completed_at, reminders_sent, \
-         next_reminder_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         next_reminder_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET position = excluded.position, title = excluded.title, \
          owner = excluded.owner, due = excluded.due, kind = excluded.kind, \
          status = excluded.status, reason = excluded.reason, ticket_url = excluded.ticket_url, \
@@ -146,7 +147,7 @@ pub async fn save(store: &Store, item: &ActionItem, source: Source, now: Timesta
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<ActionItem> {
-    let row = sqlx::query(&format!("{SELECT} WHERE a.id = ?"))
+    let row = sqlx::query(&format!("{SELECT} WHERE a.id = $1"))
         .bind(id)
         .fetch_optional(store.pool())
         .await?
@@ -157,7 +158,7 @@ pub async fn get(store: &Store, id: &str) -> Result<ActionItem> {
 /// An incident's items in document order.
 pub async fn for_incident(store: &Store, incident_id: &str) -> Result<Vec<ActionItem>> {
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE a.incident_id = ? ORDER BY a.position, a.id"
+        "{SELECT} WHERE a.incident_id = $1 ORDER BY a.position, a.id"
     ))
     .bind(incident_id)
     .fetch_all(store.pool())
@@ -179,8 +180,8 @@ pub async fn open(store: &Store) -> Result<Vec<ActionItem>> {
 /// Items with a reminder due at `now`, oldest first.
 pub async fn due_reminders(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<ActionItem>> {
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE a.status = 'open' AND a.next_reminder_at <= ? \
-         ORDER BY a.next_reminder_at, a.id LIMIT ?"
+        "{SELECT} WHERE a.status = 'open' AND a.next_reminder_at <= $1 \
+         ORDER BY a.next_reminder_at, a.id LIMIT $2"
     ))
     .bind(to_ms(now))
     .bind(limit)
@@ -201,8 +202,8 @@ pub async fn record_reminder(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "UPDATE action_items SET reminders_sent = ?, next_reminder_at = ? \
-         WHERE id = ?",
+        "UPDATE action_items SET reminders_sent = $1, next_reminder_at = $2 \
+         WHERE id = $3",
     )
     .bind(next_slot)
     .bind(next.map(to_ms))
@@ -225,7 +226,7 @@ pub async fn next_reminder_at(store: &Store) -> Result<Option<Timestamp>> {
 
 /// Removes an item (created by mistake); the timeline keeps its `action_item.created`.
 pub async fn delete(store: &Store, id: &str) -> Result<()> {
-    let gone = sqlx::query("DELETE FROM action_items WHERE id = ?")
+    let gone = sqlx::query("DELETE FROM action_items WHERE id = $1")
         .bind(id)
         .execute(store.pool())
         .await?

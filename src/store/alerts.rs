@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Result, Store, StoreError, from_ms, from_ms_opt, outbox, to_ms};
 use crate::domain::alert::{AlertState, Severity};
@@ -86,7 +86,7 @@ const ALERT_COLUMNS: &str = "id, service_id, integration_id, dedup_key, summary,
     (SELECT group_concat(person_id) FROM (SELECT DISTINCT person_id FROM outbox o \
        WHERE o.alert_id = alerts.id AND o.state = 'sent' ORDER BY person_id)) AS paged";
 
-fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert> {
+fn alert_from_row(row: &sqlx::any::AnyRow) -> Result<Alert> {
     let corrupt = |what: &str, err: String| StoreError::Corrupt(format!("alert {what}: {err}"));
     let labels: String = row.try_get("labels")?;
     let links: String = row.try_get("links")?;
@@ -133,12 +133,12 @@ fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert> {
 }
 
 /// The `esc_*` columns of an alert row.
-fn escalation_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EscalationState> {
+fn escalation_from_row(row: &sqlx::any::AnyRow) -> Result<EscalationState> {
     Ok(EscalationState {
         step: usize::try_from(row.try_get::<i64, _>("esc_step")?).unwrap_or(0),
         loop_index: u32::try_from(row.try_get::<i64, _>("esc_loop")?).unwrap_or(0),
-        loop_paged: row.try_get("esc_loop_paged")?,
-        waiting: row.try_get("esc_waiting")?,
+        loop_paged: super::get_flag(row, "esc_loop_paged")?,
+        waiting: super::get_flag(row, "esc_waiting")?,
     })
 }
 
@@ -158,7 +158,7 @@ pub async fn list(store: &Store, all: bool) -> Result<Vec<Alert>> {
 
 /// One alert by id.
 pub async fn get(store: &Store, id: i64) -> Result<Alert> {
-    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?");
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
     let row = sqlx::query(&sql)
         .bind(id)
         .fetch_optional(store.pool())
@@ -169,7 +169,7 @@ pub async fn get(store: &Store, id: i64) -> Result<Alert> {
 /// An alert's timeline, oldest first.
 pub async fn timeline(store: &Store, id: i64) -> Result<Vec<TimelineEntry>> {
     let rows =
-        sqlx::query("SELECT at, kind, actor, detail FROM timeline WHERE alert_id = ? ORDER BY id")
+        sqlx::query("SELECT at, kind, actor, detail FROM timeline WHERE alert_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(store.pool())
             .await?;
@@ -189,21 +189,23 @@ pub async fn timeline(store: &Store, id: i64) -> Result<Vec<TimelineEntry>> {
 
 /// Appends a timeline entry inside the caller's transaction.
 pub(crate) async fn add_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     alert_id: i64,
     at: Timestamp,
     kind: &str,
     actor: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO timeline (alert_id, at, kind, actor, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(alert_id)
-        .bind(to_ms(at))
-        .bind(kind)
-        .bind(actor)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO timeline (alert_id, at, kind, actor, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(alert_id)
+    .bind(to_ms(at))
+    .bind(kind)
+    .bind(actor)
+    .bind(detail.to_string())
+    .execute(&mut *conn)
+    .await?;
     super::incidents::mirror_alert_event(conn, alert_id, at, kind, actor, &detail).await
 }
 
@@ -224,7 +226,7 @@ pub async fn acknowledge(
 
 /// Acknowledges inside the caller's transaction.
 pub(crate) async fn acknowledge_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     by: &str,
     via: &str,
@@ -236,8 +238,8 @@ pub(crate) async fn acknowledge_in(
         AlertState::Triggered => {}
     }
     sqlx::query(
-        "UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, updated_at = ?, \
-         next_escalation_at = NULL WHERE id = ?",
+        "UPDATE alerts SET state = 'acknowledged', acked_at = $1, acked_by = $2, updated_at = $3, \
+         next_escalation_at = NULL WHERE id = $4",
     )
     .bind(to_ms(now))
     .bind(by)
@@ -262,15 +264,15 @@ pub async fn acknowledge_all(
     now: Timestamp,
 ) -> Result<u64> {
     let mut tx = store.begin().await?;
-    let service: Option<String> = sqlx::query_scalar("SELECT service_id FROM alerts WHERE id = ?")
+    let service: Option<String> = sqlx::query_scalar("SELECT service_id FROM alerts WHERE id = $1")
         .bind(upto)
         .fetch_optional(&mut *tx)
         .await?;
     let service = service.ok_or(StoreError::NotFound)?;
     let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM alerts WHERE service_id = ? AND state = 'triggered' AND id <= ? \
+        "SELECT id FROM alerts WHERE service_id = $1 AND state = 'triggered' AND id <= $2 \
          AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id \
-         AND o.person_id = ? AND o.state = 'sent') ORDER BY id",
+         AND o.person_id = $3 AND o.state = 'sent') ORDER BY id",
     )
     .bind(&service)
     .bind(upto)
@@ -307,7 +309,7 @@ pub async fn resolve(
 /// Resolves inside the caller's transaction; `ended_at` is when the problem ended (from the
 /// payload when the source resolves), `now` when dutybell learnt it.
 pub(crate) async fn resolve_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     by: &str,
     via: &str,
@@ -316,9 +318,9 @@ pub(crate) async fn resolve_in(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE alerts SET prev_state = state, paused_next_at = next_escalation_at, \
-         resolved_via = ?, state = 'resolved', resolved_at = ?, resolved_by = ?, \
-         updated_at = ?, next_escalation_at = NULL, ack_timeout_at = NULL \
-         WHERE id = ? AND state <> 'resolved'",
+         resolved_via = $1, state = 'resolved', resolved_at = $2, resolved_by = $3, \
+         updated_at = $4, next_escalation_at = NULL, ack_timeout_at = NULL \
+         WHERE id = $5 AND state <> 'resolved'",
     )
     .bind(via)
     .bind(to_ms(ended_at))
@@ -329,8 +331,8 @@ pub(crate) async fn resolve_in(
     .await?;
     // A person resolving closes the members too, so the source's next resolve is a no-op.
     sqlx::query(
-        "UPDATE alert_members SET status = 'resolved', ends_at = COALESCE(ends_at, ?), \
-         updated_at = ? WHERE alert_id = ? AND status = 'firing'",
+        "UPDATE alert_members SET status = 'resolved', ends_at = COALESCE(ends_at, $1), \
+         updated_at = $2 WHERE alert_id = $3 AND status = 'firing'",
     )
     .bind(to_ms(ended_at))
     .bind(to_ms(now))
@@ -342,7 +344,7 @@ pub(crate) async fn resolve_in(
         // disputed re-fire), not skipped as a duplicate of one seen before the resolve.
         sqlx::query(
             "UPDATE deliveries SET digest = 'superseded:' || digest \
-             WHERE alert_id = ? AND digest NOT LIKE 'superseded:%'",
+             WHERE alert_id = $1 AND digest NOT LIKE 'superseded:%'",
         )
         .bind(id)
         .execute(&mut *conn)
@@ -354,8 +356,8 @@ pub(crate) async fn resolve_in(
     Ok(())
 }
 
-async fn current_state(conn: &mut SqliteConnection, id: i64) -> Result<AlertState> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM alerts WHERE id = ?")
+async fn current_state(conn: &mut AnyConnection, id: i64) -> Result<AlertState> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM alerts WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -374,8 +376,8 @@ pub async fn due_escalations(
     let rows = sqlx::query(
         "SELECT id, service_id, integration_id, policy_id, esc_step, esc_loop, esc_loop_paged, \
          esc_waiting, next_escalation_at FROM alerts \
-         WHERE state = 'triggered' AND next_escalation_at <= ? \
-         ORDER BY next_escalation_at, id LIMIT ?",
+         WHERE state = 'triggered' AND next_escalation_at <= $1 \
+         ORDER BY next_escalation_at, id LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -411,7 +413,7 @@ pub async fn next_escalation_at(store: &Store) -> Result<Option<Timestamp>> {
 /// policy is their own, left out), with how many alerts follow each.
 pub async fn open_policies(store: &Store) -> Result<BTreeMap<String, i64>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT policy_id, COUNT(*) FROM alerts WHERE state <> 'resolved' AND service_id <> ? \
+        "SELECT policy_id, COUNT(*) FROM alerts WHERE state <> 'resolved' AND service_id <> $1 \
          GROUP BY policy_id",
     )
     .bind(crate::domain::direct::SERVICE)
@@ -433,14 +435,14 @@ pub async fn record_firing(
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
     let updated = sqlx::query(
-        "UPDATE alerts SET esc_step = ?, esc_loop = ?, esc_loop_paged = ?, esc_waiting = ?, \
-         next_escalation_at = ?, updated_at = ? \
-         WHERE id = ? AND state = 'triggered' AND next_escalation_at = ?",
+        "UPDATE alerts SET esc_step = $1, esc_loop = $2, esc_loop_paged = $3, esc_waiting = $4, \
+         next_escalation_at = $5, updated_at = $6 \
+         WHERE id = $7 AND state = 'triggered' AND next_escalation_at = $8",
     )
     .bind(i64::try_from(firing.state.step).unwrap_or(0))
     .bind(i64::from(firing.state.loop_index))
-    .bind(firing.state.loop_paged)
-    .bind(firing.state.waiting)
+    .bind(i64::from(firing.state.loop_paged))
+    .bind(i64::from(firing.state.waiting))
     .bind(firing.next_at.map(to_ms))
     .bind(to_ms(now))
     .bind(due.alert_id)

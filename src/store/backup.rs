@@ -65,7 +65,7 @@ pub async fn vacuum_into(store: &Store, path: &Path) -> Result<()> {
     let path = path
         .to_str()
         .ok_or_else(|| StoreError::Conflict(format!("{} is not UTF-8", path.display())))?;
-    sqlx::query("VACUUM INTO ?")
+    sqlx::query("VACUUM INTO $1")
         .bind(path)
         .execute(store.pool())
         .await?;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::alerts::{acknowledge_in, add_event, resolve_in};
 use super::{Result, Store, from_ms, from_ms_opt, to_ms};
@@ -82,7 +82,7 @@ pub async fn apply_groups(
 /// One group delivery inside the caller's transaction: duplicate check, member rules,
 /// open / join / resolve, then its delivery record.
 async fn apply_in(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     target: &Target<'_>,
     delivery: &GroupDelivery,
     body: &[u8],
@@ -92,8 +92,8 @@ async fn apply_in(
 
     let since = now.saturating_sub(DUPLICATE_WINDOW).unwrap_or(now);
     let seen: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT alert_id FROM deliveries WHERE integration_id = ? AND digest = ? \
-         AND received_at >= ? LIMIT 1",
+        "SELECT alert_id FROM deliveries WHERE integration_id = $1 AND digest = $2 \
+         AND received_at >= $3 LIMIT 1",
     )
     .bind(target.integration_id)
     .bind(&delivery.digest)
@@ -219,7 +219,7 @@ async fn apply_in(
 
     sqlx::query(
         "INSERT INTO deliveries (id, integration_id, digest, received_at, alert_id, body) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&delivery_id)
     .bind(target.integration_id)
@@ -238,16 +238,13 @@ async fn apply_in(
     })
 }
 
-async fn open_alert(
-    conn: &mut SqliteConnection,
-    integration: &str,
-    key: &str,
-) -> Result<Option<i64>> {
+async fn open_alert(conn: &mut AnyConnection, integration: &str, key: &str) -> Result<Option<i64>> {
     // A group attached to another group's alert (G4) acts on that alert while it is open.
     Ok(sqlx::query_scalar(
-        "SELECT id FROM alerts WHERE integration_id = ? AND dedup_key = ? AND state <> 'resolved' \
+        "SELECT id FROM alerts WHERE integration_id = $1 AND dedup_key = $2 \
+         AND state <> 'resolved' \
          UNION ALL SELECT g.alert_id FROM alert_groups g JOIN alerts a ON a.id = g.alert_id \
-         WHERE g.integration_id = ? AND g.group_key = ? AND a.state <> 'resolved' LIMIT 1",
+         WHERE g.integration_id = $3 AND g.group_key = $4 AND a.state <> 'resolved' LIMIT 1",
     )
     .bind(integration)
     .bind(key)
@@ -257,8 +254,8 @@ async fn open_alert(
     .await?)
 }
 
-async fn is_open(conn: &mut SqliteConnection, id: i64) -> Result<bool> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM alerts WHERE id = ?")
+async fn is_open(conn: &mut AnyConnection, id: i64) -> Result<bool> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM alerts WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -272,7 +269,7 @@ struct Known {
     alert_id: Option<i64>,
 }
 
-fn known_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Known> {
+fn known_from_row(row: &sqlx::any::AnyRow) -> Result<Known> {
     let status: String = row.try_get("status")?;
     Ok(Known {
         occurrence: Occurrence {
@@ -286,7 +283,7 @@ fn known_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Known> {
 
 /// The stored state of every member a delivery lists, by fingerprint, in one statement.
 async fn latest_occurrences(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     members: &[Member],
 ) -> Result<HashMap<String, Known>> {
@@ -294,7 +291,7 @@ async fn latest_occurrences(
     let list = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
     let rows = sqlx::query(
         "SELECT fingerprint, status, starts_at, ends_at, alert_id FROM alert_members \
-         WHERE integration_id = ? AND fingerprint IN (SELECT value FROM json_each(?))",
+         WHERE integration_id = $1 AND fingerprint IN (SELECT value FROM json_each($2))",
     )
     .bind(integration)
     .bind(list)
@@ -308,13 +305,13 @@ async fn latest_occurrences(
 }
 
 async fn latest_occurrence(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     fingerprint: &str,
 ) -> Result<Option<Known>> {
     let row = sqlx::query(
         "SELECT status, starts_at, ends_at, alert_id FROM alert_members \
-         WHERE integration_id = ? AND fingerprint = ?",
+         WHERE integration_id = $1 AND fingerprint = $2",
     )
     .bind(integration)
     .bind(fingerprint)
@@ -326,7 +323,7 @@ async fn latest_occurrence(
 /// The open alert of the integration that holds an occurrence this delivery lists as
 /// firing, if any (G4): same fingerprint and same `startsAt`.
 async fn shared_alert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     delivery: &GroupDelivery,
     latest: &HashMap<String, Known>,
 ) -> Result<Option<i64>> {
@@ -356,7 +353,7 @@ async fn shared_alert(
 
 /// Records that `delivery`'s group now acts on alert `id`, with a timeline entry.
 async fn attach_group(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     delivery: &GroupDelivery,
     id: i64,
@@ -364,7 +361,7 @@ async fn attach_group(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO alert_groups (integration_id, group_key, alert_id, attached_at) \
-         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(integration)
     .bind(&delivery.dedup_key)
@@ -392,7 +389,7 @@ enum Applies {
 /// Applies one member entry (M1–M3) over its `latest` stored occurrence. New occurrences
 /// go to `batch`, for [`write_new`].
 async fn apply_member(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     group_key: &str,
     member: &Member,
@@ -406,8 +403,8 @@ async fn apply_member(
         MemberChange::DisputedRefire => {
             // A stale snapshot or a real re-fire: decided by `due_refires` after the grace.
             sqlx::query(
-                "UPDATE alert_members SET disputed_since = COALESCE(disputed_since, ?), \
-                 group_key = ? WHERE integration_id = ? AND fingerprint = ?",
+                "UPDATE alert_members SET disputed_since = COALESCE(disputed_since, $1), \
+                 group_key = $2 WHERE integration_id = $3 AND fingerprint = $4",
             )
             .bind(to_ms(now))
             .bind(group_key)
@@ -425,8 +422,8 @@ async fn apply_member(
         }
         MemberChange::Refresh => {
             sqlx::query(
-                "UPDATE alert_members SET labels = ?, annotations = ?, updated_at = ? \
-                 WHERE integration_id = ? AND fingerprint = ?",
+                "UPDATE alert_members SET labels = $1, annotations = $2, updated_at = $3 \
+                 WHERE integration_id = $4 AND fingerprint = $5",
             )
             .bind(labels)
             .bind(annotations)
@@ -439,8 +436,8 @@ async fn apply_member(
         }
         MemberChange::Resolve { at } => {
             sqlx::query(
-                "UPDATE alert_members SET status = 'resolved', ends_at = ?, updated_at = ? \
-                 WHERE integration_id = ? AND fingerprint = ?",
+                "UPDATE alert_members SET status = 'resolved', ends_at = $1, updated_at = $2 \
+                 WHERE integration_id = $3 AND fingerprint = $4",
             )
             .bind(to_ms(at))
             .bind(to_ms(now))
@@ -472,7 +469,7 @@ async fn apply_member(
 /// delivery of a group of thousands (IN-04) costs one write, not one per member. A firing
 /// occurrence detaches from the alert its predecessor belonged to until it is attached.
 async fn write_new(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     group_key: &str,
     batch: &mut Vec<serde_json::Value>,
@@ -486,8 +483,8 @@ async fn write_new(
     sqlx::query(
         "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
          starts_at, ends_at, labels, annotations, updated_at, group_key) \
-         SELECT ?, value ->> '$.f', NULL, value ->> '$.s', value ->> '$.a', value ->> '$.e', \
-         value ->> '$.l', value ->> '$.n', ?, ? FROM json_each(?) WHERE true \
+         SELECT $1, value ->> '$.f', NULL, value ->> '$.s', value ->> '$.a', value ->> '$.e', \
+         value ->> '$.l', value ->> '$.n', $2, $3 FROM json_each($4) WHERE true \
          ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
          alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
          status = excluded.status, starts_at = excluded.starts_at, \
@@ -506,13 +503,13 @@ async fn write_new(
 
 /// A resolved entry for the disputed occurrence: it was a stale snapshot (IN-02 a).
 async fn settle_dispute(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     member: &Member,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE alert_members SET disputed_since = NULL \
-         WHERE integration_id = ? AND fingerprint = ? AND starts_at = ? \
+         WHERE integration_id = $1 AND fingerprint = $2 AND starts_at = $3 \
          AND disputed_since IS NOT NULL",
     )
     .bind(integration)
@@ -525,7 +522,7 @@ async fn settle_dispute(
 
 /// Attaches members to `alert`, in one statement however many there are.
 async fn attach_all(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     fingerprints: &[&str],
     alert: i64,
@@ -535,8 +532,8 @@ async fn attach_all(
     }
     let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
     sqlx::query(
-        "UPDATE alert_members SET alert_id = ? WHERE integration_id = ? \
-         AND fingerprint IN (SELECT value FROM json_each(?))",
+        "UPDATE alert_members SET alert_id = $1 WHERE integration_id = $2 \
+         AND fingerprint IN (SELECT value FROM json_each($3))",
     )
     .bind(alert)
     .bind(integration)
@@ -547,13 +544,13 @@ async fn attach_all(
 }
 
 async fn attach(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     integration: &str,
     fingerprint: &str,
     alert: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE alert_members SET alert_id = ? WHERE integration_id = ? AND fingerprint = ?",
+        "UPDATE alert_members SET alert_id = $1 WHERE integration_id = $2 AND fingerprint = $3",
     )
     .bind(alert)
     .bind(integration)
@@ -564,13 +561,10 @@ async fn attach(
 }
 
 /// When every member of the alert has resolved, the latest member end (G3).
-async fn all_members_resolved(
-    conn: &mut SqliteConnection,
-    alert: i64,
-) -> Result<Option<Timestamp>> {
+async fn all_members_resolved(conn: &mut AnyConnection, alert: i64) -> Result<Option<Timestamp>> {
     let row = sqlx::query(
         "SELECT SUM(status = 'firing') AS firing, MAX(ends_at) AS ended, COUNT(*) AS members \
-         FROM alert_members WHERE alert_id = ?",
+         FROM alert_members WHERE alert_id = $1",
     )
     .bind(alert)
     .fetch_one(conn)
@@ -604,7 +598,7 @@ enum Opening {
 /// without paging; otherwise a new alert opens and pages, unless the service is at its cap
 /// of unacknowledged alerts (D10), which refuses the whole delivery.
 async fn open_or_reopen(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     target: &Target<'_>,
     new: &NewAlert<'_>,
     now: Timestamp,
@@ -612,7 +606,7 @@ async fn open_or_reopen(
 ) -> Result<(i64, Opening)> {
     let last = sqlx::query(
         "SELECT id, state, resolved_via, resolved_at, updated_at, prev_state, paused_next_at \
-         FROM alerts WHERE integration_id = ? AND dedup_key = ? ORDER BY id DESC LIMIT 1",
+         FROM alerts WHERE integration_id = $1 AND dedup_key = $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(target.integration_id)
     .bind(new.key)
@@ -637,7 +631,7 @@ async fn open_or_reopen(
     }
 
     let unacked: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM alerts WHERE service_id = ? AND state = 'triggered'",
+        "SELECT COUNT(*) FROM alerts WHERE service_id = $1 AND state = 'triggered'",
     )
     .bind(target.service_id)
     .fetch_one(&mut *conn)
@@ -654,7 +648,7 @@ async fn open_or_reopen(
 /// Returns a source-resolved alert to its pre-resolve state (F2): escalation resumes where
 /// it was, no one is paged by the reopen itself.
 async fn reopen(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     prev_state: &str,
     left_ms: Option<i64>,
@@ -663,9 +657,9 @@ async fn reopen(
 ) -> Result<()> {
     let next = (prev_state == "triggered").then(|| left_ms.map(|left| to_ms(now) + left));
     sqlx::query(
-        "UPDATE alerts SET state = ?, resolved_at = NULL, resolved_by = NULL, \
-         resolved_via = NULL, reopen_count = reopen_count + 1, updated_at = ?, \
-         next_escalation_at = ? WHERE id = ?",
+        "UPDATE alerts SET state = $1, resolved_at = NULL, resolved_by = NULL, \
+         resolved_via = NULL, reopen_count = reopen_count + 1, updated_at = $2, \
+         next_escalation_at = $3 WHERE id = $4",
     )
     .bind(prev_state)
     .bind(to_ms(now))
@@ -688,7 +682,7 @@ async fn reopen(
 
 /// Opens a new alert, due to escalate at once, with its `created` entry.
 async fn insert_alert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     target: &Target<'_>,
     new: &NewAlert<'_>,
     at: Timestamp,
@@ -700,7 +694,8 @@ async fn insert_alert(
         "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
          source, runbook_url, labels, links, state, created_at, updated_at, policy_id, \
          esc_waiting, next_escalation_at, receiver) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'triggered', ?, ?, ?, 1, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'triggered', $11, $12, $13, 1, $14, \
+         $15) RETURNING id",
     )
     .bind(target.service_id)
     .bind(target.integration_id)
@@ -728,13 +723,13 @@ async fn insert_alert(
 /// A delivery for an open alert refreshes what it shows; severity never goes down while
 /// open, and a changed summary pages no one.
 async fn refresh_alert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     fields: &AlertFields,
     severity: Severity,
     now: Timestamp,
 ) -> Result<()> {
-    let current: String = sqlx::query_scalar("SELECT severity FROM alerts WHERE id = ?")
+    let current: String = sqlx::query_scalar("SELECT severity FROM alerts WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
@@ -742,9 +737,9 @@ async fn refresh_alert(
         .parse()
         .map_or(severity, |s: Severity| severity.max(s));
     sqlx::query(
-        "UPDATE alerts SET summary = ?, details = ?, severity = ?, source = ?, \
-         runbook_url = COALESCE(?, runbook_url), labels = ?, links = ?, updated_at = ? \
-         WHERE id = ?",
+        "UPDATE alerts SET summary = $1, details = $2, severity = $3, source = $4, \
+         runbook_url = COALESCE($5, runbook_url), labels = $6, links = $7, updated_at = $8 \
+         WHERE id = $9",
     )
     .bind(&fields.summary)
     .bind(&fields.details)
@@ -829,7 +824,7 @@ pub async fn apply_events(
     );
     sqlx::query(
         "INSERT INTO deliveries (id, integration_id, digest, received_at, alert_id, body) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&delivery_id)
     .bind(target.integration_id)
@@ -853,13 +848,13 @@ fn outcome(event: &AlertEvent, alert_id: Option<i64>, effect: &'static str) -> E
 
 /// A repeated trigger bumps `trigger_count`; the timeline gets at most one `duplicate`
 /// entry per alert per minute (D9), so a chatty sender cannot flood it.
-async fn record_duplicate(conn: &mut SqliteConnection, id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE alerts SET trigger_count = trigger_count + 1 WHERE id = ?")
+async fn record_duplicate(conn: &mut AnyConnection, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE alerts SET trigger_count = trigger_count + 1 WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     let last: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(at) FROM timeline WHERE alert_id = ? AND kind = 'duplicate'",
+        "SELECT MAX(at) FROM timeline WHERE alert_id = $1 AND kind = 'duplicate'",
     )
     .bind(id)
     .fetch_one(&mut *conn)
@@ -884,7 +879,7 @@ pub async fn settle_disputes(
     let cutoff = to_ms(now.saturating_sub(grace).unwrap_or(now));
     let due = sqlx::query(
         "SELECT fingerprint, group_key, labels, annotations FROM alert_members \
-         WHERE integration_id = ? AND disputed_since IS NOT NULL AND disputed_since <= ? \
+         WHERE integration_id = $1 AND disputed_since IS NOT NULL AND disputed_since <= $2 \
          AND group_key IS NOT NULL",
     )
     .bind(target.integration_id)
@@ -905,7 +900,7 @@ pub async fn settle_disputes(
         let mut tx = store.begin().await?;
         sqlx::query(
             "UPDATE alert_members SET status = 'firing', ends_at = NULL, disputed_since = NULL, \
-             alert_id = NULL, updated_at = ? WHERE integration_id = ? AND fingerprint = ?",
+             alert_id = NULL, updated_at = $1 WHERE integration_id = $2 AND fingerprint = $3",
         )
         .bind(to_ms(now))
         .bind(target.integration_id)

@@ -41,7 +41,7 @@ pub(crate) struct Opening<'a> {
 /// Inserts the alert and its `created` entry inside the caller's transaction, with its
 /// first escalation due at `now`; returns its id.
 pub(crate) async fn insert_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     alert: &Opening<'_>,
     actor: &str,
     now: Timestamp,
@@ -51,7 +51,7 @@ pub(crate) async fn insert_in(
         "INSERT INTO alerts (service_id, integration_id, dedup_key, summary, details, severity, \
          source, state, created_at, updated_at, policy_id, esc_waiting, next_escalation_at, \
          direct_people) \
-         VALUES (?, ?, ?, ?, '', ?, ?, 'triggered', ?, ?, ?, 1, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, '', $5, $6, 'triggered', $7, $8, $9, 1, $10, $11) RETURNING id",
     )
     .bind(alert.service)
     .bind(alert.integration)
@@ -117,7 +117,7 @@ pub async fn open(store: &Store, page: &Page, by: &str, via: &str, now: Timestam
 
 /// Opens a page to people inside the caller's transaction (an incident paging responders).
 pub(crate) async fn open_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     page: &DirectPage,
     by: &str,
     via: &str,
@@ -160,7 +160,7 @@ fn fresh_key() -> String {
 /// any other alert.
 pub async fn targets(store: &Store, alert_id: i64) -> Result<Vec<Target>> {
     let text: Option<Option<String>> =
-        sqlx::query_scalar("SELECT direct_people FROM alerts WHERE id = ?")
+        sqlx::query_scalar("SELECT direct_people FROM alerts WHERE id = $1")
             .bind(alert_id)
             .fetch_optional(store.pool())
             .await?;

@@ -22,7 +22,7 @@ pub struct HistoryRow {
     pub ended_at: Option<Timestamp>,
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<HistoryRow> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<HistoryRow> {
     Ok(HistoryRow {
         schedule_id: row.try_get("schedule_id")?,
         person_id: row.try_get("person_id")?,
@@ -35,7 +35,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<HistoryRow> {
 pub async fn open(store: &Store, schedule_id: &str) -> Result<Vec<HistoryRow>> {
     let rows = sqlx::query(
         "SELECT schedule_id, person_id, started_at, ended_at FROM oncall_history \
-         WHERE schedule_id = ? AND ended_at IS NULL ORDER BY person_id",
+         WHERE schedule_id = $1 AND ended_at IS NULL ORDER BY person_id",
     )
     .bind(schedule_id)
     .fetch_all(store.pool())
@@ -47,7 +47,7 @@ pub async fn open(store: &Store, schedule_id: &str) -> Result<Vec<HistoryRow>> {
 pub async fn list(store: &Store, schedule_id: &str) -> Result<Vec<HistoryRow>> {
     let rows = sqlx::query(
         "SELECT schedule_id, person_id, started_at, ended_at FROM oncall_history \
-         WHERE schedule_id = ? ORDER BY started_at, id",
+         WHERE schedule_id = $1 ORDER BY started_at, id",
     )
     .bind(schedule_id)
     .fetch_all(store.pool())
@@ -76,7 +76,7 @@ pub async fn record(
 ) -> Result<Handoff> {
     // Most passes change nothing: check without taking the write lock intake also needs.
     let begun: Option<i64> =
-        sqlx::query_scalar("SELECT since FROM oncall_history_begun WHERE schedule_id = ?")
+        sqlx::query_scalar("SELECT since FROM oncall_history_begun WHERE schedule_id = $1")
             .bind(schedule_id)
             .fetch_optional(store.pool())
             .await?;
@@ -91,7 +91,7 @@ pub async fn record(
 
     let mut tx = store.begin().await?;
     let begun = sqlx::query(
-        "INSERT INTO oncall_history_begun (schedule_id, since) VALUES (?, ?) \
+        "INSERT INTO oncall_history_begun (schedule_id, since) VALUES ($1, $2) \
          ON CONFLICT (schedule_id) DO NOTHING",
     )
     .bind(schedule_id)
@@ -102,7 +102,7 @@ pub async fn record(
 
     let rows = sqlx::query(
         "SELECT person_id, started_at FROM oncall_history \
-         WHERE schedule_id = ? AND ended_at IS NULL",
+         WHERE schedule_id = $1 AND ended_at IS NULL",
     )
     .bind(schedule_id)
     .fetch_all(&mut *tx)
@@ -123,8 +123,8 @@ pub async fn record(
 
     for (person, _) in &handoff.ended {
         sqlx::query(
-            "UPDATE oncall_history SET ended_at = ? \
-             WHERE schedule_id = ? AND person_id = ? AND ended_at IS NULL",
+            "UPDATE oncall_history SET ended_at = $1 \
+             WHERE schedule_id = $2 AND person_id = $3 AND ended_at IS NULL",
         )
         .bind(to_ms(now))
         .bind(schedule_id)
@@ -134,7 +134,7 @@ pub async fn record(
     }
     for person in on_call.difference(&open) {
         sqlx::query(
-            "INSERT INTO oncall_history (schedule_id, person_id, started_at) VALUES (?, ?, ?)",
+            "INSERT INTO oncall_history (schedule_id, person_id, started_at) VALUES ($1, $2, $3)",
         )
         .bind(schedule_id)
         .bind(person)
@@ -166,7 +166,7 @@ pub async fn pages_sent_to(
     let rows = sqlx::query(
         "SELECT o.alert_id, a.summary, o.sent_at FROM outbox o \
          JOIN alerts a ON a.id = o.alert_id \
-         WHERE o.person_id = ? AND o.state = 'sent' AND o.sent_at >= ? AND o.sent_at < ? \
+         WHERE o.person_id = $1 AND o.state = 'sent' AND o.sent_at >= $2 AND o.sent_at < $3 \
          ORDER BY o.sent_at, o.id",
     )
     .bind(person_id)

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Result, Store, StoreError, alerts, from_ms, from_ms_opt, to_ms};
 use crate::domain::incident::{
@@ -146,7 +146,7 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("incident {what}: {err}"))
 }
 
-fn read_incident(row: &sqlx::sqlite::SqliteRow, alerts: Vec<i64>) -> Result<Incident> {
+fn read_incident(row: &sqlx::any::AnyRow, alerts: Vec<i64>) -> Result<Incident> {
     let severity: i64 = row.try_get("severity")?;
     let status: String = row.try_get("status")?;
     let services: String = row.try_get("services")?;
@@ -163,7 +163,7 @@ fn read_incident(row: &sqlx::sqlite::SqliteRow, alerts: Vec<i64>) -> Result<Inci
         comms_lead: row.try_get("comms_lead")?,
         services: serde_json::from_str(&services).map_err(|err| corrupt("services", err))?,
         source: source.parse().map_err(|err| corrupt("source", err))?,
-        test: row.try_get("test")?,
+        test: super::get_flag(row, "test")?,
         declared_by: row.try_get("declared_by")?,
         public_incident_id: row.try_get("public_incident_id")?,
         started_at: from_ms(row.try_get("started_at")?)?,
@@ -179,7 +179,7 @@ fn read_incident(row: &sqlx::sqlite::SqliteRow, alerts: Vec<i64>) -> Result<Inci
     })
 }
 
-fn read_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
+fn read_event(row: &sqlx::any::AnyRow) -> Result<Event> {
     let data: String = row.try_get("data")?;
     Ok(Event {
         seq: row.try_get("seq")?,
@@ -191,14 +191,14 @@ fn read_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
         actor: row.try_get("actor")?,
         source: row.try_get("source")?,
         entry_tz: row.try_get("entry_tz")?,
-        key: row.try_get("key")?,
+        key: super::get_flag(row, "key")?,
         data: serde_json::from_str(&data).map_err(|err| corrupt("event data", err))?,
     })
 }
 
 /// Appends one event inside the caller's transaction.
 pub(crate) async fn add_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident_id: &str,
     event: &NewEvent,
     now: Timestamp,
@@ -206,7 +206,7 @@ pub(crate) async fn add_event(
     let id = ulid::Ulid::new().to_string();
     let row = sqlx::query(
         "INSERT INTO incident_events (id, incident_id, kind, occurred_at, recorded_at, actor, \
-         source, entry_tz, key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+         source, entry_tz, key, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
     )
     .bind(&id)
     .bind(incident_id)
@@ -216,7 +216,7 @@ pub(crate) async fn add_event(
     .bind(&event.actor)
     .bind(&event.source)
     .bind(&event.entry_tz)
-    .bind(event.key)
+    .bind(i64::from(event.key))
     .bind(event.data.to_string())
     .fetch_one(conn)
     .await?;
@@ -239,7 +239,7 @@ fn mirrored_kind(alert_kind: &str) -> Option<&'static str> {
 /// Copies an alert timeline entry onto the timeline of every open incident the alert is
 /// attached to (pages, acks, failures), in the same transaction.
 pub(crate) async fn mirror_alert_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     alert_id: i64,
     at: Timestamp,
     kind: &str,
@@ -251,7 +251,7 @@ pub(crate) async fn mirror_alert_event(
     };
     let incidents: Vec<String> = sqlx::query_scalar(
         "SELECT i.id FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id \
-         WHERE a.alert_id = ? AND i.status != 'closed'",
+         WHERE a.alert_id = $1 AND i.status != 'closed'",
     )
     .bind(alert_id)
     .fetch_all(&mut *conn)
@@ -273,7 +273,8 @@ pub(crate) async fn mirror_alert_event(
         add_event(conn, &incident_id, &event, at).await?;
         if incident_kind == "page.acked" {
             sqlx::query(
-                "UPDATE incidents SET acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?",
+                "UPDATE incidents SET acknowledged_at = COALESCE(acknowledged_at, $1) \
+                 WHERE id = $2",
             )
             .bind(to_ms(at))
             .bind(&incident_id)
@@ -284,19 +285,19 @@ pub(crate) async fn mirror_alert_event(
     Ok(())
 }
 
-async fn alert_ids(conn: &mut SqliteConnection, incident_id: &str) -> Result<Vec<i64>> {
+async fn alert_ids(conn: &mut AnyConnection, incident_id: &str) -> Result<Vec<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY alert_id",
+        "SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id",
     )
     .bind(incident_id)
     .fetch_all(conn)
     .await?)
 }
 
-async fn get_in(conn: &mut SqliteConnection, by: &IncidentRef) -> Result<Incident> {
+async fn get_in(conn: &mut AnyConnection, by: &IncidentRef) -> Result<Incident> {
     let sql = match by {
-        IncidentRef::Number(_) => format!("SELECT {COLUMNS} FROM incidents WHERE number = ?"),
-        IncidentRef::Id(_) => format!("SELECT {COLUMNS} FROM incidents WHERE id = ?"),
+        IncidentRef::Number(_) => format!("SELECT {COLUMNS} FROM incidents WHERE number = $1"),
+        IncidentRef::Id(_) => format!("SELECT {COLUMNS} FROM incidents WHERE id = $1"),
     };
     let query = sqlx::query(&sql);
     let query = match by {
@@ -339,10 +340,26 @@ pub async fn list(store: &Store, open_only: bool) -> Result<Vec<Incident>> {
     Ok(incidents)
 }
 
+/// The incidents an alert belongs to (promoted, linked or opened to page), oldest first:
+/// each one's number and whether it is still open (neither resolved nor closed).
+pub async fn for_alert(store: &Store, alert_id: i64) -> Result<Vec<(i64, bool)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT i.number, i.status FROM incident_alerts a \
+         JOIN incidents i ON i.id = a.incident_id WHERE a.alert_id = $1 ORDER BY i.number",
+    )
+    .bind(alert_id)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(number, status)| (number, !matches!(status.as_str(), "resolved" | "closed")))
+        .collect())
+}
+
 /// The timeline in display order: (`occurred_at`, `recorded_at`, `seq`).
 pub async fn timeline(store: &Store, incident_id: &str) -> Result<Vec<Event>> {
     let rows = sqlx::query(
-        "SELECT * FROM incident_events WHERE incident_id = ? \
+        "SELECT * FROM incident_events WHERE incident_id = $1 \
          ORDER BY occurred_at, recorded_at, seq",
     )
     .bind(incident_id)
@@ -353,7 +370,7 @@ pub async fn timeline(store: &Store, incident_id: &str) -> Result<Vec<Event>> {
 
 /// Events recorded after `seq`, oldest first: how consumers follow every incident.
 pub async fn events_after(store: &Store, seq: i64, limit: i64) -> Result<Vec<Event>> {
-    let rows = sqlx::query("SELECT * FROM incident_events WHERE seq > ? ORDER BY seq LIMIT ?")
+    let rows = sqlx::query("SELECT * FROM incident_events WHERE seq > $1 ORDER BY seq LIMIT $2")
         .bind(seq)
         .bind(limit)
         .fetch_all(store.pool())
@@ -381,7 +398,8 @@ pub async fn declare(store: &Store, new: NewIncident, now: Timestamp) -> Result<
         "INSERT INTO incidents (id, number, title, severity, status, summary, impact, \
          commander, comms_lead, services, source, test, declared_by, started_at, detected_at, \
          declared_at, acknowledged_at, last_update_at, reminder_due_at, publish_prompt_at) \
-         VALUES (?, ?, ?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, 'investigating', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19)",
     )
     .bind(&id)
     .bind(number)
@@ -393,7 +411,7 @@ pub async fn declare(store: &Store, new: NewIncident, now: Timestamp) -> Result<
     .bind(&new.comms_lead)
     .bind(services)
     .bind(new.source.as_str())
-    .bind(new.test)
+    .bind(i64::from(new.test))
     .bind(&new.declared_by)
     .bind(to_ms(started_at))
     .bind(to_ms(detected_at))
@@ -442,13 +460,10 @@ pub async fn declare(store: &Store, new: NewIncident, now: Timestamp) -> Result<
 /// `started_at` (the alert's source start: its earliest member's `startsAt`, else its
 /// receipt) and `detected_at` (its receipt) for an alert joining an incident; refuses an
 /// unknown alert or one already in an open incident.
-async fn promoted_times(
-    conn: &mut SqliteConnection,
-    alert_id: i64,
-) -> Result<(Timestamp, Timestamp)> {
+async fn promoted_times(conn: &mut AnyConnection, alert_id: i64) -> Result<(Timestamp, Timestamp)> {
     let taken: Option<i64> = sqlx::query_scalar(
         "SELECT i.number FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id \
-         WHERE a.alert_id = ? AND i.status NOT IN ('resolved', 'closed')",
+         WHERE a.alert_id = $1 AND i.status NOT IN ('resolved', 'closed')",
     )
     .bind(alert_id)
     .fetch_optional(&mut *conn)
@@ -458,13 +473,13 @@ async fn promoted_times(
             "alert {alert_id} is already part of open incident #{number}"
         )));
     }
-    let received: Option<i64> = sqlx::query_scalar("SELECT created_at FROM alerts WHERE id = ?")
+    let received: Option<i64> = sqlx::query_scalar("SELECT created_at FROM alerts WHERE id = $1")
         .bind(alert_id)
         .fetch_optional(&mut *conn)
         .await?;
     let received = received.ok_or(StoreError::NotFound)?;
     let source_start: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(starts_at) FROM alert_members WHERE alert_id = ?")
+        sqlx::query_scalar("SELECT MIN(starts_at) FROM alert_members WHERE alert_id = $1")
             .bind(alert_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -475,7 +490,7 @@ async fn promoted_times(
 /// Attaches an alert inside the caller's transaction and copies its history (the
 /// `alert.fired` entry at the alert's creation, then its pages and acks as they were).
 async fn attach_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident_id: &str,
     alert_id: i64,
     role: &str,
@@ -484,7 +499,7 @@ async fn attach_in(
 ) -> Result<()> {
     sqlx::query(
         "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id, attached_at, role) \
-         VALUES (?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(incident_id)
     .bind(alert_id)
@@ -493,7 +508,7 @@ async fn attach_in(
     .execute(&mut *conn)
     .await?;
     let history = sqlx::query(
-        "SELECT at, kind, actor, detail FROM timeline WHERE alert_id = ? ORDER BY at, id",
+        "SELECT at, kind, actor, detail FROM timeline WHERE alert_id = $1 ORDER BY at, id",
     )
     .bind(alert_id)
     .fetch_all(&mut *conn)
@@ -578,7 +593,7 @@ pub async fn change(
                 Move::Reopen => {
                     sqlx::query(
                         "UPDATE incidents SET status = 'investigating', resolved_at = NULL \
-                         WHERE id = ?",
+                         WHERE id = $1",
                     )
                     .bind(&id)
                     .execute(&mut *tx)
@@ -640,7 +655,7 @@ pub async fn change(
         }
     }
     if change.counts_as_update() {
-        sqlx::query("UPDATE incidents SET last_update_at = ? WHERE id = ?")
+        sqlx::query("UPDATE incidents SET last_update_at = $1 WHERE id = $2")
             .bind(to_ms(now))
             .bind(&id)
             .execute(&mut *tx)
@@ -665,14 +680,14 @@ pub async fn change(
 /// Resolving an incident ends the pages it opened (alerts attached with role `page`):
 /// nobody is escalated to for an incident that is over. Promoted alerts stay as they are.
 async fn resolve_own_pages(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident_id: &str,
     actor: &str,
     now: Timestamp,
 ) -> Result<()> {
     let open: Vec<i64> = sqlx::query_scalar(
         "SELECT a.alert_id FROM incident_alerts a JOIN alerts x ON x.id = a.alert_id \
-         WHERE a.incident_id = ? AND a.role = 'page' AND x.state <> 'resolved'",
+         WHERE a.incident_id = $1 AND a.role = 'page' AND x.state <> 'resolved'",
     )
     .bind(incident_id)
     .fetch_all(&mut *conn)
@@ -683,11 +698,11 @@ async fn resolve_own_pages(
     Ok(())
 }
 
-async fn set_column<T>(conn: &mut SqliteConnection, id: &str, column: &str, value: T) -> Result<()>
+async fn set_column<T>(conn: &mut AnyConnection, id: &str, column: &str, value: T) -> Result<()>
 where
-    T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+    T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
 {
-    sqlx::query(&format!("UPDATE incidents SET {column} = ? WHERE id = ?"))
+    sqlx::query(&format!("UPDATE incidents SET {column} = $1 WHERE id = $2"))
         .bind(value)
         .bind(id)
         .execute(conn)
@@ -697,21 +712,18 @@ where
 
 /// A forward or backward move within the open states, or resolving; sets the milestone
 /// the state first reaches (`identified_at`, `mitigated_at`) and `resolved_at` (last).
-async fn set_status(
-    conn: &mut SqliteConnection,
-    id: &str,
-    to: Status,
-    now: Timestamp,
-) -> Result<()> {
+async fn set_status(conn: &mut AnyConnection, id: &str, to: Status, now: Timestamp) -> Result<()> {
     let milestone = match to {
-        Status::Identified => ", identified_at = COALESCE(identified_at, ?1)",
-        Status::Monitoring => ", mitigated_at = COALESCE(mitigated_at, ?1)",
-        Status::Resolved => ", resolved_at = ?1",
-        Status::Closed => ", closed_at = ?1",
+        Status::Identified => ", identified_at = COALESCE(identified_at, $1)",
+        Status::Monitoring => ", mitigated_at = COALESCE(mitigated_at, $1)",
+        Status::Resolved => ", resolved_at = $1",
+        Status::Closed => ", closed_at = $1",
         Status::Investigating => "",
     };
+    // TODO(#8): Postgres cannot type `$1` when `Investigating` leaves it unused; bind the
+    // instant only when a milestone takes it before this runs on Postgres.
     sqlx::query(&format!(
-        "UPDATE incidents SET status = ?2{milestone} WHERE id = ?3"
+        "UPDATE incidents SET status = $2{milestone} WHERE id = $3"
     ))
     .bind(to_ms(now))
     .bind(to.as_str())
@@ -722,8 +734,8 @@ async fn set_status(
 }
 
 /// Recomputes the update-reminder due time from the stored row (§1.6).
-async fn reschedule_reminder(conn: &mut SqliteConnection, id: &str) -> Result<()> {
-    let row = sqlx::query("SELECT severity, status, last_update_at FROM incidents WHERE id = ?")
+async fn reschedule_reminder(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    let row = sqlx::query("SELECT severity, status, last_update_at FROM incidents WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
@@ -738,7 +750,7 @@ async fn reschedule_reminder(conn: &mut SqliteConnection, id: &str) -> Result<()
         ", publish_prompt_at = NULL"
     };
     sqlx::query(&format!(
-        "UPDATE incidents SET reminder_due_at = ?{prompt_done} WHERE id = ?"
+        "UPDATE incidents SET reminder_due_at = $1{prompt_done} WHERE id = $2"
     ))
     .bind(due.map(to_ms))
     .bind(id)
@@ -750,14 +762,14 @@ async fn reschedule_reminder(conn: &mut SqliteConnection, id: &str) -> Result<()
 /// Links an incident to its public status-page incident (inside the publisher's
 /// transaction); publishing also stops the status-page prompt and counts as an update.
 pub(crate) async fn set_public_incident(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident_id: &str,
     public_id: &str,
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE incidents SET public_incident_id = ?, publish_prompt_at = NULL, \
-         last_update_at = ? WHERE id = ?",
+        "UPDATE incidents SET public_incident_id = $1, publish_prompt_at = NULL, \
+         last_update_at = $2 WHERE id = $3",
     )
     .bind(public_id)
     .bind(to_ms(now))
@@ -791,7 +803,7 @@ pub async fn attach(
 /// the caller's transaction; returns the alert id. The escalation engine pages from there
 /// like any alert, so acks, escalation and notification rules all apply.
 async fn page_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident: &Incident,
     who: &Responders,
     actor: &str,
@@ -874,10 +886,10 @@ pub async fn due_nudges(
     limit: i64,
 ) -> Result<Vec<(Incident, Nudge)>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS}, reminder_due_at <= ?1 AS remind, publish_prompt_at <= ?1 AS prompt \
+        "SELECT {COLUMNS}, reminder_due_at <= $1 AS remind, publish_prompt_at <= $1 AS prompt \
          FROM incidents WHERE status NOT IN ('resolved', 'closed') \
-         AND (reminder_due_at <= ?1 OR publish_prompt_at <= ?1) \
-         ORDER BY MIN(COALESCE(reminder_due_at, ?1), COALESCE(publish_prompt_at, ?1)) LIMIT ?2"
+         AND (reminder_due_at <= $1 OR publish_prompt_at <= $1) \
+         ORDER BY MIN(COALESCE(reminder_due_at, $1), COALESCE(publish_prompt_at, $1)) LIMIT $2"
     ))
     .bind(to_ms(now))
     .bind(limit)
@@ -886,10 +898,16 @@ pub async fn due_nudges(
     let mut due = Vec::new();
     for row in rows {
         let incident = read_incident(&row, Vec::new())?;
-        if row.try_get::<Option<bool>, _>("prompt")? == Some(true) {
+        if row
+            .try_get::<Option<i64>, _>("prompt")?
+            .is_some_and(|v| v != 0)
+        {
             due.push((incident.clone(), Nudge::PublishPrompt));
         }
-        if row.try_get::<Option<bool>, _>("remind")? == Some(true) {
+        if row
+            .try_get::<Option<i64>, _>("remind")?
+            .is_some_and(|v| v != 0)
+        {
             due.push((incident, Nudge::UpdateReminder));
         }
     }

@@ -19,9 +19,9 @@ pub async fn hold(
     now: Timestamp,
 ) -> Result<Vec<i64>> {
     let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM alerts WHERE service_id = ? AND state = 'triggered' \
+        "SELECT id FROM alerts WHERE service_id = $1 AND state = 'triggered' \
          AND integration_id NOT IN ('incident', 'direct') \
-         AND (maintenance_until IS NULL OR maintenance_until < ? \
+         AND (maintenance_until IS NULL OR maintenance_until < $2 \
               OR next_escalation_at IS NOT NULL) ORDER BY id",
     )
     .bind(service)
@@ -32,8 +32,8 @@ pub async fn hold(
     for id in ids {
         let mut tx = store.begin().await?;
         let updated = sqlx::query(
-            "UPDATE alerts SET maintenance_until = ?, next_escalation_at = NULL, updated_at = ? \
-             WHERE id = ? AND state = 'triggered'",
+            "UPDATE alerts SET maintenance_until = $1, next_escalation_at = NULL, updated_at = $2 \
+             WHERE id = $3 AND state = 'triggered'",
         )
         .bind(to_ms(until))
         .bind(to_ms(now))
@@ -58,7 +58,7 @@ pub async fn hold(
 pub async fn release(store: &Store, now: Timestamp) -> Result<Vec<i64>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, maintenance_until FROM alerts WHERE state = 'triggered' \
-         AND maintenance_until <= ? ORDER BY id",
+         AND maintenance_until <= $1 ORDER BY id",
     )
     .bind(to_ms(now))
     .fetch_all(store.pool())
@@ -68,8 +68,8 @@ pub async fn release(store: &Store, now: Timestamp) -> Result<Vec<i64>> {
         let mut tx = store.begin().await?;
         let updated = sqlx::query(
             "UPDATE alerts SET maintenance_until = NULL, esc_step = 0, esc_loop = 0, \
-             esc_loop_paged = 0, esc_waiting = 1, next_escalation_at = ?, updated_at = ? \
-             WHERE id = ? AND state = 'triggered' AND maintenance_until = ?",
+             esc_loop_paged = 0, esc_waiting = 1, next_escalation_at = $1, updated_at = $2 \
+             WHERE id = $3 AND state = 'triggered' AND maintenance_until = $4",
         )
         .bind(to_ms(now))
         .bind(to_ms(now))
@@ -87,7 +87,7 @@ pub async fn release(store: &Store, now: Timestamp) -> Result<Vec<i64>> {
     }
     sqlx::query(
         "UPDATE alerts SET maintenance_until = NULL \
-         WHERE maintenance_until <= ? AND state <> 'triggered'",
+         WHERE maintenance_until <= $1 AND state <> 'triggered'",
     )
     .bind(to_ms(now))
     .execute(store.pool())

@@ -12,6 +12,11 @@
 //! SQLite runs in WAL mode with `synchronous = NORMAL`: a committed transaction survives a
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
 //! other, so the CLI can act on the database while the server runs.
+//!
+//! Every statement goes through sqlx's Any driver, so one code path can serve SQLite and,
+//! later, Postgres (issue #8): placeholders are `$1, $2, …` in bind order, and values cross
+//! as `i64`, `f64`, `String` or bytes only (flags are stored integers, read by `get_flag`).
+//! `backup` alone opens SQLite connections of its own.
 
 pub mod accounts;
 pub mod ack_timeouts;
@@ -38,14 +43,13 @@ pub mod statuspage;
 pub mod temporary;
 pub mod verification;
 
-use std::str::FromStr as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor as _};
 
 /// Errors callers branch on.
 #[derive(Debug, thiserror::Error)]
@@ -66,10 +70,61 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Which database server a [`Store`] talks to, told by the scheme of its URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names: `sqlite:…` or `postgres://…`/`postgresql://…`.
+    pub fn from_url(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL {url}: use sqlite://path")
+        }
+    }
+}
+
+/// Per-connection settings the `sqlite` URL cannot carry. `busy_timeout` comes first: the
+/// switch to WAL itself may have to wait for another process's lock.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// Names the in-memory databases this process opens, one per [`Store::connect`].
+static MEMORY_DB_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// The URL the Any driver gets for a `sqlite` URL: created when missing (`mode=rwc`), and
+/// `sqlite::memory:` turned into a named, shared-cache in-memory database. The Any driver
+/// parses the URL again for every connection, and each parse of `:memory:` names a new
+/// database, so the pool's connections would each see an empty one of their own.
+fn sqlite_any_url(url: &str) -> String {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    if rest == ":memory:" {
+        let seq = MEMORY_DB_SEQ.fetch_add(1, Ordering::Relaxed);
+        return format!("sqlite:file:dutybell-memory-{seq}?mode=memory&cache=shared");
+    }
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|pair| pair.starts_with("mode=")) => {
+            url.to_owned()
+        }
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    }
+}
+
 /// A handle to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    /// The database server behind `pool`; picks dialect-specific statements.
+    backend: Backend,
     /// Test hook: when set, every write fails as if the disk were gone.
     fail_writes: Arc<AtomicBool>,
 }
@@ -78,7 +133,8 @@ impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         use anyhow::Context as _;
-        if url.starts_with("postgres") {
+        let backend = Backend::from_url(url)?;
+        if backend == Backend::Postgres {
             // TODO(#8): the Postgres backend.
             anyhow::bail!("Postgres is not supported yet; use a sqlite:// database URL");
         }
@@ -89,37 +145,51 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating database directory {}", parent.display()))?;
         }
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("parsing database URL {url}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+        // Idempotent: sqlx guards the registration with its own `Once`.
+        sqlx::any::install_default_drivers();
+        let any_url = match backend {
+            Backend::Sqlite => sqlite_any_url(url),
+            Backend::Postgres => url.to_owned(),
+        };
         // A busy machine (a storm, a backup) may take seconds to hand out a connection;
         // waiting beats failing a page or an intake request.
         // Connections are never reaped and one is always open: `dutybell restore` tells a
         // running server by the open connection it keeps (`backup::claim_exclusive`).
-        let pool = SqlitePoolOptions::new()
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&any_url)
             .await
             .with_context(|| format!("opening database {url}"))?;
         Ok(Store {
             pool,
+            backend,
             fail_writes: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            // TODO(#8): run ./migrations/postgres once `connect` accepts Postgres URLs.
+            Backend::Postgres => anyhow::bail!("Postgres migrations are not wired up yet"),
+        }
         Ok(())
     }
 
@@ -135,23 +205,38 @@ impl Store {
     }
 
     /// Starts a write transaction, honouring the failure hook.
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         if self.fail_writes.load(Ordering::SeqCst) {
             return Err(StoreError::Backend(sqlx::Error::PoolTimedOut));
         }
-        // IMMEDIATE takes the write lock at BEGIN, where SQLite's busy timeout applies. A
-        // deferred transaction that reads first and writes later fails at once with BUSY
-        // when another connection wrote in between, so concurrent intake got 503s.
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        match self.backend {
+            // IMMEDIATE takes the write lock at BEGIN, where SQLite's busy timeout applies. A
+            // deferred transaction that reads first and writes later fails at once with BUSY
+            // when another connection wrote in between, so concurrent intake got 503s.
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The database server this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A stored flag (an INTEGER, 0 or 1) → bool. Read as an integer: through the Any driver
+/// SQLite hands back integers, which do not decode as `bool`.
+pub(crate) fn get_flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
+    use sqlx::Row as _;
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 /// Instant → stored integer (unix milliseconds, UTC).
@@ -177,4 +262,110 @@ pub(crate) fn from_ms(ms: i64) -> Result<Timestamp> {
 
 pub(crate) fn from_ms_opt(ms: Option<i64>) -> Result<Option<Timestamp>> {
     ms.map(from_ms).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings every pooled SQLite connection must carry (`synchronous` 1 is NORMAL).
+    async fn settings(conn: &mut sqlx::AnyConnection) -> (String, i64, i64, i64) {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let mut ints = Vec::new();
+        for pragma in ["synchronous", "foreign_keys", "busy_timeout"] {
+            let value: i64 = sqlx::query_scalar(&format!("PRAGMA {pragma}"))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            ints.push(value);
+        }
+        (mode, ints[0], ints[1], ints[2])
+    }
+
+    #[test]
+    fn urls_pick_the_backend_and_sqlite_files_are_created() {
+        let backends = [
+            ("sqlite://a.db", Backend::Sqlite),
+            ("sqlite::memory:", Backend::Sqlite),
+            ("postgres://h/db", Backend::Postgres),
+            ("postgresql://h/db", Backend::Postgres),
+        ];
+        let urls = [
+            ("sqlite://d/a.db", "sqlite://d/a.db?mode=rwc"),
+            (
+                "sqlite://a.db?cache=private",
+                "sqlite://a.db?cache=private&mode=rwc",
+            ),
+            ("sqlite://a.db?mode=ro", "sqlite://a.db?mode=ro"),
+        ];
+
+        for (url, backend) in backends {
+            assert_eq!(Backend::from_url(url).unwrap(), backend, "{url}");
+        }
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        for (url, any_url) in urls {
+            assert_eq!(sqlite_any_url(url), any_url);
+        }
+        assert!(sqlite_any_url("sqlite::memory:").ends_with("?mode=memory&cache=shared"));
+    }
+
+    #[tokio::test]
+    async fn postgres_urls_are_refused_for_now() {
+        // Refused before any connection is attempted.
+        let err = Store::connect("postgres://127.0.0.1:1/none")
+            .await
+            .unwrap_err();
+
+        assert!(err.to_string().contains("Postgres is not supported yet"));
+    }
+
+    #[tokio::test]
+    async fn a_file_database_is_created_with_wal_and_the_pool_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sub/t.db").display());
+
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(dir.path().join("sub/t.db").exists());
+        assert_eq!(settings(&mut conn).await, ("wal".to_owned(), 1, 1, 5000));
+    }
+
+    #[tokio::test]
+    async fn every_connection_of_an_in_memory_store_sees_the_same_database() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let other = Store::connect("sqlite::memory:").await.unwrap();
+
+        // Hold one connection so the next comes from a second one.
+        let mut first = store.pool().acquire().await.unwrap();
+        let mut second = store.pool().acquire().await.unwrap();
+        sqlx::query("CREATE TABLE probe (name TEXT NOT NULL)")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO probe (name) VALUES ($1)")
+            .bind("checkout")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        let seen: Vec<String> = sqlx::query_scalar("SELECT name FROM probe")
+            .fetch_all(&mut *second)
+            .await
+            .unwrap();
+        let tables: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'probe'")
+                .fetch_one(other.pool())
+                .await
+                .unwrap();
+
+        assert_eq!(seen, ["checkout"]);
+        assert_eq!(tables, 0, "each connect opens a database of its own");
+        assert_eq!(settings(&mut second).await.1, 1);
+    }
 }

@@ -6,7 +6,7 @@
 //! Also remembers which coverage gaps were announced, so each is told once.
 
 use jiff::Timestamp;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Result, Store, from_ms, to_ms};
 use crate::domain::oncall::Gap;
@@ -108,7 +108,7 @@ pub async fn queue(store: &Store, notices: &[NewNotice], now: Timestamp) -> Resu
 }
 
 pub(crate) async fn insert_all(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     notices: &[NewNotice],
     now: Timestamp,
 ) -> Result<()> {
@@ -116,7 +116,7 @@ pub(crate) async fn insert_all(
         if notice.kind.supersedes() {
             sqlx::query(
                 "UPDATE notices SET state = 'superseded' WHERE state = 'pending' \
-                 AND schedule_id = ? AND channel = ? AND destination = ? \
+                 AND schedule_id = $1 AND channel = $2 AND destination = $3 \
                  AND kind IN ('shift_started', 'shift_ended')",
             )
             .bind(&notice.schedule_id)
@@ -128,7 +128,7 @@ pub(crate) async fn insert_all(
         sqlx::query(
             "INSERT INTO notices (id, schedule_id, kind, person_id, channel, destination, \
              subject, body, data, state, due_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)",
         )
         .bind(ulid::Ulid::new().to_string())
         .bind(&notice.schedule_id)
@@ -150,7 +150,7 @@ pub(crate) async fn insert_all(
 const COLUMNS: &str = "id, schedule_id, kind, person_id, channel, destination, subject, body, \
     data, attempts, due_at, created_at";
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PendingNotice> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<PendingNotice> {
     let kind: String = row.try_get("kind")?;
     let kind = NoticeKind::parse(&kind)
         .ok_or_else(|| super::StoreError::Corrupt(format!("notice kind {kind:?}")))?;
@@ -174,8 +174,8 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PendingNotice> {
 /// Pending notices due at `now`, oldest first.
 pub async fn due(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<PendingNotice>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM notices WHERE state = 'pending' AND due_at <= ? \
-         ORDER BY due_at, id LIMIT ?"
+        "SELECT {COLUMNS} FROM notices WHERE state = 'pending' AND due_at <= $1 \
+         ORDER BY due_at, id LIMIT $2"
     );
     let rows = sqlx::query(&sql)
         .bind(to_ms(now))
@@ -223,8 +223,8 @@ pub async fn record(
     };
     let mut tx = store.begin().await?;
     sqlx::query(
-        "UPDATE notices SET state = ?, due_at = ?, attempts = ?, last_error = ?, sent_at = ? \
-         WHERE id = ? AND state = 'pending'",
+        "UPDATE notices SET state = $1, due_at = $2, attempts = $3, last_error = $4, sent_at = $5 \
+         WHERE id = $6 AND state = 'pending'",
     )
     .bind(state)
     .bind(to_ms(due))
@@ -253,7 +253,7 @@ pub struct StoredNotice {
 pub async fn list(store: &Store, schedule_id: &str) -> Result<Vec<StoredNotice>> {
     let rows = sqlx::query(
         "SELECT kind, person_id, channel, state, created_at, body FROM notices \
-         WHERE schedule_id = ? ORDER BY created_at, id",
+         WHERE schedule_id = $1 ORDER BY created_at, id",
     )
     .bind(schedule_id)
     .fetch_all(store.pool())
@@ -278,13 +278,13 @@ pub async fn list(store: &Store, schedule_id: &str) -> Result<Vec<StoredNotice>>
 /// are forgotten, since D16 never reports them again anyway.
 pub async fn announced_gaps(store: &Store, schedule_id: &str, now: Timestamp) -> Result<Vec<Gap>> {
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM coverage_announced WHERE schedule_id = ? AND gap_end <= ?")
+    sqlx::query("DELETE FROM coverage_announced WHERE schedule_id = $1 AND gap_end <= $2")
         .bind(schedule_id)
         .bind(to_ms(now))
         .execute(&mut *tx)
         .await?;
     let rows = sqlx::query(
-        "SELECT gap_start, gap_end FROM coverage_announced WHERE schedule_id = ? \
+        "SELECT gap_start, gap_end FROM coverage_announced WHERE schedule_id = $1 \
          ORDER BY gap_start",
     )
     .bind(schedule_id)
@@ -314,7 +314,7 @@ pub async fn queue_gap_notices(
     for gap in gaps {
         sqlx::query(
             "INSERT INTO coverage_announced (schedule_id, gap_start, gap_end, announced_at) \
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(schedule_id)
         .bind(to_ms(gap.start))

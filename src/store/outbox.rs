@@ -8,7 +8,7 @@
 //! Throttles read `sent` rows back by message, so they survive a restart.
 
 use jiff::Timestamp;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::alerts::add_event;
 use super::{Result, Store, from_ms, to_ms};
@@ -45,14 +45,14 @@ pub struct PendingPage {
 }
 
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     alert_id: i64,
     page: &NewPage,
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO outbox (id, alert_id, person_id, channel, destination, event, step, state, \
-         due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+         due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
     )
     .bind(ulid::Ulid::new().to_string())
     .bind(alert_id)
@@ -69,12 +69,13 @@ pub(crate) async fn insert(
 }
 
 /// Marks an alert's unsent pages dropped (ack or resolve); returns how many.
-pub(crate) async fn drop_pending(conn: &mut SqliteConnection, alert_id: i64) -> Result<u64> {
-    let done =
-        sqlx::query("UPDATE outbox SET state = 'dropped' WHERE alert_id = ? AND state = 'pending'")
-            .bind(alert_id)
-            .execute(conn)
-            .await?;
+pub(crate) async fn drop_pending(conn: &mut AnyConnection, alert_id: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'dropped' WHERE alert_id = $1 AND state = 'pending'",
+    )
+    .bind(alert_id)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -84,7 +85,7 @@ pub async fn due(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<Pendin
         "SELECT o.id, o.alert_id, o.person_id, o.channel, o.destination, o.event, o.step, \
          o.attempts, o.due_at, a.state AS alert_state FROM outbox o \
          JOIN alerts a ON a.id = o.alert_id \
-         WHERE o.state = 'pending' AND o.due_at <= ? ORDER BY o.due_at, o.id LIMIT ?",
+         WHERE o.state = 'pending' AND o.due_at <= $1 ORDER BY o.due_at, o.id LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -144,8 +145,8 @@ pub async fn record(
         Outcome::Dropped => ("dropped", page.due_at, None, None),
     };
     let updated = sqlx::query(
-        "UPDATE outbox SET state = ?, due_at = ?, attempts = ?, last_error = ?, sent_at = ?, \
-         message_id = COALESCE(message_id, id) WHERE id = ? AND state = 'pending'",
+        "UPDATE outbox SET state = $1, due_at = $2, attempts = $3, last_error = $4, sent_at = $5, \
+         message_id = COALESCE(message_id, id) WHERE id = $6 AND state = 'pending'",
     )
     .bind(state)
     .bind(to_ms(due))
@@ -185,12 +186,12 @@ pub async fn record(
 /// instead of at its `after` (on-call §1.1): the pending rows of the same ladder run (same
 /// alert, person and step, queued together) with the earliest later due time move to `now`,
 /// with a `notification_fell_through` entry. Returns how many rows moved.
-async fn fall_through(conn: &mut SqliteConnection, failed_id: &str, now: Timestamp) -> Result<u64> {
+async fn fall_through(conn: &mut AnyConnection, failed_id: &str, now: Timestamp) -> Result<u64> {
     let next = sqlx::query(
         "SELECT k.id, k.alert_id, k.person_id, k.channel, k.due_at, f.channel AS failed \
          FROM outbox f JOIN outbox k ON k.alert_id = f.alert_id \
          AND k.person_id = f.person_id AND k.step = f.step AND k.created_at = f.created_at \
-         WHERE f.id = ? AND k.state = 'pending' AND k.due_at > ? ORDER BY k.due_at, k.id",
+         WHERE f.id = $1 AND k.state = 'pending' AND k.due_at > $2 ORDER BY k.due_at, k.id",
     )
     .bind(failed_id)
     .bind(to_ms(now))
@@ -210,7 +211,7 @@ async fn fall_through(conn: &mut SqliteConnection, failed_id: &str, now: Timesta
         .filter(|row| row.try_get::<i64, _>("due_at").ok() == Some(due))
     {
         let id: String = row.try_get("id")?;
-        sqlx::query("UPDATE outbox SET due_at = ? WHERE id = ? AND state = 'pending'")
+        sqlx::query("UPDATE outbox SET due_at = $1 WHERE id = $2 AND state = 'pending'")
             .bind(to_ms(now))
             .bind(&id)
             .execute(&mut *conn)
@@ -250,7 +251,7 @@ pub struct DueGroup {
 /// resolve already drop them in their own transaction; this catches anything else.
 pub async fn drop_stale(store: &Store, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE outbox SET state = 'dropped' WHERE state = 'pending' AND due_at <= ? \
+        "UPDATE outbox SET state = 'dropped' WHERE state = 'pending' AND due_at <= $1 \
          AND EXISTS (SELECT 1 FROM alerts a WHERE a.id = outbox.alert_id \
          AND a.state <> 'triggered')",
     )
@@ -265,9 +266,9 @@ pub async fn due_groups(store: &Store, now: Timestamp, limit: i64) -> Result<Vec
     let rows = sqlx::query(
         "SELECT o.channel, o.destination, a.service_id, MIN(o.due_at) AS due_at \
          FROM outbox o JOIN alerts a ON a.id = o.alert_id \
-         WHERE o.state = 'pending' AND o.due_at <= ? AND a.state = 'triggered' \
+         WHERE o.state = 'pending' AND o.due_at <= $1 AND a.state = 'triggered' \
          GROUP BY o.channel, o.destination, a.service_id \
-         ORDER BY due_at, o.channel, o.destination, a.service_id LIMIT ?",
+         ORDER BY due_at, o.channel, o.destination, a.service_id LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -294,8 +295,8 @@ pub async fn sent_times(
     since: Timestamp,
 ) -> Result<Vec<Timestamp>> {
     let times: Vec<i64> = sqlx::query_scalar(
-        "SELECT MIN(sent_at) AS at FROM outbox WHERE state = 'sent' AND channel = ? \
-         AND (? IS NULL OR destination = ?) AND sent_at > ? \
+        "SELECT MIN(sent_at) AS at FROM outbox WHERE state = 'sent' AND channel = $1 \
+         AND ($2 IS NULL OR destination = $3) AND sent_at > $4 \
          GROUP BY COALESCE(message_id, id) ORDER BY at",
     )
     .bind(channel)
@@ -316,9 +317,9 @@ pub async fn hold(
     until: Timestamp,
 ) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE outbox SET due_at = ? WHERE state = 'pending' AND due_at <= ? \
-         AND channel = ? AND destination = ? AND EXISTS (SELECT 1 FROM alerts a \
-         WHERE a.id = outbox.alert_id AND a.service_id = ?)",
+        "UPDATE outbox SET due_at = $1 WHERE state = 'pending' AND due_at <= $2 \
+         AND channel = $3 AND destination = $4 AND EXISTS (SELECT 1 FROM alerts a \
+         WHERE a.id = outbox.alert_id AND a.service_id = $5)",
     )
     .bind(to_ms(until))
     .bind(to_ms(now))
@@ -353,8 +354,8 @@ pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Op
         "SELECT o.id, o.alert_id, o.person_id, o.channel, o.destination, o.event, o.step, \
          o.attempts, o.due_at, a.state AS alert_state FROM outbox o \
          JOIN alerts a ON a.id = o.alert_id \
-         WHERE o.state = 'pending' AND o.due_at <= ? AND o.channel = ? AND o.destination = ? \
-         AND a.service_id = ? AND a.state = 'triggered' ORDER BY o.due_at, o.id LIMIT 1",
+         WHERE o.state = 'pending' AND o.due_at <= $1 AND o.channel = $2 AND o.destination = $3 \
+         AND a.service_id = $4 AND a.state = 'triggered' ORDER BY o.due_at, o.id LIMIT 1",
     )
     .bind(to_ms(now))
     .bind(&group.channel)
@@ -367,9 +368,9 @@ pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Op
     };
 
     sqlx::query(
-        "UPDATE outbox SET message_id = ? WHERE state = 'pending' AND due_at <= ? \
-         AND channel = ? AND destination = ? AND EXISTS (SELECT 1 FROM alerts a \
-         WHERE a.id = outbox.alert_id AND a.service_id = ? AND a.state = 'triggered')",
+        "UPDATE outbox SET message_id = $1 WHERE state = 'pending' AND due_at <= $2 \
+         AND channel = $3 AND destination = $4 AND EXISTS (SELECT 1 FROM alerts a \
+         WHERE a.id = outbox.alert_id AND a.service_id = $5 AND a.state = 'triggered')",
     )
     .bind(&leader.id)
     .bind(to_ms(now))
@@ -381,7 +382,7 @@ pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Op
 
     let repeats = sqlx::query(
         "SELECT o.id, o.alert_id, o.person_id, o.channel FROM outbox o \
-         WHERE o.message_id = ? AND o.state = 'pending' AND EXISTS (SELECT 1 FROM outbox k \
+         WHERE o.message_id = $1 AND o.state = 'pending' AND EXISTS (SELECT 1 FROM outbox k \
          WHERE k.message_id = o.message_id AND k.state = 'pending' \
          AND k.alert_id = o.alert_id \
          AND (k.due_at < o.due_at OR (k.due_at = o.due_at AND k.id < o.id)))",
@@ -392,7 +393,7 @@ pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Op
     for row in &repeats {
         let id: String = row.try_get("id")?;
         let alert_id: i64 = row.try_get("alert_id")?;
-        sqlx::query("UPDATE outbox SET state = 'duplicate', message_id = NULL WHERE id = ?")
+        sqlx::query("UPDATE outbox SET state = 'duplicate', message_id = NULL WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
@@ -415,7 +416,7 @@ pub async fn claim(store: &Store, group: &DueGroup, now: Timestamp) -> Result<Op
 
     let counts = sqlx::query(
         "SELECT COUNT(DISTINCT alert_id) AS alerts, MAX(attempts) AS attempts FROM outbox \
-         WHERE message_id = ? AND state = 'pending'",
+         WHERE message_id = $1 AND state = 'pending'",
     )
     .bind(&leader.id)
     .fetch_one(&mut *tx)
@@ -439,15 +440,15 @@ pub async fn bundle_alerts(
     limit: i64,
 ) -> Result<(Vec<i64>, Option<i64>)> {
     let first: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT alert_id FROM outbox WHERE message_id = ? AND state = 'pending' \
-         ORDER BY alert_id LIMIT ?",
+        "SELECT DISTINCT alert_id FROM outbox WHERE message_id = $1 AND state = 'pending' \
+         ORDER BY alert_id LIMIT $2",
     )
     .bind(message_id)
     .bind(limit)
     .fetch_all(store.pool())
     .await?;
     let newest: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(alert_id) FROM outbox WHERE message_id = ? AND state = 'pending'",
+        "SELECT MAX(alert_id) FROM outbox WHERE message_id = $1 AND state = 'pending'",
     )
     .bind(message_id)
     .fetch_one(store.pool())
@@ -474,8 +475,8 @@ pub async fn record_bundle(
         Outcome::Dropped => ("dropped", None, None, None),
     };
     let updated = sqlx::query(
-        "UPDATE outbox SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + ?, \
-         last_error = ?, sent_at = ? WHERE message_id = ? AND state = 'pending'",
+        "UPDATE outbox SET state = $1, due_at = COALESCE($2, due_at), attempts = attempts + $3, \
+         last_error = $4, sent_at = $5 WHERE message_id = $6 AND state = 'pending'",
     )
     .bind(state)
     .bind(retry_at)
@@ -494,9 +495,9 @@ pub async fn record_bundle(
     if let Some(kind) = kind {
         sqlx::query(
             "INSERT INTO timeline (alert_id, at, kind, actor, detail) \
-             SELECT alert_id, ?, ?, NULL, json_object('person', person_id, 'channel', channel, \
-             'message_id', message_id, 'attempt', attempts, 'error', ?, 'bundle', ?) \
-             FROM outbox WHERE message_id = ? AND state = ?",
+             SELECT alert_id, $1, $2, NULL, json_object('person', person_id, 'channel', channel, \
+             'message_id', message_id, 'attempt', attempts, 'error', $3, 'bundle', $4) \
+             FROM outbox WHERE message_id = $5 AND state = $6",
         )
         .bind(to_ms(now))
         .bind(kind)
@@ -509,7 +510,7 @@ pub async fn record_bundle(
     }
     if matches!(outcome, Outcome::Failed { .. }) {
         let failed: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ? AND state = 'failed'")
+            sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = $1 AND state = 'failed'")
                 .bind(message_id)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -533,8 +534,8 @@ pub async fn failed_after_send(
 ) -> Result<u64> {
     let mut tx = store.begin().await?;
     let ids: Vec<String> = sqlx::query_scalar(
-        "UPDATE outbox SET state = 'failed', last_error = ? \
-         WHERE message_id = ? AND state = 'sent' RETURNING id",
+        "UPDATE outbox SET state = 'failed', last_error = $1 \
+         WHERE message_id = $2 AND state = 'sent' RETURNING id",
     )
     .bind(error)
     .bind(message_id)
@@ -542,7 +543,7 @@ pub async fn failed_after_send(
     .await?;
     for id in &ids {
         let row =
-            sqlx::query("SELECT alert_id, person_id, channel, attempts FROM outbox WHERE id = ?")
+            sqlx::query("SELECT alert_id, person_id, channel, attempts FROM outbox WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -569,7 +570,7 @@ pub async fn failed_after_send(
     Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
 }
 
-fn pending_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PendingPage> {
+fn pending_from_row(row: &sqlx::any::AnyRow) -> Result<PendingPage> {
     Ok(PendingPage {
         id: row.try_get("id")?,
         alert_id: row.try_get("alert_id")?,

@@ -26,7 +26,7 @@ pub struct StoredOverride {
 const COLUMNS: &str = "id, schedule_id, kind, add_person, remove_person, start_at, end_at, \
     created_at, created_by";
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredOverride> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredOverride> {
     use sqlx::Row as _;
     let corrupt = |what: &str| StoreError::Corrupt(format!("override {what}"));
     let kind: String = row.try_get("kind")?;
@@ -70,7 +70,7 @@ pub async fn add(
 
     let mut tx = store.begin().await?;
     let pending: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM schedule_overrides WHERE schedule_id = ? AND end_at > ?",
+        "SELECT count(*) FROM schedule_overrides WHERE schedule_id = $1 AND end_at > $2",
     )
     .bind(schedule_id)
     .bind(to_ms(now))
@@ -84,7 +84,7 @@ pub async fn add(
 
     let sql = format!(
         "INSERT INTO schedule_overrides (schedule_id, kind, add_person, remove_person, \
-         start_at, end_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         start_at, end_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql)
@@ -105,7 +105,8 @@ pub async fn add(
 
 /// Every override of `schedule_id`, in creation order.
 pub async fn list(store: &Store, schedule_id: &str) -> Result<Vec<StoredOverride>> {
-    let sql = format!("SELECT {COLUMNS} FROM schedule_overrides WHERE schedule_id = ? ORDER BY id");
+    let sql =
+        format!("SELECT {COLUMNS} FROM schedule_overrides WHERE schedule_id = $1 ORDER BY id");
     let rows = sqlx::query(&sql)
         .bind(schedule_id)
         .fetch_all(store.pool())
@@ -122,7 +123,7 @@ pub async fn meeting(
 ) -> Result<Vec<StoredOverride>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM schedule_overrides \
-         WHERE schedule_id = ? AND start_at < ? AND end_at > ? ORDER BY id"
+         WHERE schedule_id = $1 AND start_at < $2 AND end_at > $3 ORDER BY id"
     );
     let rows = sqlx::query(&sql)
         .bind(schedule_id)
@@ -138,7 +139,7 @@ pub async fn meeting(
 pub async fn delete(store: &Store, schedule_id: Option<&str>, id: i64) -> Result<StoredOverride> {
     let mut tx = store.begin().await?;
     let sql = format!(
-        "DELETE FROM schedule_overrides WHERE id = ? AND (? IS NULL OR schedule_id = ?) \
+        "DELETE FROM schedule_overrides WHERE id = $1 AND ($2 IS NULL OR schedule_id = $3) \
          RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql)

@@ -51,7 +51,8 @@ pub async fn insert(store: &Store, message: &NewMessage<'_>, now: Timestamp) -> 
     sqlx::query(
         "INSERT OR REPLACE INTO page_messages (kind, channel, ts, alert_id, person_id, member, \
          outbox_id, shown_state, shown_acked_at, shown_resolved_at, attempts, due_at, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, \
+         $13)",
     )
     .bind(message.kind)
     .bind(message.channel)
@@ -94,8 +95,8 @@ pub async fn stale(store: &Store, kind: &str, now: Timestamp, limit: i64) -> Res
     let sql = format!(
         "SELECT m.kind, m.channel, m.ts, m.alert_id, m.person_id, m.member, m.outbox_id, \
          m.attempts FROM page_messages m JOIN alerts a ON a.id = m.alert_id \
-         WHERE m.kind = ? AND ({STALE}) AND m.due_at <= ? \
-         ORDER BY m.due_at, m.created_at LIMIT ?"
+         WHERE m.kind = $1 AND ({STALE}) AND m.due_at <= $2 \
+         ORDER BY m.due_at, m.created_at LIMIT $3"
     );
     let rows = sqlx::query(&sql)
         .bind(kind)
@@ -149,9 +150,9 @@ pub async fn edited(
         _ => None,
     };
     sqlx::query(
-        "UPDATE page_messages SET channel = ?, ts = ?, shown_state = ?, \
-         shown_acked_at = ?, shown_resolved_at = ?, attempts = 0, due_at = ?, last_error = ?, \
-         updated_at = ? WHERE kind = ? AND channel = ? AND ts = ?",
+        "UPDATE page_messages SET channel = $1, ts = $2, shown_state = $3, \
+         shown_acked_at = $4, shown_resolved_at = $5, attempts = 0, due_at = $6, last_error = $7, \
+         updated_at = $8 WHERE kind = $9 AND channel = $10 AND ts = $11",
     )
     .bind(channel)
     .bind(ts)
@@ -191,8 +192,8 @@ pub async fn edited(
 /// A transient edit failure: try again at `at`.
 pub async fn retry_at(store: &Store, message: &Stale, at: Timestamp, error: &str) -> Result<()> {
     sqlx::query(
-        "UPDATE page_messages SET attempts = attempts + 1, due_at = ?, last_error = ? \
-         WHERE kind = ? AND channel = ? AND ts = ?",
+        "UPDATE page_messages SET attempts = attempts + 1, due_at = $1, last_error = $2 \
+         WHERE kind = $3 AND channel = $4 AND ts = $5",
     )
     .bind(to_ms(at))
     .bind(error)
@@ -213,10 +214,10 @@ pub async fn next_due_at(
     burst: jiff::SignedDuration,
 ) -> Result<Option<Timestamp>> {
     let sql = format!(
-        "SELECT MIN(MAX(m.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - ?)) \
+        "SELECT MIN(MAX(m.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - $1)) \
          FROM page_messages m JOIN alerts a ON a.id = m.alert_id \
          LEFT JOIN slack_channels c ON c.channel = m.member AND m.kind = 'slack' \
-         WHERE m.kind = ? AND ({STALE})"
+         WHERE m.kind = $2 AND ({STALE})"
     );
     let at: Option<i64> = sqlx::query_scalar(&sql)
         .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))
@@ -229,7 +230,7 @@ pub async fn next_due_at(
 /// The stored page messages of `kind` for an alert, oldest first: `(channel, ts)`.
 pub async fn of_alert(store: &Store, kind: &str, alert_id: i64) -> Result<Vec<(String, String)>> {
     let rows = sqlx::query(
-        "SELECT channel, ts FROM page_messages WHERE kind = ? AND alert_id = ? \
+        "SELECT channel, ts FROM page_messages WHERE kind = $1 AND alert_id = $2 \
          ORDER BY created_at, ts",
     )
     .bind(kind)

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::action_items::{self, ActionItem};
 use super::incidents::{NewEvent, add_event};
@@ -39,7 +39,7 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("postmortem {what}: {err}"))
 }
 
-fn read(row: &sqlx::sqlite::SqliteRow) -> Result<Postmortem> {
+fn read(row: &sqlx::any::AnyRow) -> Result<Postmortem> {
     let status: String = row.try_get("status")?;
     let document: String = row.try_get("document")?;
     Ok(Postmortem {
@@ -63,7 +63,7 @@ fn document_json(doc: &Document) -> Result<String> {
 }
 
 pub async fn get(store: &Store, incident_id: &str) -> Result<Option<Postmortem>> {
-    let row = sqlx::query("SELECT * FROM postmortems WHERE incident_id = ?")
+    let row = sqlx::query("SELECT * FROM postmortems WHERE incident_id = $1")
         .bind(incident_id)
         .fetch_optional(store.pool())
         .await?;
@@ -77,7 +77,7 @@ pub async fn create(store: &Store, pm: &Postmortem, now: Timestamp) -> Result<bo
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO postmortems (incident_id, status, owner, due_at, document, \
          reminders_sent, next_reminder_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&pm.incident_id)
     .bind(pm.status.as_str())
@@ -101,11 +101,11 @@ pub async fn create(store: &Store, pm: &Postmortem, now: Timestamp) -> Result<bo
     Ok(inserted)
 }
 
-async fn write_in(conn: &mut SqliteConnection, pm: &Postmortem, now: Timestamp) -> Result<()> {
+async fn write_in(conn: &mut AnyConnection, pm: &Postmortem, now: Timestamp) -> Result<()> {
     sqlx::query(
-        "UPDATE postmortems SET status = ?, owner = ?, due_at = ?, document = ?, \
-         skip_reason = ?, reminders_sent = ?, next_reminder_at = ?, exported_hash = ?, \
-         updated_at = ?, closed_at = ? WHERE incident_id = ?",
+        "UPDATE postmortems SET status = $1, owner = $2, due_at = $3, document = $4, \
+         skip_reason = $5, reminders_sent = $6, next_reminder_at = $7, exported_hash = $8, \
+         updated_at = $9, closed_at = $10 WHERE incident_id = $11",
     )
     .bind(pm.status.as_str())
     .bind(&pm.owner)
@@ -142,7 +142,7 @@ pub async fn save(
 
 /// Records the hash of the file just exported.
 pub async fn set_exported_hash(store: &Store, incident_id: &str, hash: &str) -> Result<()> {
-    sqlx::query("UPDATE postmortems SET exported_hash = ? WHERE incident_id = ?")
+    sqlx::query("UPDATE postmortems SET exported_hash = $1 WHERE incident_id = $2")
         .bind(hash)
         .bind(incident_id)
         .execute(store.pool())
@@ -161,7 +161,7 @@ pub async fn close(
     now: Timestamp,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM incidents WHERE id = ?")
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
         .bind(&pm.incident_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -176,8 +176,8 @@ pub async fn close(
     }
     write_in(&mut tx, pm, now).await?;
     sqlx::query(
-        "UPDATE incidents SET status = 'closed', closed_at = ?, reminder_due_at = NULL, \
-         publish_prompt_at = NULL WHERE id = ?",
+        "UPDATE incidents SET status = 'closed', closed_at = $1, reminder_due_at = NULL, \
+         publish_prompt_at = NULL WHERE id = $2",
     )
     .bind(to_ms(now))
     .bind(&pm.incident_id)
@@ -199,7 +199,7 @@ pub async fn close(
 
 /// Stops the reminders of an incident's postmortem (a reopen, §1.1).
 pub async fn cancel_reminders(store: &Store, incident_id: &str) -> Result<()> {
-    sqlx::query("UPDATE postmortems SET next_reminder_at = NULL WHERE incident_id = ?")
+    sqlx::query("UPDATE postmortems SET next_reminder_at = NULL WHERE incident_id = $1")
         .bind(incident_id)
         .execute(store.pool())
         .await?;
@@ -210,7 +210,7 @@ pub async fn cancel_reminders(store: &Store, incident_id: &str) -> Result<()> {
 pub async fn due_reminders(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<Postmortem>> {
     let rows = sqlx::query(
         "SELECT * FROM postmortems WHERE status IN ('draft', 'in_review') \
-         AND next_reminder_at <= ? ORDER BY next_reminder_at LIMIT ?",
+         AND next_reminder_at <= $1 ORDER BY next_reminder_at LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -230,8 +230,8 @@ pub async fn record_reminder(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "UPDATE postmortems SET reminders_sent = ?, next_reminder_at = ? \
-         WHERE incident_id = ?",
+        "UPDATE postmortems SET reminders_sent = $1, next_reminder_at = $2 \
+         WHERE incident_id = $3",
     )
     .bind(next_slot)
     .bind(next.map(to_ms))
@@ -262,7 +262,7 @@ pub async fn missing_drafts(store: &Store, limit: i64) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT i.id FROM incidents i LEFT JOIN postmortems p ON p.incident_id = i.id \
          WHERE i.status = 'resolved' AND i.severity <= 2 AND p.incident_id IS NULL \
-         ORDER BY i.number LIMIT ?",
+         ORDER BY i.number LIMIT $1",
     )
     .bind(limit)
     .fetch_all(store.pool())
@@ -280,7 +280,7 @@ pub async fn public_impact_spans(
 ) -> Result<Option<(Timestamp, Timestamp, Vec<(Timestamp, Timestamp)>)>> {
     let projection: Option<(String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT id, started_at, resolved_at FROM statuspage_incidents \
-         WHERE incident_id = ? AND kind = 'incident'",
+         WHERE incident_id = $1 AND kind = 'incident'",
     )
     .bind(incident_id)
     .fetch_optional(store.pool())
@@ -295,8 +295,8 @@ pub async fn public_impact_spans(
     let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT v.start_at, v.end_at FROM statuspage_intervals v \
          JOIN statuspage_incident_components c ON c.component_key = v.component_key \
-         WHERE c.public_id = ? AND v.status NOT IN ('operational', 'under_maintenance') \
-           AND v.start_at < ? AND (v.end_at IS NULL OR v.end_at > ?) \
+         WHERE c.public_id = $1 AND v.status NOT IN ('operational', 'under_maintenance') \
+           AND v.start_at < $2 AND (v.end_at IS NULL OR v.end_at > $3) \
          ORDER BY v.start_at",
     )
     .bind(&public_id)

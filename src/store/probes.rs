@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
 use crate::config::StatusPageConfig;
@@ -98,7 +98,7 @@ pub async fn schedule(
     let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT OR IGNORE INTO probe_state (probe_id, component, interval_ms, next_due_at) \
-         VALUES (?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(probe_id)
     .bind(component)
@@ -121,7 +121,7 @@ pub async fn forget_others(
     let ids = serde_json::to_string(ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
     let mut tx = store.begin().await?;
     let dropped = sqlx::query(
-        "DELETE FROM probe_state WHERE probe_id NOT IN (SELECT value FROM json_each(?))",
+        "DELETE FROM probe_state WHERE probe_id NOT IN (SELECT value FROM json_each($1))",
     )
     .bind(ids)
     .execute(&mut *tx)
@@ -143,7 +143,8 @@ pub async fn record_run(
 ) -> Result<Vec<String>> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "INSERT INTO probe_runs (probe_id, at, result, latency_ms, error) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO probe_runs (probe_id, at, result, latency_ms, error) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(run.probe_id)
     .bind(to_ms(run.at))
@@ -156,11 +157,11 @@ pub async fn record_run(
         "INSERT INTO probe_state (probe_id, component, interval_ms, health, failures, \
          successes, slow, fast, last_result, last_at, last_latency_ms, last_error, \
          cert_not_after, cert_warned, next_due_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-         ON CONFLICT (probe_id) DO UPDATE SET component = ?2, interval_ms = ?3, health = ?4, \
-         failures = ?5, successes = ?6, slow = ?7, fast = ?8, last_result = ?9, \
-         last_at = ?10, last_latency_ms = ?11, last_error = ?12, cert_not_after = ?13, \
-         cert_warned = ?14, next_due_at = ?15",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (probe_id) DO UPDATE SET component = $2, interval_ms = $3, health = $4, \
+         failures = $5, successes = $6, slow = $7, fast = $8, last_result = $9, \
+         last_at = $10, last_latency_ms = $11, last_error = $12, cert_not_after = $13, \
+         cert_warned = $14, next_due_at = $15",
     )
     .bind(run.probe_id)
     .bind(run.component)
@@ -190,7 +191,7 @@ pub async fn record_run(
 /// The component states probes hold now: down → `major_outage`, slow →
 /// `degraded_performance`; an up probe holds nothing.
 pub(crate) async fn component_holds(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
 ) -> Result<Vec<(String, ComponentStatus)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT component, health FROM probe_state \
@@ -215,7 +216,7 @@ pub(crate) async fn component_holds(
 /// since the newest run when that is longer. A probe that never ran has no gap: nothing is
 /// known to be missing, as with the instance heartbeat.
 pub(crate) async fn monitoring_gaps(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     since: Timestamp,
     now: Timestamp,
 ) -> Result<Vec<(String, (Timestamp, Timestamp))>> {
@@ -230,8 +231,8 @@ pub(crate) async fn monitoring_gaps(
         let limit = SignedDuration::from_millis(interval.saturating_mul(GAP_INTERVALS));
         // The run just before `since` decides whether the window starts inside a gap.
         let runs: Vec<i64> = sqlx::query_scalar(
-            "SELECT at FROM probe_runs WHERE probe_id = ?1 AND at >= \
-             COALESCE((SELECT MAX(at) FROM probe_runs WHERE probe_id = ?1 AND at < ?2), ?2) \
+            "SELECT at FROM probe_runs WHERE probe_id = $1 AND at >= \
+             COALESCE((SELECT MAX(at) FROM probe_runs WHERE probe_id = $1 AND at < $2), $2) \
              ORDER BY at",
         )
         .bind(&probe_id)
@@ -277,7 +278,7 @@ pub async fn uptime(
     to: Timestamp,
 ) -> Result<Uptime> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT result, COUNT(*) FROM probe_runs WHERE probe_id = ? AND at >= ? AND at < ? \
+        "SELECT result, COUNT(*) FROM probe_runs WHERE probe_id = $1 AND at >= $2 AND at < $3 \
          GROUP BY result",
     )
     .bind(probe_id)

@@ -46,7 +46,7 @@ pub async fn firings(store: &Store, period: Period) -> Result<Vec<Firing>> {
     let sql = format!(
         "SELECT a.id, a.service_id, a.summary, a.labels, a.runbook_url, a.state, a.created_at, \
          {ack} AS human_ack_at FROM alerts a \
-         WHERE a.created_at >= ? AND a.created_at < ? AND {FROM_RULES} AND {NOT_DRILL} \
+         WHERE a.created_at >= $1 AND a.created_at < $2 AND {FROM_RULES} AND {NOT_DRILL} \
          ORDER BY a.id",
         ack = first_human_ack()
     );
@@ -59,11 +59,11 @@ pub async fn firings(store: &Store, period: Period) -> Result<Vec<Firing>> {
     // A person resolving by hand, or putting the alert into an incident, follows up.
     let sql = format!(
         "SELECT t.alert_id, t.at FROM timeline t JOIN alerts a ON a.id = t.alert_id \
-         WHERE a.created_at >= ? AND a.created_at < ? AND t.kind = 'resolved' AND {BY_HUMAN} \
+         WHERE a.created_at >= $1 AND a.created_at < $2 AND t.kind = 'resolved' AND {BY_HUMAN} \
          UNION ALL \
          SELECT ia.alert_id, ia.attached_at FROM incident_alerts ia \
          JOIN alerts a ON a.id = ia.alert_id \
-         WHERE a.created_at >= ? AND a.created_at < ? AND ia.role = 'attached'"
+         WHERE a.created_at >= $3 AND a.created_at < $4 AND ia.role = 'attached'"
     );
     // TODO(#6): alert notes and ticked runbook steps count as follow-ups too (§7) once
     // alerts can carry notes and runbook ticks reach the alert timeline.
@@ -107,7 +107,7 @@ pub async fn firings(store: &Store, period: Period) -> Result<Vec<Firing>> {
 pub async fn notifications(store: &Store, period: Period) -> Result<Vec<Notification>> {
     let sql = format!(
         "SELECT o.alert_id, o.person_id, o.sent_at FROM outbox o JOIN alerts a \
-         ON a.id = o.alert_id WHERE o.state = 'sent' AND o.sent_at >= ? AND o.sent_at < ? \
+         ON a.id = o.alert_id WHERE o.state = 'sent' AND o.sent_at >= $1 AND o.sent_at < $2 \
          AND {NOT_DRILL} ORDER BY o.sent_at, o.id"
     );
     let rows = sqlx::query(&sql)
@@ -130,7 +130,7 @@ pub async fn notifications(store: &Store, period: Period) -> Result<Vec<Notifica
 pub async fn shifts(store: &Store, period: Period) -> Result<Vec<ShiftRow>> {
     let rows = sqlx::query(
         "SELECT schedule_id, person_id, started_at, ended_at FROM oncall_history \
-         WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) \
+         WHERE started_at < $1 AND (ended_at IS NULL OR ended_at > $2) \
          ORDER BY schedule_id, started_at, id",
     )
     .bind(to_ms(period.end))
@@ -153,7 +153,7 @@ pub async fn shifts(store: &Store, period: Period) -> Result<Vec<ShiftRow>> {
 pub async fn acks(store: &Store, period: Period) -> Result<Vec<AckRow>> {
     let sql = format!(
         "SELECT a.service_id, a.severity, a.created_at, {ack} AS human_ack_at FROM alerts a \
-         WHERE a.created_at >= ? AND a.created_at < ? AND {NOT_DRILL} \
+         WHERE a.created_at >= $1 AND a.created_at < $2 AND {NOT_DRILL} \
          AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.state = 'sent') \
          ORDER BY a.id",
         ack = first_human_ack()
@@ -179,7 +179,7 @@ pub async fn acks(store: &Store, period: Period) -> Result<Vec<AckRow>> {
 pub async fn resolved_incidents(store: &Store, period: Period) -> Result<Vec<IncidentRow>> {
     let rows = sqlx::query(
         "SELECT number, services, severity, started_at, detected_at, mitigated_at, \
-         resolved_at FROM incidents WHERE test = 0 AND resolved_at >= ? AND resolved_at < ? \
+         resolved_at FROM incidents WHERE test = 0 AND resolved_at >= $1 AND resolved_at < $2 \
          ORDER BY number",
     )
     .bind(to_ms(period.start))
@@ -321,7 +321,7 @@ pub async fn follow_ups(store: &Store, now: Timestamp) -> Result<FollowUps> {
     .await?;
     let overdue_postmortems: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM postmortems p JOIN incidents i ON i.id = p.incident_id \
-         WHERE p.status IN ('draft', 'in_review') AND p.due_at < ? AND i.test = 0",
+         WHERE p.status IN ('draft', 'in_review') AND p.due_at < $1 AND i.test = 0",
     )
     .bind(to_ms(now))
     .fetch_one(store.pool())
@@ -335,7 +335,7 @@ pub async fn follow_ups(store: &Store, now: Timestamp) -> Result<FollowUps> {
 /// Whether `person`'s digest for `slot` was queued.
 pub async fn digest_queued(store: &Store, slot: Timestamp, person: &str) -> Result<bool> {
     let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM report_digests WHERE slot = ? AND person_id = ?")
+        sqlx::query_scalar("SELECT 1 FROM report_digests WHERE slot = $1 AND person_id = $2")
             .bind(to_ms(slot))
             .bind(person)
             .fetch_optional(store.pool())
@@ -354,7 +354,7 @@ pub async fn queue_digest(
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO report_digests (slot, person_id, queued_at) VALUES (?, ?, ?) \
+        "INSERT INTO report_digests (slot, person_id, queued_at) VALUES ($1, $2, $3) \
          ON CONFLICT (slot, person_id) DO NOTHING",
     )
     .bind(to_ms(slot))

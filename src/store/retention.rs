@@ -41,7 +41,7 @@ pub async fn finish_run(
     let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO retention_state (id, next_run_at, alerts_deleted, notices_deleted) \
-         VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET next_run_at = excluded.next_run_at, \
+         VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET next_run_at = excluded.next_run_at, \
          alerts_deleted = alerts_deleted + excluded.alerts_deleted, \
          notices_deleted = notices_deleted + excluded.notices_deleted",
     )
@@ -62,14 +62,14 @@ pub async fn delete_alerts_batch(store: &Store, cutoff: Timestamp, limit: u32) -
 
     // Chosen inside the write transaction, so an incident cannot attach one in between.
     let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT a.id FROM alerts a WHERE a.state = 'resolved' AND a.resolved_at < ? \
+        "SELECT a.id FROM alerts a WHERE a.state = 'resolved' AND a.resolved_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM incident_alerts ia WHERE ia.alert_id = a.id) \
          AND a.id NOT IN (SELECT json_extract(e.data, '$.alert_id') FROM incident_events e \
                           WHERE json_extract(e.data, '$.alert_id') IS NOT NULL) \
-         ORDER BY a.id LIMIT ?",
+         ORDER BY a.id LIMIT $2",
     )
     .bind(to_ms(cutoff))
-    .bind(limit)
+    .bind(i64::from(limit))
     .fetch_all(&mut *tx)
     .await?;
     if ids.is_empty() {
@@ -78,10 +78,11 @@ pub async fn delete_alerts_batch(store: &Store, cutoff: Timestamp, limit: u32) -
     let ids = serde_json::to_string(&ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
 
     for table in ALERT_CHILDREN {
-        let sql = format!("DELETE FROM {table} WHERE alert_id IN (SELECT value FROM json_each(?))");
+        let sql =
+            format!("DELETE FROM {table} WHERE alert_id IN (SELECT value FROM json_each($1))");
         sqlx::query(&sql).bind(&ids).execute(&mut *tx).await?;
     }
-    let deleted = sqlx::query("DELETE FROM alerts WHERE id IN (SELECT value FROM json_each(?))")
+    let deleted = sqlx::query("DELETE FROM alerts WHERE id IN (SELECT value FROM json_each($1))")
         .bind(&ids)
         .execute(&mut *tx)
         .await?
@@ -96,10 +97,10 @@ pub async fn delete_notices_batch(store: &Store, cutoff: Timestamp, limit: u32) 
     let mut tx = store.begin().await?;
     let deleted = sqlx::query(
         "DELETE FROM notices WHERE id IN (SELECT id FROM notices \
-         WHERE state <> 'pending' AND created_at < ? LIMIT ?)",
+         WHERE state <> 'pending' AND created_at < $1 LIMIT $2)",
     )
     .bind(to_ms(cutoff))
-    .bind(limit)
+    .bind(i64::from(limit))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -128,10 +129,11 @@ mod tests {
     async fn alerts(store: &Store, n: i64, state: &str, at: Timestamp) {
         let resolved = (state == "resolved").then_some(to_ms(at));
         sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
              INSERT INTO alerts (service_id, integration_id, dedup_key, summary, severity, \
              state, created_at, updated_at, resolved_at, policy_id) \
-             SELECT 'api', 'api/generic', ? || i, 's', 'critical', ?, ?, ?, ?, 'default' FROM n",
+             SELECT 'api', 'api/generic', $2 || i, 's', 'critical', $3, $4, $5, $6, \
+             'default' FROM n",
         )
         .bind(n)
         .bind(state)
@@ -212,7 +214,8 @@ mod tests {
             sqlx::query(
                 "INSERT INTO notices (id, schedule_id, kind, person_id, channel, destination, \
                  subject, body, state, due_at, created_at) \
-                 VALUES (?, 'business', 'shift_started', 'ana', 'email', 'a@x', 's', 'b', ?, ?, ?)",
+                 VALUES ($1, 'business', 'shift_started', 'ana', 'email', 'a@x', 's', 'b', $2, \
+                 $3, $4)",
             )
             .bind(id)
             .bind(state)

@@ -27,7 +27,7 @@ fn advance_str(advance: Advance) -> &'static str {
     }
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Rotation> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Rotation> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("rotation state {what}"));
     let kind = match row.try_get::<String, _>("kind")?.as_str() {
         "hourly" => RotationKind::Hourly,
@@ -56,7 +56,8 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Rotation> {
     Ok(Rotation {
         id: row.try_get("rotation_id")?,
         kind,
-        shift_length: row.try_get("shift_length")?,
+        shift_length: u32::try_from(row.try_get::<i64, _>("shift_length")?)
+            .map_err(|_| corrupt("shift length"))?,
         start: start.parse().map_err(|_| corrupt("start"))?,
         time_zone: zone_by_name(&zone).ok_or_else(|| corrupt("time zone"))?,
         people: serde_json::from_str(&people).map_err(|_| corrupt("people"))?,
@@ -102,7 +103,8 @@ pub async fn save(store: &Store, rotation: &Rotation, now: Timestamp) -> Result<
     let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO rotation_state (rotation_id, kind, shift_length, start, time_zone, people, \
-         advance, anchor_at, anchor_position, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         advance, anchor_at, anchor_position, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (rotation_id) DO UPDATE SET kind = excluded.kind, \
          shift_length = excluded.shift_length, start = excluded.start, \
          time_zone = excluded.time_zone, people = excluded.people, advance = excluded.advance, \
@@ -111,7 +113,7 @@ pub async fn save(store: &Store, rotation: &Rotation, now: Timestamp) -> Result<
     )
     .bind(&rotation.id)
     .bind(kind_str(rotation.kind))
-    .bind(rotation.shift_length)
+    .bind(i64::from(rotation.shift_length))
     .bind(rotation.start.to_string())
     .bind(zone_name(&rotation.time_zone))
     .bind(people)

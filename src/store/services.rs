@@ -33,7 +33,7 @@ pub async fn record_change(
     });
     sqlx::query(
         "INSERT INTO service_timeline (service_id, at, kind, integration_id, summary, detail) \
-         VALUES (?, ?, 'change', ?, ?, ?)",
+         VALUES ($1, $2, 'change', $3, $4, $5)",
     )
     .bind(service)
     .bind(to_ms(change.timestamp))
@@ -50,7 +50,7 @@ pub async fn record_change(
 pub async fn timeline(store: &Store, service: &str, limit: i64) -> Result<Vec<ServiceEntry>> {
     let rows = sqlx::query(
         "SELECT at, kind, integration_id, summary, detail FROM service_timeline \
-         WHERE service_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+         WHERE service_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(service)
     .bind(limit)

@@ -145,8 +145,8 @@ pub async fn enqueue(store: &Store, work: &[Work], seq: i64, now: Timestamp) -> 
     for item in work {
         if item.op == Op::Rerender {
             let joined = sqlx::query(
-                "UPDATE slack_queue SET event_seq = MAX(event_seq, ?) \
-                 WHERE incident_id = ? AND channel = ? AND op = 'rerender'",
+                "UPDATE slack_queue SET event_seq = MAX(event_seq, $1) \
+                 WHERE incident_id = $2 AND channel = $3 AND op = 'rerender'",
             )
             .bind(item.event_seq)
             .bind(&item.incident_id)
@@ -159,7 +159,7 @@ pub async fn enqueue(store: &Store, work: &[Work], seq: i64, now: Timestamp) -> 
         }
         sqlx::query(
             "INSERT INTO slack_queue (incident_id, event_seq, channel, op, due_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&item.incident_id)
         .bind(item.event_seq)
@@ -191,10 +191,10 @@ pub async fn skip_to_end(store: &Store, now: Timestamp) -> Result<()> {
     Ok(())
 }
 
-async fn set_cursor(conn: &mut sqlx::SqliteConnection, seq: i64, now: Timestamp) -> Result<()> {
+async fn set_cursor(conn: &mut sqlx::AnyConnection, seq: i64, now: Timestamp) -> Result<()> {
     sqlx::query(
-        "INSERT INTO slack_cursor (id, seq, updated_at) VALUES (1, ?1, ?2) \
-         ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, ?1), updated_at = ?2",
+        "INSERT INTO slack_cursor (id, seq, updated_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, $1), updated_at = $2",
     )
     .bind(seq)
     .bind(to_ms(now))
@@ -207,7 +207,7 @@ async fn set_cursor(conn: &mut sqlx::SqliteConnection, seq: i64, now: Timestamp)
 pub async fn pending(store: &Store, limit: i64) -> Result<Vec<Queued>> {
     let rows = sqlx::query(
         "SELECT id, incident_id, event_seq, channel, op, attempts, due_at FROM slack_queue \
-         ORDER BY id LIMIT ?",
+         ORDER BY id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(store.pool())
@@ -252,7 +252,7 @@ pub async fn announcement(
 ) -> Result<Option<Message>> {
     let row = sqlx::query(
         "SELECT incident_id, channel, ts, rendered_seq FROM slack_messages \
-         WHERE incident_id = ? AND channel = ? AND kind = 'announcement'",
+         WHERE incident_id = $1 AND channel = $2 AND kind = 'announcement'",
     )
     .bind(incident_id)
     .bind(channel)
@@ -315,7 +315,7 @@ pub struct Dedicated {
 /// The incident's own channel, if one was made.
 pub async fn dedicated(store: &Store, incident_id: &str) -> Result<Option<Dedicated>> {
     let row = sqlx::query(
-        "SELECT channel, name, archived_at FROM slack_incident_channels WHERE incident_id = ?",
+        "SELECT channel, name, archived_at FROM slack_incident_channels WHERE incident_id = $1",
     )
     .bind(incident_id)
     .fetch_optional(store.pool())
@@ -333,7 +333,7 @@ pub async fn dedicated(store: &Store, incident_id: &str) -> Result<Option<Dedica
 /// The incident whose own channel is `channel`, if any (commands typed there need no `#N`).
 pub async fn incident_of_channel(store: &Store, channel: &str) -> Result<Option<String>> {
     Ok(
-        sqlx::query_scalar("SELECT incident_id FROM slack_incident_channels WHERE channel = ?")
+        sqlx::query_scalar("SELECT incident_id FROM slack_incident_channels WHERE channel = $1")
             .bind(channel)
             .fetch_optional(store.pool())
             .await?,
@@ -353,8 +353,8 @@ pub async fn record(
     match outcome {
         Outcome::Retry { at, error } => {
             sqlx::query(
-                "UPDATE slack_queue SET attempts = attempts + 1, due_at = ?, last_error = ? \
-                 WHERE id = ?",
+                "UPDATE slack_queue SET attempts = attempts + 1, due_at = $1, last_error = $2 \
+                 WHERE id = $3",
             )
             .bind(to_ms(*at))
             .bind(error)
@@ -363,7 +363,7 @@ pub async fn record(
             .await?;
         }
         other => {
-            sqlx::query("DELETE FROM slack_queue WHERE id = ?")
+            sqlx::query("DELETE FROM slack_queue WHERE id = $1")
                 .bind(item.id)
                 .execute(&mut *tx)
                 .await?;
@@ -375,7 +375,7 @@ pub async fn record(
             {
                 if *kind == MessageKind::Announcement {
                     sqlx::query(
-                        "DELETE FROM slack_messages WHERE incident_id = ? AND channel = ? \
+                        "DELETE FROM slack_messages WHERE incident_id = $1 AND channel = $2 \
                          AND kind = 'announcement'",
                     )
                     .bind(&item.incident_id)
@@ -388,7 +388,7 @@ pub async fn record(
                     // fake reuses them) must not fail the step and send the post again.
                     "INSERT OR REPLACE INTO slack_messages (incident_id, channel, ts, kind, \
                      event_seq, rendered_seq, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&item.incident_id)
                 .bind(&item.channel)
@@ -403,8 +403,8 @@ pub async fn record(
             }
             if let Outcome::Updated { ts, rendered_seq } = other {
                 sqlx::query(
-                    "UPDATE slack_messages SET rendered_seq = MAX(rendered_seq, ?), \
-                     updated_at = ? WHERE channel = ? AND ts = ?",
+                    "UPDATE slack_messages SET rendered_seq = MAX(rendered_seq, $1), \
+                     updated_at = $2 WHERE channel = $3 AND ts = $4",
                 )
                 .bind(rendered_seq)
                 .bind(to_ms(now))
@@ -422,7 +422,7 @@ pub async fn record(
                 } => {
                     sqlx::query(
                         "INSERT OR IGNORE INTO slack_incident_channels (incident_id, channel, \
-                         name, created_at) VALUES (?, ?, ?, ?)",
+                         name, created_at) VALUES ($1, $2, $3, $4)",
                     )
                     .bind(&item.incident_id)
                     .bind(channel)
@@ -435,8 +435,8 @@ pub async fn record(
                     dedicated: Some(DedicatedChange::Archived),
                 } => {
                     sqlx::query(
-                        "UPDATE slack_incident_channels SET archived_at = ? \
-                         WHERE incident_id = ? AND archived_at IS NULL",
+                        "UPDATE slack_incident_channels SET archived_at = $1 \
+                         WHERE incident_id = $2 AND archived_at IS NULL",
                     )
                     .bind(to_ms(now))
                     .bind(&item.incident_id)
@@ -457,8 +457,8 @@ pub async fn record(
         _ => (None, false),
     };
     sqlx::query(
-        "INSERT INTO slack_channels (channel, pace_at) VALUES (?1, ?2) \
-         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, ?2)",
+        "INSERT INTO slack_channels (channel, pace_at) VALUES ($1, $2) \
+         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, $2)",
     )
     .bind(&item.channel)
     .bind(to_ms(pace_at))
@@ -466,7 +466,7 @@ pub async fn record(
     .await?;
     if healthy || last_error.is_some() {
         sqlx::query(
-            "UPDATE slack_channels SET last_error = ?, last_error_at = ? WHERE channel = ?",
+            "UPDATE slack_channels SET last_error = $1, last_error_at = $2 WHERE channel = $3",
         )
         .bind(last_error)
         .bind(last_error.map(|_| to_ms(now)))
@@ -482,8 +482,8 @@ pub async fn record(
 pub async fn pause(store: &Store, channel: &str, until: Timestamp) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "INSERT INTO slack_channels (channel, paused_until) VALUES (?1, ?2) \
-         ON CONFLICT (channel) DO UPDATE SET paused_until = ?2",
+        "INSERT INTO slack_channels (channel, paused_until) VALUES ($1, $2) \
+         ON CONFLICT (channel) DO UPDATE SET paused_until = $2",
     )
     .bind(channel)
     .bind(to_ms(until))
@@ -497,7 +497,7 @@ pub async fn pause(store: &Store, channel: &str, until: Timestamp) -> Result<()>
 /// pacing (`pace_at` less the allowed `burst`); `None` with an empty queue.
 pub async fn next_due_at(store: &Store, burst: jiff::SignedDuration) -> Result<Option<Timestamp>> {
     let at: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(MAX(q.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - ?)) \
+        "SELECT MIN(MAX(q.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - $1)) \
          FROM slack_queue q LEFT JOIN slack_channels c ON c.channel = q.channel",
     )
     .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))
@@ -514,7 +514,7 @@ pub async fn incident_by_announcement(
 ) -> Result<Option<String>> {
     let id = sqlx::query_scalar(
         "SELECT incident_id FROM slack_messages \
-         WHERE channel = ? AND ts = ? AND kind = 'announcement'",
+         WHERE channel = $1 AND ts = $2 AND kind = 'announcement'",
     )
     .bind(channel)
     .bind(ts)
@@ -543,7 +543,7 @@ pub async fn claim_event(store: &Store, capture: &Capture, now: Timestamp) -> Re
     let mut tx = store.begin().await?;
     let claimed = sqlx::query(
         "INSERT INTO slack_events (event_id, incident_id, channel, ts, actor, text, \
-         received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(&capture.event_id)
     .bind(&capture.incident_id)
@@ -568,7 +568,7 @@ pub async fn prune_events(store: &Store, now: Timestamp, limit: i64) -> Result<u
     let cutoff = now.saturating_sub(EVENTS_KEPT).unwrap_or(now);
     let gone = sqlx::query(
         "DELETE FROM slack_events WHERE event_id IN (SELECT event_id FROM slack_events \
-         WHERE received_at <= ? LIMIT ?)",
+         WHERE received_at <= $1 LIMIT $2)",
     )
     .bind(to_ms(cutoff))
     .bind(limit)
@@ -581,7 +581,7 @@ pub async fn prune_events(store: &Store, now: Timestamp, limit: i64) -> Result<u
 /// Records the timeline event (`seq`) a claimed capture became.
 pub async fn captured_as(store: &Store, event_id: &str, seq: i64) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query("UPDATE slack_events SET event_seq = ? WHERE event_id = ?")
+    sqlx::query("UPDATE slack_events SET event_seq = $1 WHERE event_id = $2")
         .bind(seq)
         .bind(event_id)
         .execute(&mut *tx)
@@ -593,7 +593,7 @@ pub async fn captured_as(store: &Store, event_id: &str, seq: i64) -> Result<()> 
 /// Gives up a claim whose note was not written, so Slack's retry may try again.
 pub async fn release_event(store: &Store, event_id: &str) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM slack_events WHERE event_id = ? AND event_seq IS NULL")
+    sqlx::query("DELETE FROM slack_events WHERE event_id = $1 AND event_seq IS NULL")
         .bind(event_id)
         .execute(&mut *tx)
         .await?;
@@ -613,8 +613,8 @@ pub async fn captured_notes(store: &Store, events: &[incidents::Event]) -> Resul
         }
         let text = event.data["text"].as_str().unwrap_or_default();
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM slack_events WHERE incident_id = ? AND (event_seq = ? \
-             OR (event_seq IS NULL AND actor = ? AND text = ?)) LIMIT 1",
+            "SELECT 1 FROM slack_events WHERE incident_id = $1 AND (event_seq = $2 \
+             OR (event_seq IS NULL AND actor = $3 AND text = $4)) LIMIT 1",
         )
         .bind(&event.incident_id)
         .bind(event.seq)
@@ -632,7 +632,7 @@ pub async fn captured_notes(store: &Store, events: &[incidents::Event]) -> Resul
 /// The pacing, pause and health of one `slack_channels` key (defaults when it has none).
 pub async fn channel(store: &Store, key: &str) -> Result<Channel> {
     let row = sqlx::query(
-        "SELECT paused_until, pace_at, last_error FROM slack_channels WHERE channel = ?",
+        "SELECT paused_until, pace_at, last_error FROM slack_channels WHERE channel = $1",
     )
     .bind(key)
     .fetch_optional(store.pool())
@@ -669,8 +669,8 @@ pub async fn sent(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "INSERT INTO slack_channels (channel, pace_at) VALUES (?1, ?2) \
-         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, ?2)",
+        "INSERT INTO slack_channels (channel, pace_at) VALUES ($1, $2) \
+         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, $2)",
     )
     .bind(key)
     .bind(to_ms(pace_at))
@@ -680,7 +680,7 @@ pub async fn sent(
         Health::Healthy => {
             sqlx::query(
                 "UPDATE slack_channels SET last_error = NULL, last_error_at = NULL \
-                 WHERE channel = ?",
+                 WHERE channel = $1",
             )
             .bind(key)
             .execute(&mut *tx)
@@ -688,7 +688,7 @@ pub async fn sent(
         }
         Health::Unhealthy(error) => {
             sqlx::query(
-                "UPDATE slack_channels SET last_error = ?, last_error_at = ? WHERE channel = ?",
+                "UPDATE slack_channels SET last_error = $1, last_error_at = $2 WHERE channel = $3",
             )
             .bind(error)
             .bind(to_ms(now))

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::{Result, Store, StoreError, from_ms, to_ms};
 use crate::config::StatusPageConfig;
@@ -51,14 +51,14 @@ pub(crate) fn parse_stored<T: DeserializeOwned>(what: &str, text: &str) -> Resul
 /// Makes a row (operational, with an open interval from `now`) for every configured
 /// component that has none yet.
 pub(crate) async fn ensure_components(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     page: &StatusPageConfig,
     now: Timestamp,
 ) -> Result<()> {
     for component in &page.components {
         let inserted = sqlx::query(
             "INSERT OR IGNORE INTO statuspage_components (key, created_at, updated_at) \
-             VALUES (?, ?, ?)",
+             VALUES ($1, $2, $3)",
         )
         .bind(&component.key)
         .bind(to_ms(now))
@@ -73,13 +73,13 @@ pub(crate) async fn ensure_components(
 }
 
 async fn open_interval(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     key: &str,
     status: ComponentStatus,
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO statuspage_intervals (component_key, status, start_at) VALUES (?, ?, ?)",
+        "INSERT INTO statuspage_intervals (component_key, status, start_at) VALUES ($1, $2, $3)",
     )
     .bind(key)
     .bind(wire_name(status))
@@ -94,7 +94,7 @@ async fn open_interval(
 /// changed state closes the open interval at `now` (dropping it if it is empty) and opens
 /// the next. Returns the keys whose state changed.
 pub(crate) async fn recompute(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     page: &StatusPageConfig,
     now: Timestamp,
 ) -> Result<Vec<String>> {
@@ -138,22 +138,22 @@ pub(crate) async fn recompute(
         if effective == current {
             continue;
         }
-        sqlx::query("UPDATE statuspage_components SET status = ?, updated_at = ? WHERE key = ?")
+        sqlx::query("UPDATE statuspage_components SET status = $1, updated_at = $2 WHERE key = $3")
             .bind(wire_name(effective))
             .bind(to_ms(now))
             .bind(&key)
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "DELETE FROM statuspage_intervals WHERE component_key = ? AND end_at IS NULL \
-             AND start_at >= ?",
+            "DELETE FROM statuspage_intervals WHERE component_key = $1 AND end_at IS NULL \
+             AND start_at >= $2",
         )
         .bind(&key)
         .bind(to_ms(now))
         .execute(&mut *conn)
         .await?;
         sqlx::query(
-            "UPDATE statuspage_intervals SET end_at = ? WHERE component_key = ? \
+            "UPDATE statuspage_intervals SET end_at = $1 WHERE component_key = $2 \
              AND end_at IS NULL",
         )
         .bind(to_ms(now))
@@ -201,14 +201,14 @@ pub async fn set_manual(
     }
     let mut tx = store.begin().await?;
     ensure_components(&mut tx, page, now).await?;
-    sqlx::query("UPDATE statuspage_components SET manual_status = ? WHERE key = ?")
+    sqlx::query("UPDATE statuspage_components SET manual_status = $1 WHERE key = $2")
         .bind(wire_name(status))
         .bind(key)
         .execute(&mut *tx)
         .await?;
     recompute(&mut tx, page, now).await?;
     let effective: String =
-        sqlx::query_scalar("SELECT status FROM statuspage_components WHERE key = ?")
+        sqlx::query_scalar("SELECT status FROM statuspage_components WHERE key = $1")
             .bind(key)
             .fetch_one(&mut *tx)
             .await?;
@@ -253,7 +253,7 @@ pub async fn reclassify(
     let mut tx = store.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO statuspage_reclassified (component_key, start_at, end_at, class, reason, \
-         admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(component)
     .bind(to_ms(start))
@@ -286,7 +286,7 @@ pub async fn reclassifications(store: &Store) -> Result<Vec<Reclassification>> {
 }
 
 pub(crate) async fn read_reclassifications(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
 ) -> Result<Vec<Reclassification>> {
     type Row = (i64, Option<String>, i64, i64, String, String, String, i64);
     let rows: Vec<Row> = sqlx::query_as(
@@ -332,14 +332,14 @@ pub async fn heartbeat(store: &Store, now: Timestamp) -> Result<()> {
     let mut tx = store.begin().await?;
     match newest {
         Some((id, end)) if now_ms - end <= gap_ms => {
-            sqlx::query("UPDATE statuspage_heartbeats SET end_at = ? WHERE id = ?")
+            sqlx::query("UPDATE statuspage_heartbeats SET end_at = $1 WHERE id = $2")
                 .bind(now_ms)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
         _ => {
-            sqlx::query("INSERT INTO statuspage_heartbeats (start_at, end_at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO statuspage_heartbeats (start_at, end_at) VALUES ($1, $2)")
                 .bind(now_ms)
                 .bind(now_ms)
                 .execute(&mut *tx)

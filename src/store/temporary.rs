@@ -68,7 +68,7 @@ fn from_rows(rows: Vec<ShiftRow>) -> Result<Vec<TemporaryShift>> {
         .collect()
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredTemporary> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredTemporary> {
     let shifts: String = row.try_get("shifts")?;
     let shifts: Vec<ShiftRow> = serde_json::from_str(&shifts)
         .map_err(|err| StoreError::Corrupt(format!("temporary shifts: {err}")))?;
@@ -100,7 +100,7 @@ pub async fn add(
         .map_err(|err| StoreError::Corrupt(err.to_string()))?;
     let sql = format!(
         "INSERT INTO temporary_schedules (schedule_id, start_at, end_at, shifts, created_at, \
-         created_by) VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+         created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(schedule_id)
@@ -119,7 +119,7 @@ pub async fn add(
 /// A schedule's temporary schedules, oldest first.
 pub async fn list(store: &Store, schedule_id: &str) -> Result<Vec<StoredTemporary>> {
     let sql =
-        format!("SELECT {COLUMNS} FROM temporary_schedules WHERE schedule_id = ? ORDER BY id");
+        format!("SELECT {COLUMNS} FROM temporary_schedules WHERE schedule_id = $1 ORDER BY id");
     let rows = sqlx::query(&sql)
         .bind(schedule_id)
         .fetch_all(store.pool())
@@ -135,8 +135,8 @@ pub(crate) async fn meeting(
     to: Timestamp,
 ) -> Result<Vec<TemporarySchedule>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM temporary_schedules WHERE schedule_id = ? AND end_at > ? \
-         AND start_at < ? ORDER BY id"
+        "SELECT {COLUMNS} FROM temporary_schedules WHERE schedule_id = $1 AND end_at > $2 \
+         AND start_at < $3 ORDER BY id"
     );
     let rows = sqlx::query(&sql)
         .bind(schedule_id)
@@ -153,7 +153,7 @@ pub(crate) async fn meeting(
 pub async fn delete(store: &Store, schedule_id: &str, id: i64) -> Result<StoredTemporary> {
     let mut tx = store.begin().await?;
     let sql = format!(
-        "DELETE FROM temporary_schedules WHERE id = ? AND schedule_id = ? RETURNING {COLUMNS}"
+        "DELETE FROM temporary_schedules WHERE id = $1 AND schedule_id = $2 RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(id)

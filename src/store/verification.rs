@@ -16,7 +16,7 @@ pub struct Stored {
     pub pending: Option<Pending>,
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Stored> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Stored> {
     let hash: Option<String> = row.try_get("code_hash")?;
     let expires: Option<i64> = row.try_get("code_expires_at")?;
     let attempts: i64 = row.try_get("attempts")?;
@@ -55,7 +55,7 @@ pub async fn start(
     sqlx::query(
         "INSERT INTO contact_verifications \
          (person_id, kind, address, code_hash, code_expires_at, attempts, code_sent_at) \
-         VALUES (?, ?, ?, ?, ?, 0, ?) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6) \
          ON CONFLICT (person_id, kind, address) DO UPDATE SET \
          code_hash = excluded.code_hash, code_expires_at = excluded.code_expires_at, \
          attempts = 0, code_sent_at = excluded.code_sent_at",
@@ -85,7 +85,7 @@ pub async fn confirm(
     let mut tx = store.begin().await?;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM contact_verifications \
-         WHERE person_id = ? AND kind = ? AND address = ?"
+         WHERE person_id = $1 AND kind = $2 AND address = $3"
     ))
     .bind(&key.person)
     .bind(&key.kind)
@@ -100,14 +100,14 @@ pub async fn confirm(
     );
     let query = match outcome {
         Outcome::Verified => sqlx::query(
-            "UPDATE contact_verifications SET verified_at = ?, code_hash = NULL, \
+            "UPDATE contact_verifications SET verified_at = $1, code_hash = NULL, \
              code_expires_at = NULL, attempts = 0 \
-             WHERE person_id = ? AND kind = ? AND address = ?",
+             WHERE person_id = $2 AND kind = $3 AND address = $4",
         )
         .bind(to_ms(now)),
         Outcome::Wrong { .. } => sqlx::query(
             "UPDATE contact_verifications SET attempts = attempts + 1 \
-             WHERE person_id = ? AND kind = ? AND address = ?",
+             WHERE person_id = $1 AND kind = $2 AND address = $3",
         ),
         Outcome::Expired | Outcome::Locked | Outcome::NoCode => return Ok(outcome),
     };
@@ -125,7 +125,7 @@ pub async fn confirm(
 pub async fn verified_of(store: &Store, person: &str) -> Result<Vec<ContactKey>> {
     let rows = sqlx::query(
         "SELECT person_id, kind, address FROM contact_verifications \
-         WHERE person_id = ? AND verified_at IS NOT NULL",
+         WHERE person_id = $1 AND verified_at IS NOT NULL",
     )
     .bind(person)
     .fetch_all(store.pool())
@@ -145,7 +145,7 @@ pub async fn verified_of(store: &Store, person: &str) -> Result<Vec<ContactKey>>
 pub async fn list(store: &Store, person: Option<&str>) -> Result<Vec<Stored>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM contact_verifications \
-         WHERE ?1 IS NULL OR person_id = ?1 ORDER BY person_id, kind, address"
+         WHERE $1 IS NULL OR person_id = $1 ORDER BY person_id, kind, address"
     ))
     .bind(person)
     .fetch_all(store.pool())

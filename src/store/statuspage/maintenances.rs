@@ -6,14 +6,14 @@
 //! covered components are `under_maintenance` through the effective-state rollup.
 
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::publish::{insert_update, set_held};
 use super::subscribers::{self, MailKind};
 use super::{parse_stored, recompute, wire_name};
 use crate::config::StatusPageConfig;
 use crate::domain::statuspage::{ComponentStatus, MaintenanceStatus, new_public_id};
-use crate::store::{Result, Store, StoreError, from_ms_opt, to_ms};
+use crate::store::{Result, Store, StoreError, from_ms_opt, get_flag, to_ms};
 
 /// A maintenance to schedule.
 #[derive(Clone, Debug)]
@@ -140,7 +140,7 @@ pub async fn create_recurring(
     now: Timestamp,
 ) -> Result<Option<Maintenance>> {
     let known: Option<String> =
-        sqlx::query_scalar("SELECT id FROM statuspage_incidents WHERE recurring_key = ?")
+        sqlx::query_scalar("SELECT id FROM statuspage_incidents WHERE recurring_key = $1")
             .bind(key)
             .fetch_optional(store.pool())
             .await?;
@@ -166,8 +166,9 @@ async fn create_keyed(
         "INSERT INTO statuspage_incidents (id, kind, name, status, impact, started_at, \
          created_at, updated_at, scheduled_for, scheduled_until, auto_start, auto_complete, \
          remind_before_s, reminded_at, notify, recurring_key) \
-         VALUES (?, 'maintenance', ?, 'scheduled', 'maintenance', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         ?)",
+         VALUES ($1, 'maintenance', $2, 'scheduled', 'maintenance', $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, \
+         $13)",
     )
     .bind(&id)
     .bind(&new.name)
@@ -176,11 +177,11 @@ async fn create_keyed(
     .bind(to_ms(now))
     .bind(to_ms(new.scheduled_for))
     .bind(to_ms(new.scheduled_until))
-    .bind(new.auto_start)
-    .bind(new.auto_complete)
+    .bind(i64::from(new.auto_start))
+    .bind(i64::from(new.auto_complete))
     .bind(new.remind_before.map(|d| d.as_secs()))
     .bind(reminded_at.map(to_ms))
-    .bind(new.notify)
+    .bind(i64::from(new.notify))
     .bind(recurring_key)
     .execute(&mut *tx)
     .await?;
@@ -235,8 +236,8 @@ pub async fn transition(
     }
     let completed = to == MaintenanceStatus::Completed;
     sqlx::query(
-        "UPDATE statuspage_incidents SET status = ?, updated_at = ?, \
-         resolved_at = CASE WHEN ? THEN ? ELSE resolved_at END WHERE id = ?",
+        "UPDATE statuspage_incidents SET status = $1, updated_at = $2, \
+         resolved_at = CASE WHEN $3 THEN $4 ELSE resolved_at END WHERE id = $5",
     )
     .bind(wire_name(to))
     .bind(to_ms(now))
@@ -312,13 +313,13 @@ pub async fn remind(store: &Store, id: &str, now: Timestamp) -> Result<()> {
     if current.reminder_due().is_none() {
         return Ok(());
     }
-    sqlx::query("UPDATE statuspage_incidents SET reminded_at = ? WHERE id = ?")
+    sqlx::query("UPDATE statuspage_incidents SET reminded_at = $1 WHERE id = $2")
         .bind(to_ms(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
     let first: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM statuspage_updates WHERE public_id = ? ORDER BY display_at DESC, \
+        "SELECT id FROM statuspage_updates WHERE public_id = $1 ORDER BY display_at DESC, \
          created_at DESC, rowid DESC LIMIT 1",
     )
     .bind(id)
@@ -355,18 +356,18 @@ pub async fn get(store: &Store, id: &str) -> Result<Maintenance> {
     get_in(&mut conn, id).await
 }
 
-async fn get_in(conn: &mut SqliteConnection, id: &str) -> Result<Maintenance> {
+async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Maintenance> {
     let row = sqlx::query(
         "SELECT id, name, status, scheduled_for, scheduled_until, auto_start, auto_complete, \
          remind_before_s, reminded_at, notify FROM statuspage_incidents \
-         WHERE id = ? AND kind = 'maintenance'",
+         WHERE id = $1 AND kind = 'maintenance'",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
     let components: Vec<String> = sqlx::query_scalar(
-        "SELECT component_key FROM statuspage_incident_components WHERE public_id = ? \
+        "SELECT component_key FROM statuspage_incident_components WHERE public_id = $1 \
          ORDER BY component_key",
     )
     .bind(id)
@@ -382,11 +383,11 @@ async fn get_in(conn: &mut SqliteConnection, id: &str) -> Result<Maintenance> {
         components,
         scheduled_for: from_ms_opt(row.try_get("scheduled_for")?)?.ok_or_else(missing)?,
         scheduled_until: from_ms_opt(row.try_get("scheduled_until")?)?.ok_or_else(missing)?,
-        auto_start: row.try_get("auto_start")?,
-        auto_complete: row.try_get("auto_complete")?,
+        auto_start: get_flag(&row, "auto_start")?,
+        auto_complete: get_flag(&row, "auto_complete")?,
         remind_before: remind.map(SignedDuration::from_secs),
         reminded_at: from_ms_opt(row.try_get("reminded_at")?)?,
-        notify: row.try_get("notify")?,
+        notify: get_flag(&row, "notify")?,
     })
 }
 
@@ -394,7 +395,7 @@ async fn get_in(conn: &mut SqliteConnection, id: &str) -> Result<Maintenance> {
 /// `services` held until `until` are held until `now` instead, so the next engine pass
 /// releases them (and holds them again if their service is still in another maintenance).
 async fn end_holds(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     services: &[String],
     until: Timestamp,
     now: Timestamp,
@@ -402,8 +403,8 @@ async fn end_holds(
     let mut shortened = 0;
     for service in services {
         shortened += sqlx::query(
-            "UPDATE alerts SET maintenance_until = ? WHERE service_id = ? \
-             AND maintenance_until = ?",
+            "UPDATE alerts SET maintenance_until = $1 WHERE service_id = $2 \
+             AND maintenance_until = $3",
         )
         .bind(to_ms(now))
         .bind(service)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{parse_stored, recompute, subscribers, wire_name};
 use crate::config::StatusPageConfig;
@@ -75,11 +75,11 @@ pub async fn head(store: &Store, public_id: &str) -> Result<PublicHead> {
     head_in(&mut conn, public_id).await
 }
 
-async fn head_in(conn: &mut SqliteConnection, public_id: &str) -> Result<PublicHead> {
+async fn head_in(conn: &mut AnyConnection, public_id: &str) -> Result<PublicHead> {
     let row = sqlx::query(
         "SELECT id, incident_id, status, started_at, \
          (SELECT COUNT(*) FROM statuspage_updates u WHERE u.public_id = i.id) AS updates \
-         FROM statuspage_incidents i WHERE id = ? AND kind = 'incident'",
+         FROM statuspage_incidents i WHERE id = $1 AND kind = 'incident'",
     )
     .bind(public_id)
     .fetch_optional(&mut *conn)
@@ -106,7 +106,7 @@ pub async fn publish(
 ) -> Result<Posted> {
     let mut tx = store.begin().await?;
     let linked: Option<String> =
-        sqlx::query_scalar("SELECT public_incident_id FROM incidents WHERE id = ?")
+        sqlx::query_scalar("SELECT public_incident_id FROM incidents WHERE id = $1")
             .bind(&incident.id)
             .fetch_optional(&mut *tx)
             .await?
@@ -122,7 +122,7 @@ pub async fn publish(
     sqlx::query(
         "INSERT INTO statuspage_incidents (id, kind, incident_id, name, status, impact, \
          started_at, created_at, updated_at, monitoring_at, resolved_at, notify) \
-         VALUES (?, 'incident', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, 'incident', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&public_id)
     .bind(&incident.id)
@@ -134,7 +134,7 @@ pub async fn publish(
     .bind(to_ms(now))
     .bind((publish.status == PublicStatus::Monitoring).then_some(to_ms(now)))
     .bind((!unresolved).then_some(to_ms(now)))
-    .bind(publish.notify)
+    .bind(i64::from(publish.notify))
     .execute(&mut *tx)
     .await?;
 
@@ -225,7 +225,7 @@ pub async fn update(
     let status = update.status.unwrap_or(current);
 
     let held: Vec<(String, String)> = sqlx::query_as(
-        "SELECT component_key, status FROM statuspage_incident_components WHERE public_id = ?",
+        "SELECT component_key, status FROM statuspage_incident_components WHERE public_id = $1",
     )
     .bind(public_id)
     .fetch_all(&mut *tx)
@@ -254,18 +254,27 @@ pub async fn update(
         }
     }
 
-    let mut sets = vec!["status = ?", "updated_at = ?"];
+    // Placeholders are numbered as the list grows, in the order of the binds below.
+    let mut sets = vec!["status = $1".to_owned(), "updated_at = $2".to_owned()];
     if status == PublicStatus::Monitoring {
-        sets.push("monitoring_at = COALESCE(monitoring_at, ?)");
+        sets.push(format!(
+            "monitoring_at = COALESCE(monitoring_at, ${})",
+            sets.len() + 1
+        ));
     }
     if status.is_unresolved() {
-        sets.push("resolved_at = NULL");
+        sets.push("resolved_at = NULL".to_owned());
     } else {
-        sets.push("resolved_at = COALESCE(resolved_at, ?)");
+        sets.push(format!(
+            "resolved_at = COALESCE(resolved_at, ${})",
+            sets.len() + 1
+        ));
     }
+    let binds = sets.iter().filter(|set| set.contains('$')).count();
     let sql = format!(
-        "UPDATE statuspage_incidents SET {} WHERE id = ?",
-        sets.join(", ")
+        "UPDATE statuspage_incidents SET {} WHERE id = ${}",
+        sets.join(", "),
+        binds + 1
     );
     let mut query = sqlx::query(&sql).bind(wire_name(status)).bind(to_ms(now));
     if status == PublicStatus::Monitoring {
@@ -321,14 +330,14 @@ pub async fn update(
 
 /// Sets the state public incident or maintenance `public_id` holds component `key` in.
 pub(super) async fn set_held(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     public_id: &str,
     key: &str,
     status: ComponentStatus,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO statuspage_incident_components (public_id, component_key, status) \
-         VALUES (?, ?, ?) ON CONFLICT (public_id, component_key) DO UPDATE SET \
+         VALUES ($1, $2, $3) ON CONFLICT (public_id, component_key) DO UPDATE SET \
          status = excluded.status",
     )
     .bind(public_id)
@@ -341,7 +350,7 @@ pub(super) async fn set_held(
 
 /// Appends an update shown at `display_at`, made `now`.
 pub(super) async fn insert_update(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     (public_id, update_id): (&str, &str),
     status: &str,
     body: &str,
@@ -357,7 +366,7 @@ pub(super) async fn insert_update(
     sqlx::query(
         "INSERT INTO statuspage_updates (id, public_id, status, body, display_at, created_at, \
          updated_at, affected_components, deliver_notifications) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(update_id)
     .bind(public_id)
@@ -367,7 +376,7 @@ pub(super) async fn insert_update(
     .bind(to_ms(now))
     .bind(to_ms(now))
     .bind(affected)
-    .bind(deliver)
+    .bind(i64::from(deliver))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::{HEARTBEAT_GAP, RangeClass, parse_stored, read_reclassifications};
 use crate::config::StatusPageConfig;
@@ -18,7 +18,7 @@ use crate::domain::statuspage::{
     AffectedComponent, Component, ComponentStatus, MaintenanceWindow, PublicIncident, Snapshot,
     StateInterval, Update, public_id, rollup,
 };
-use crate::store::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use crate::store::{Result, Store, StoreError, from_ms, from_ms_opt, get_flag, to_ms};
 
 /// How many incidents (and, separately, finished maintenances) a snapshot holds: the API
 /// lists 50, history pages show more.
@@ -90,7 +90,7 @@ pub async fn snapshot(
 /// Components flat by position, each group right before its members (§4.4), groups in
 /// the order their first member appears; a group's state is its worst child.
 async fn components(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     page: &StatusPageConfig,
     now: Timestamp,
 ) -> Result<Vec<Component>> {
@@ -191,15 +191,15 @@ async fn components(
 /// updates (newest first) and affected component ids. Unfinished ones are always kept;
 /// finished ones up to [`KEPT`].
 async fn items(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     page: &StatusPageConfig,
     kind: &str,
 ) -> Result<Vec<PublicIncident>> {
     let rows = sqlx::query(
-        "SELECT * FROM statuspage_incidents WHERE kind = ?1 AND id IN ( \
-           SELECT id FROM statuspage_incidents WHERE kind = ?1 \
+        "SELECT * FROM statuspage_incidents WHERE kind = $1 AND id IN ( \
+           SELECT id FROM statuspage_incidents WHERE kind = $1 \
            ORDER BY status IN ('resolved', 'postmortem', 'completed'), created_at DESC \
-           LIMIT ?2) \
+           LIMIT $2) \
          ORDER BY created_at DESC, id",
     )
     .bind(kind)
@@ -216,7 +216,7 @@ async fn items(
     for row in rows {
         let id: String = row.try_get("id")?;
         let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT component_key FROM statuspage_incident_components WHERE public_id = ?",
+            "SELECT component_key FROM statuspage_incident_components WHERE public_id = $1",
         )
         .bind(&id)
         .fetch_all(&mut *conn)
@@ -255,10 +255,10 @@ async fn items(
     Ok(items)
 }
 
-async fn updates(conn: &mut SqliteConnection, public_id: &str) -> Result<Vec<Update>> {
+async fn updates(conn: &mut AnyConnection, public_id: &str) -> Result<Vec<Update>> {
     let rows = sqlx::query(
         "SELECT id, status, body, display_at, created_at, updated_at, affected_components, \
-         deliver_notifications FROM statuspage_updates WHERE public_id = ? \
+         deliver_notifications FROM statuspage_updates WHERE public_id = $1 \
          ORDER BY display_at DESC, created_at DESC, rowid DESC",
     )
     .bind(public_id)
@@ -279,7 +279,7 @@ async fn updates(conn: &mut SqliteConnection, public_id: &str) -> Result<Vec<Upd
                 updated_at: from_ms(row.try_get("updated_at")?)?,
                 display_at: from_ms(row.try_get("display_at")?)?,
                 affected_components: affected,
-                deliver_notifications: row.try_get("deliver_notifications")?,
+                deliver_notifications: get_flag(row, "deliver_notifications")?,
             })
         })
         .collect()
@@ -287,13 +287,13 @@ async fn updates(conn: &mut SqliteConnection, public_id: &str) -> Result<Vec<Upd
 
 /// Effective-state intervals that end after `since`, by component public id.
 async fn intervals(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     page: &StatusPageConfig,
     since: Timestamp,
 ) -> Result<Vec<StateInterval>> {
     let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT component_key, status, start_at, end_at FROM statuspage_intervals \
-         WHERE end_at IS NULL OR end_at > ? ORDER BY component_key, start_at",
+         WHERE end_at IS NULL OR end_at > $1 ORDER BY component_key, start_at",
     )
     .bind(to_ms(since))
     .fetch_all(&mut *conn)
@@ -317,12 +317,12 @@ async fn intervals(
 /// [`HEARTBEAT_GAP`] between runs, and the time since the newest run when that is longer.
 /// With no heartbeat at all, nothing is known to be missing.
 async fn heartbeat_gaps(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     since: Timestamp,
     now: Timestamp,
 ) -> Result<Vec<(Timestamp, Timestamp)>> {
     let runs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT start_at, end_at FROM statuspage_heartbeats WHERE end_at > ? ORDER BY start_at",
+        "SELECT start_at, end_at FROM statuspage_heartbeats WHERE end_at > $1 ORDER BY start_at",
     )
     .bind(to_ms(since))
     .fetch_all(&mut *conn)

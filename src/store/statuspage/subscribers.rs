@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 use rand::RngCore as _;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::domain::fingerprint::sha256_hex;
 use crate::store::{Result, Store, StoreError, from_ms, to_ms};
@@ -93,7 +93,7 @@ pub async fn subscribe(
         serde_json::to_string(components).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut tx = store.begin().await?;
     let found: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT id, confirmed_at FROM statuspage_subscribers WHERE email = ?")
+        sqlx::query_as("SELECT id, confirmed_at FROM statuspage_subscribers WHERE email = $1")
             .bind(email)
             .fetch_optional(&mut *tx)
             .await?;
@@ -106,7 +106,7 @@ pub async fn subscribe(
         Some((id, None)) => {
             // A new request: the 7-day purge counts from here, so a fresh link keeps working.
             sqlx::query(
-                "UPDATE statuspage_subscribers SET components = ?, created_at = ? WHERE id = ?",
+                "UPDATE statuspage_subscribers SET components = $1, created_at = $2 WHERE id = $3",
             )
             .bind(&filter)
             .bind(to_ms(now))
@@ -119,7 +119,7 @@ pub async fn subscribe(
             let id = ulid::Ulid::new().to_string();
             sqlx::query(
                 "INSERT INTO statuspage_subscribers (id, email, components, created_at) \
-                 VALUES (?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(&id)
             .bind(email)
@@ -134,8 +134,8 @@ pub async fn subscribe(
         .saturating_sub(SignedDuration::from_hours(24))
         .unwrap_or(now);
     let sent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM statuspage_outbox WHERE subscriber_id = ? AND kind = 'confirm' \
-         AND created_at > ?",
+        "SELECT COUNT(*) FROM statuspage_outbox WHERE subscriber_id = $1 AND kind = 'confirm' \
+         AND created_at > $2",
     )
     .bind(&id)
     .bind(to_ms(day_ago))
@@ -163,14 +163,14 @@ pub async fn token_valid(
 }
 
 async fn token_owner(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token: &str,
     purpose: TokenPurpose,
     now: Timestamp,
 ) -> Result<Option<String>> {
     Ok(sqlx::query_scalar(
-        "SELECT subscriber_id FROM statuspage_subscriber_tokens WHERE token_hash = ? \
-         AND purpose = ? AND (expires_at IS NULL OR expires_at > ?)",
+        "SELECT subscriber_id FROM statuspage_subscriber_tokens WHERE token_hash = $1 \
+         AND purpose = $2 AND (expires_at IS NULL OR expires_at > $3)",
     )
     .bind(token_hash(token))
     .bind(purpose.as_str())
@@ -187,14 +187,14 @@ pub async fn confirm(store: &Store, token: &str, now: Timestamp) -> Result<bool>
         return Ok(false);
     };
     sqlx::query(
-        "UPDATE statuspage_subscribers SET confirmed_at = COALESCE(confirmed_at, ?) WHERE id = ?",
+        "UPDATE statuspage_subscribers SET confirmed_at = COALESCE(confirmed_at, $1) WHERE id = $2",
     )
     .bind(to_ms(now))
     .bind(&id)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "DELETE FROM statuspage_subscriber_tokens WHERE subscriber_id = ? AND purpose = 'confirm'",
+        "DELETE FROM statuspage_subscriber_tokens WHERE subscriber_id = $1 AND purpose = 'confirm'",
     )
     .bind(&id)
     .execute(&mut *tx)
@@ -211,7 +211,7 @@ pub async fn unsubscribe(store: &Store, token: &str, now: Timestamp) -> Result<b
     let Some(id) = token_owner(&mut tx, token, TokenPurpose::Unsubscribe, now).await? else {
         return Ok(false);
     };
-    sqlx::query("DELETE FROM statuspage_subscribers WHERE id = ?")
+    sqlx::query("DELETE FROM statuspage_subscribers WHERE id = $1")
         .bind(&id)
         .execute(&mut *tx)
         .await?;
@@ -226,13 +226,13 @@ pub async fn purge(store: &Store, now: Timestamp) -> Result<u64> {
     let cutoff = now.saturating_sub(UNCONFIRMED_KEPT).unwrap_or(now);
     let stale: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM statuspage_subscribers WHERE confirmed_at IS NULL \
-         AND created_at <= ?",
+         AND created_at <= $1",
     )
     .bind(to_ms(cutoff))
     .fetch_one(store.pool())
     .await?;
     let expired: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE expires_at <= ?",
+        "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE expires_at <= $1",
     )
     .bind(to_ms(now))
     .fetch_one(store.pool())
@@ -242,13 +242,13 @@ pub async fn purge(store: &Store, now: Timestamp) -> Result<u64> {
     }
     let mut tx = store.begin().await?;
     let gone = sqlx::query(
-        "DELETE FROM statuspage_subscribers WHERE confirmed_at IS NULL AND created_at <= ?",
+        "DELETE FROM statuspage_subscribers WHERE confirmed_at IS NULL AND created_at <= $1",
     )
     .bind(to_ms(cutoff))
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    sqlx::query("DELETE FROM statuspage_subscriber_tokens WHERE expires_at <= ?")
+    sqlx::query("DELETE FROM statuspage_subscriber_tokens WHERE expires_at <= $1")
         .bind(to_ms(now))
         .execute(&mut *tx)
         .await?;
@@ -271,8 +271,8 @@ pub async fn prune_tokens(store: &Store, now: Timestamp, limit: i64) -> Result<u
         "DELETE FROM statuspage_subscriber_tokens WHERE token_hash IN (\
          SELECT token_hash FROM (SELECT token_hash, created_at, ROW_NUMBER() OVER (\
          PARTITION BY subscriber_id ORDER BY created_at DESC, token_hash) AS newest \
-         FROM statuspage_subscriber_tokens WHERE purpose = ?) \
-         WHERE newest > ? AND created_at < ? LIMIT ?)",
+         FROM statuspage_subscriber_tokens WHERE purpose = $1) \
+         WHERE newest > $2 AND created_at < $3 LIMIT $4)",
     )
     .bind(TokenPurpose::Unsubscribe.as_str())
     .bind(UNSUBSCRIBE_KEPT_NEWEST)
@@ -296,7 +296,7 @@ pub async fn issue_token(
     let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO statuspage_subscriber_tokens (token_hash, subscriber_id, purpose, \
-         expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+         expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash(&token))
     .bind(subscriber_id)
@@ -310,7 +310,7 @@ pub async fn issue_token(
 }
 
 async fn insert_mail(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     subscriber_id: &str,
     kind: MailKind,
     about: Option<(&str, &str, &str)>,
@@ -318,7 +318,7 @@ async fn insert_mail(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO statuspage_outbox (id, subscriber_id, kind, public_id, update_id, event, \
-         state, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+         state, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
     )
     .bind(ulid::Ulid::new().to_string())
     .bind(subscriber_id)
@@ -337,7 +337,7 @@ async fn insert_mail(
 /// whose filter matches `components` (keys): an empty filter takes everything, and a
 /// notice touching no component reaches everyone (§4.8). Returns how many were queued.
 pub(crate) async fn queue_notices(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     kind: MailKind,
     about: (&str, &str, &str),
     components: &[String],
@@ -384,7 +384,7 @@ pub async fn due_mail(store: &Store, now: Timestamp, limit: i64) -> Result<Vec<P
         "SELECT o.id, o.subscriber_id, s.email, o.kind, o.public_id, o.update_id, o.event, \
          o.attempts, o.created_at FROM statuspage_outbox o \
          JOIN statuspage_subscribers s ON s.id = o.subscriber_id \
-         WHERE o.state = 'pending' AND o.due_at <= ? ORDER BY o.due_at, o.id LIMIT ?",
+         WHERE o.state = 'pending' AND o.due_at <= $1 ORDER BY o.due_at, o.id LIMIT $2",
     )
     .bind(to_ms(now))
     .bind(limit)
@@ -425,19 +425,19 @@ pub async fn record_mail(
     let mut tx = store.begin().await?;
     let query = match outcome {
         MailOutcome::Sent => sqlx::query(
-            "UPDATE statuspage_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 \
-             WHERE id = ?",
+            "UPDATE statuspage_outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1 \
+             WHERE id = $2",
         )
         .bind(to_ms(now)),
         MailOutcome::Retry { at, error } => sqlx::query(
-            "UPDATE statuspage_outbox SET due_at = ?, last_error = ?, attempts = attempts + 1 \
-             WHERE id = ?",
+            "UPDATE statuspage_outbox SET due_at = $1, last_error = $2, attempts = attempts + 1 \
+             WHERE id = $3",
         )
         .bind(to_ms(*at))
         .bind(error.clone()),
         MailOutcome::Failed { error } => sqlx::query(
-            "UPDATE statuspage_outbox SET state = 'failed', last_error = ?, \
-             attempts = attempts + 1 WHERE id = ?",
+            "UPDATE statuspage_outbox SET state = 'failed', last_error = $1, \
+             attempts = attempts + 1 WHERE id = $2",
         )
         .bind(error.clone()),
     };
@@ -474,7 +474,7 @@ pub async fn notice_matter(
 ) -> Result<Option<NoticeMatter>> {
     let row = sqlx::query(
         "SELECT i.name, u.status, u.body, u.display_at FROM statuspage_updates u \
-         JOIN statuspage_incidents i ON i.id = u.public_id WHERE u.id = ? AND i.id = ?",
+         JOIN statuspage_incidents i ON i.id = u.public_id WHERE u.id = $1 AND i.id = $2",
     )
     .bind(update_id)
     .bind(public_id)
@@ -517,7 +517,7 @@ mod tests {
     }
 
     async fn subscriber_id(store: &Store, email: &str) -> Option<String> {
-        sqlx::query_scalar("SELECT id FROM statuspage_subscribers WHERE email = ?")
+        sqlx::query_scalar("SELECT id FROM statuspage_subscribers WHERE email = $1")
             .bind(email)
             .fetch_optional(store.pool())
             .await
@@ -546,7 +546,7 @@ mod tests {
             let store = store.clone();
             async move {
                 let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE purpose = ?",
+                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE purpose = $1",
                 )
                 .bind(purpose)
                 .fetch_one(store.pool())
@@ -575,7 +575,7 @@ mod tests {
             let hash = token_hash(token);
             async move {
                 let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE token_hash = ?",
+                    "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE token_hash = $1",
                 )
                 .bind(hash)
                 .fetch_one(store.pool())
@@ -621,7 +621,7 @@ mod tests {
             "confirmed stays"
         );
         let stored: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE token_hash = ?",
+            "SELECT COUNT(*) FROM statuspage_subscriber_tokens WHERE token_hash = $1",
         )
         .bind(&token_a)
         .fetch_one(store.pool())
