@@ -352,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
         format!("/ui/incidents/{newest_incident}/postmortem"),
         format!("/ui/schedules/primary?month={month}"),
         "/ui/services".to_string(),
+        "/ui/reports?days=30".to_string(),
         "/ui/reports?days=365".to_string(),
         "/ui/actions".to_string(),
         "/ui/status".to_string(),

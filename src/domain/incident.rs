@@ -334,7 +334,7 @@ impl Change {
 
 /// Where an incident's page lives on this instance (the status page owns `/incidents/…`
 /// for public incidents, so internal ones sit under `/ui/`).
-// TODO(#7): the web UI serves this page; until then the link leads nowhere.
+/// The web UI serves it (`http::ui::pages::incident`), behind a login.
 pub fn web_path(number: i64) -> String {
     format!("/ui/incidents/{number}")
 }

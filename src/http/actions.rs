@@ -179,8 +179,8 @@ fn past_tense(act: Action) -> &'static str {
     }
 }
 
-// TODO(#7): render through askama templates with the web UI; until then this one small
-// page escapes every value it inserts.
+// TODO(#7): render through the web UI's minijinja templates (`web::ui`); until then this
+// one small page escapes every value it inserts.
 fn page(title: &str, lines: &[String], form: Option<(&str, Action)>) -> Html<String> {
     let button = form.map_or_else(String::new, |(token, act)| {
         format!(

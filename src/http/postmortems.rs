@@ -5,7 +5,8 @@
 //! `status` draft or in_review); `…/publish` and `…/skip` close the incident.
 //! `…/postmortem/action-items` lists and adds items, `…/action-items/{item}` changes
 //! (`PATCH`) or removes (`DELETE`) one; `/api/v1/action-items` lists open ones.
-//! The web editor is a TODO(#7); the workflows are `engine::postmortems`'.
+//! The workflows are `engine::postmortems`', which the web editor (`http::ui::postmortems`)
+//! calls too.
 
 use std::collections::HashMap;
 

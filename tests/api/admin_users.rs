@@ -106,6 +106,10 @@ async fn every_admin_post_refuses_no_session_a_wrong_one_no_csrf_and_non_admins(
         ("/ui/admin/users/root/enable", vec![]),
         ("/ui/admin/users/root/password", vec![]),
         (&revoke, vec![]),
+        (
+            "/ui/admin/users/ana/tokens",
+            vec![("name", "sneaky"), ("role", "viewer")],
+        ),
     ];
     let fake = format!("dutybell_session={}", accounts::session_id([1; 32]));
 
@@ -397,6 +401,128 @@ async fn the_last_active_admin_cannot_disable_or_demote_themselves() {
     .await;
     assert_eq!(demoted.status(), StatusCode::SEE_OTHER);
     assert_eq!(account(&app, "root").await.user.role, Role::Responder);
+}
+
+/// The API token a page shows once, after a create.
+fn shown_token(page: &str) -> String {
+    let marker = r#"<code id="new-token">"#;
+    let start = page.find(marker).expect("the page shows a token") + marker.len();
+    page[start..].split('<').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_token_shown_once_with_a_role_up_to_the_users() {
+    let app = spawn_app().await;
+    let root_pw = add_user(&app, "root", Role::Admin, None).await;
+    add_user(&app, "ana", Role::Responder, Some("ana")).await;
+    let root = sign_in(&app, "root", &root_pw).await;
+    let page = get_page(&app, "/ui/admin/users", &root).await;
+    assert!(page.contains(r#"id="create-token-ana""#), "{page}");
+
+    let fields = with(&[("name", "deploy"), ("role", "admin")], &root.csrf);
+    let created = post_form(
+        &app,
+        "/ui/admin/users/root/tokens",
+        Some(&root.cookie),
+        &fields,
+        &[],
+    )
+    .await;
+
+    assert_eq!(created.status(), StatusCode::OK);
+    let page = created.text().await.unwrap();
+    let token = shown_token(&page);
+    assert!(accounts::is_api_token(&token), "{token}");
+    assert!(
+        page.contains(r#"<strong id="created-token">deploy</strong>"#),
+        "{page}"
+    );
+    assert_eq!(admin_api(&app, &token).await, StatusCode::OK);
+    let tokens = store::list_tokens(&app.store).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (tokens[0].login.as_str(), tokens[0].role),
+        ("root", Role::Admin)
+    );
+    // Shown once: the list shows its name, never the token again.
+    let listed = get_page(&app, "/ui/admin/users", &root).await;
+    assert!(!listed.contains(&token));
+    assert!(listed.contains("deploy"));
+
+    // A responder's token is at most a responder's: no admin API, and no admin role.
+    let fields = with(&[("name", "ci"), ("role", "responder")], &root.csrf);
+    let created = post_form(
+        &app,
+        "/ui/admin/users/ana/tokens",
+        Some(&root.cookie),
+        &fields,
+        &[],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let ana_token = shown_token(&created.text().await.unwrap());
+    assert_eq!(admin_api(&app, &ana_token).await, StatusCode::UNAUTHORIZED);
+    let above = with(&[("name", "root-ish"), ("role", "admin")], &root.csrf);
+    let refused = post_form(
+        &app,
+        "/ui/admin/users/ana/tokens",
+        Some(&root.cookie),
+        &above,
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let again = post_form(
+        &app,
+        "/ui/admin/users/ana/tokens",
+        Some(&root.cookie),
+        &fields,
+        &[],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a name used twice");
+    let nobody = post_form(
+        &app,
+        "/ui/admin/users/nobody/tokens",
+        Some(&root.cookie),
+        &fields,
+        &[],
+    )
+    .await;
+    assert_eq!(nobody.status(), StatusCode::NOT_FOUND);
+    let unnamed = with(&[("name", " "), ("role", "viewer")], &root.csrf);
+    let unnamed = post_form(
+        &app,
+        "/ui/admin/users/ana/tokens",
+        Some(&root.cookie),
+        &unnamed,
+        &[],
+    )
+    .await;
+    assert_eq!(unnamed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(store::list_tokens(&app.store).await.unwrap().len(), 2);
+
+    // A name carrying markup renders inert, on the answer and the list.
+    let probe = "<script>alert(1)</script>";
+    let fields = with(&[("name", probe), ("role", "viewer")], &root.csrf);
+    let created = post_form(
+        &app,
+        "/ui/admin/users/ana/tokens",
+        Some(&root.cookie),
+        &fields,
+        &[],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let answer = created.text().await.unwrap();
+    let listed = get_page(&app, "/ui/admin/users", &root).await;
+    for body in [&answer, &listed] {
+        assert!(!body.contains("<script>alert"), "{body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -136,3 +136,44 @@ pub async fn status(
         changed.incident.number
     )))
 }
+
+/// `POST /ui/alerts/{id}/promote`: optional `severity` (empty: mapped from the alert's) and
+/// `title` (empty: the alert's summary). The same `engine::incidents::declare` the API's
+/// `from_alert` and `dutybell incident declare --from-alert` call: the alert attaches and is
+/// acked, its service joins; the promoter (the user's person) commands.
+pub async fn promote(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): FormPairs,
+) -> Result<Response, UiError> {
+    let config = state.config.current();
+    user.check_post(&state, &headers, &form, Role::Responder)?;
+    let id = parse_alert_id(&id).ok_or(AppError::NotFound)?;
+    let text = |name| {
+        session::field(&form, name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let request = DeclareRequest {
+        title: text("title").unwrap_or_default(),
+        severity: text("severity"),
+        ..DeclareRequest::default()
+    };
+    let incident = engine::incidents::declare(
+        &state.store,
+        &config,
+        request,
+        &user.user.actor(),
+        Source::Web,
+        Some(id),
+        state.clock.now(),
+    )
+    .await?;
+    state.wake.notify_one();
+    tracing::info!(alert.id = id, incident.number = incident.number,
+        user.login = %user.user.login, "alert promoted from the web");
+    Ok(see_other(&format!("/ui/incidents/{}", incident.number)))
+}

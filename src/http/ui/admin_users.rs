@@ -1,8 +1,8 @@
 //! The UI's user administration (issue #7): `GET /ui/admin/users` and its forms, for
 //! admins only. Add a user (a generated password, shown once), change a role, map to a
-//! person of team.toml or to nobody, disable or enable, reset a password, revoke an API
-//! token. The same store functions back `dutybell user …`; the store refuses to disable or
-//! demote the last enabled admin.
+//! person of team.toml or to nobody, disable or enable, reset a password, create an API
+//! token (shown once; its role at most the user's) or revoke one. The same store functions
+//! back `dutybell user …`; the store refuses to disable or demote the last enabled admin.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -20,8 +20,7 @@ use crate::store::accounts as store;
 use crate::web::ui::Me;
 use crate::web::ui::admin::{self as view, Created};
 
-// TODO(#7): create API tokens from this page (shown once, like passwords); until then
-// `dutybell user token create`. Admin changes are logged, not yet kept on an audit trail.
+// TODO(#7): admin changes are logged, not yet kept on an audit trail.
 type FormPairs = Form<Vec<(String, String)>>;
 
 const PAGE: &str = "/ui/admin/users";
@@ -125,6 +124,7 @@ pub async fn add(
     let created = Created {
         heading: "User added",
         login: &added.login,
+        token: None,
         password: &password,
     };
     page(&state, &config, &user, Some(created)).await
@@ -211,6 +211,7 @@ pub async fn reset_password(
     let created = Created {
         heading: "Password reset",
         login: &login,
+        token: None,
         password: &password,
     };
     let config = state.config.current();
@@ -231,4 +232,42 @@ pub async fn revoke_token(
     tracing::info!(user.login = %info.login, token.name = %info.name, by = %user.user.login,
         "api token revoked from the web");
     Ok(see_other(PAGE))
+}
+
+/// `POST /ui/admin/users/{login}/tokens`: fields `name` and `role` (at most the user's;
+/// the store refuses more). Answers the page itself, with the token shown once; only its
+/// digest is stored, as with `dutybell user token create`.
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    Form(form): FormPairs,
+) -> Result<Response, UiError> {
+    user.check_post(&state, &headers, &form, Role::Admin)?;
+    let name = session::field(&form, "name").unwrap_or_default().trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            "Name the token in one line of at most 64 characters, e.g. ci.".into(),
+        ));
+    }
+    let role = role(&form)?;
+
+    let mut random = [0u8; 32];
+    rand::rng().fill_bytes(&mut random);
+    let token = accounts::api_token(random);
+    let digest = accounts::digest(&token);
+    let now = state.clock.now();
+    let info = store::create_token(&state.store, &login, name, Some(role), &digest, now).await?;
+    tracing::info!(user.login = %info.login, token.name = %info.name, token.role = %info.role,
+        by = %user.user.login, "api token created from the web");
+    let created = Created {
+        heading: "API token created",
+        login: &info.login,
+        token: Some(&info.name),
+        password: &token,
+    };
+    let config = state.config.current();
+    page(&state, &config, &user, Some(created)).await
 }

@@ -2,7 +2,9 @@
 //! `/ui/incidents/{n}/comms` and its forms for severity, commander, comms lead, notes,
 //! internal updates and public posts (first publish or update). Every change goes
 //! through `engine::incidents::change` or `engine::publishing::post`, the paths the API,
-//! Slack and CLI use; the timeline says `web`.
+//! Slack and CLI use; the timeline says `web`. The incident page shows the same forms
+//! (`templates/incident_forms.html`) with `back=incident`, which sends the browser back
+//! there instead of here.
 
 use std::collections::BTreeMap;
 
@@ -25,9 +27,7 @@ use crate::web::ui::comms::{self, ComponentView, IncidentComms, IncidentHead, Pe
 
 type FormPairs = Form<Vec<(String, String)>>;
 
-// TODO(#7): show these forms on `/ui/incidents/{n}` itself once `pages::incident` can pass
-// people and components to its template (now one link there leads here); `display_at` and
-// `notify` for public updates are not offered yet.
+// TODO(#7): `display_at` and `notify` for public updates are not offered yet.
 
 fn me(user: &CurrentUser) -> Me<'_> {
     Me {
@@ -51,7 +51,7 @@ pub(super) fn wire<T: DeserializeOwned>(field: &str, text: &str) -> Result<T, Ui
 }
 
 /// The viewer's zone: their person's, else UTC.
-fn zone_of(state: &AppState, user: &CurrentUser) -> TimeZone {
+pub(super) fn zone_of(state: &AppState, user: &CurrentUser) -> TimeZone {
     let config = state.config.current();
     user.user
         .person_id
@@ -86,6 +86,28 @@ pub(super) fn components(state: &AppState) -> Vec<ComponentView> {
         .collect()
 }
 
+/// The people of team.toml, to pick a commander or comms lead from.
+pub(super) fn people(state: &AppState) -> Vec<PersonOption> {
+    let config = state.config.current();
+    config
+        .people
+        .values()
+        .map(|p| PersonOption {
+            id: p.id.clone(),
+            name: p.name.clone(),
+        })
+        .collect()
+}
+
+/// Where a form sends the browser afterwards: the incident page when it came from there
+/// (`back=incident`), else the actions page. Only these two, so no open redirect.
+fn back_to(form: &[(String, String)], number: &str) -> String {
+    match session::field(form, "back") {
+        Some("incident") => format!("/ui/incidents/{number}"),
+        _ => format!("/ui/incidents/{number}/comms"),
+    }
+}
+
 fn person_name(state: &AppState, id: &str) -> String {
     let config = state.config.current();
     config
@@ -99,7 +121,6 @@ pub async fn page(
     user: CurrentUser,
     Path(number): Path<String>,
 ) -> Result<Response, UiError> {
-    let config = state.config.current();
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let incident = store_incidents::get(&state.store, &reference).await?;
     let events = store_incidents::timeline(&state.store, &incident.id).await?;
@@ -134,18 +155,10 @@ pub async fn page(
         comms_lead_id: comms_lead,
         public_id: incident.public_incident_id.clone(),
     };
-    let people = config
-        .people
-        .values()
-        .map(|p| PersonOption {
-            id: p.id.clone(),
-            name: p.name.clone(),
-        })
-        .collect();
     let page = comms::incident(&IncidentComms {
         me: me(&user),
         incident: head,
-        people,
+        people: people(&state),
         zone: zone.iana_name().unwrap_or("UTC").to_string(),
         components: components(&state),
         timeline,
@@ -162,11 +175,12 @@ fn detail(data: &serde_json::Value) -> String {
     }
 }
 
-/// Checks the post, applies `change`, and sends the browser back to the actions page.
+/// Applies `changes` and sends the browser back to the page the form was on.
 async fn apply(
     state: &AppState,
     user: &CurrentUser,
     number: &str,
+    form: &[(String, String)],
     changes: Vec<Change>,
 ) -> Result<Response, UiError> {
     let config = state.config.current();
@@ -190,7 +204,7 @@ async fn apply(
     }
     state.wake.notify_one();
     let number = shown.map_or_else(|| number.to_string(), |n| n.to_string());
-    Ok(see_other(&format!("/ui/incidents/{number}/comms")))
+    Ok(see_other(&back_to(form, &number)))
 }
 
 fn text(form: &[(String, String)], name: &str) -> Option<String> {
@@ -221,7 +235,7 @@ pub async fn severity(
             at: None,
         });
     }
-    apply(&state, &user, &number, changes).await
+    apply(&state, &user, &number, &form, changes).await
 }
 
 /// `POST /ui/incidents/{number}/commander`: `person`.
@@ -234,7 +248,14 @@ pub async fn commander(
 ) -> Result<Response, UiError> {
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let person = text(&form, "person").ok_or_else(|| invalid("person", "pick a person"))?;
-    apply(&state, &user, &number, vec![Change::Commander(person)]).await
+    apply(
+        &state,
+        &user,
+        &number,
+        &form,
+        vec![Change::Commander(person)],
+    )
+    .await
 }
 
 /// `POST /ui/incidents/{number}/comms-lead`: `person`, empty to hand comms back.
@@ -247,7 +268,7 @@ pub async fn comms_lead(
 ) -> Result<Response, UiError> {
     user.check_post(&state, &headers, &form, Role::Responder)?;
     let change = Change::CommsLead(text(&form, "person"));
-    apply(&state, &user, &number, vec![change]).await
+    apply(&state, &user, &number, &form, vec![change]).await
 }
 
 /// `POST /ui/incidents/{number}/note`: `text`, optional `key`, and optional `at` typed in
@@ -281,7 +302,7 @@ pub async fn note(
         key: session::field(&form, "key").is_some(),
         at,
     };
-    apply(&state, &user, &number, vec![change]).await
+    apply(&state, &user, &number, &form, vec![change]).await
 }
 
 /// `POST /ui/incidents/{number}/update`: `text`, an internal status update.
@@ -298,7 +319,7 @@ pub async fn update(
             .unwrap_or_default()
             .to_string(),
     };
-    apply(&state, &user, &number, vec![change]).await
+    apply(&state, &user, &number, &form, vec![change]).await
 }
 
 /// `POST /ui/incidents/{number}/public`: publishes the incident (first time: `name`) or
@@ -348,5 +369,5 @@ pub async fn public(
     state.wake.notify_one();
     tracing::info!(public.id = %posted.public_id, user.login = %user.user.login,
         "public incident posted from the web");
-    Ok(see_other(&format!("/ui/incidents/{number}/comms")))
+    Ok(see_other(&back_to(&form, &number)))
 }

@@ -3,8 +3,9 @@
 //!
 //! - `login`: `/login` (form, sign in, rate limit) and `/logout`.
 //! - `pages`: `/ui` (dashboard), `/ui/alerts/{id}`, `/ui/incidents/{number}`.
-//! - `actions`: the forms' POSTs: ack and resolve alerts, declare an incident and move
-//!   its status.
+//! - `actions`: the forms' POSTs: ack, resolve and promote alerts, declare an incident and
+//!   move its status.
+//! - `incident_actions`, `postmortems`: an incident's other forms and its postmortem.
 //! - `admin_users`: `/ui/admin/users`, accounts and API tokens, for admins.
 //! - `reload`: `/ui/admin/config`, the config directory and its reload button, for admins.
 //!
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/alerts/{id}", get(pages::alert))
         .route("/ui/alerts/{id}/ack", post(actions::ack))
         .route("/ui/alerts/{id}/resolve", post(actions::resolve))
+        .route("/ui/alerts/{id}/promote", post(actions::promote))
         .route("/ui/incidents", post(actions::declare))
         .route("/ui/incidents/new", get(pages::declare_form))
         .route("/ui/incidents/{number}", get(pages::incident))
@@ -86,6 +88,18 @@ pub fn router() -> Router<AppState> {
             post(postmortems::edit_item),
         )
         .route(
+            "/ui/incidents/{number}/postmortem/items/{item}/details",
+            post(postmortems::edit_item_details),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/draft",
+            post(postmortems::request_draft),
+        )
+        .route(
+            "/ui/incidents/{number}/postmortem/owner",
+            post(postmortems::set_owner),
+        )
+        .route(
             "/ui/incidents/{number}/postmortem/publish",
             post(postmortems::publish),
         )
@@ -124,14 +138,16 @@ pub fn router() -> Router<AppState> {
             post(admin_users::reset_password),
         )
         .route(
+            "/ui/admin/users/{login}/tokens",
+            post(admin_users::create_token),
+        )
+        .route(
             "/ui/admin/tokens/{id}/revoke",
             post(admin_users::revoke_token),
         )
         .route("/ui/admin/config", get(reload::page))
         .route("/ui/admin/config/reload", post(reload::reload))
-    // TODO(#7): promoting an alert to an incident from the alert page.
     // TODO(#7): optional OIDC login beside local passwords.
-    // TODO(#7): a bench rendering these pages over a year of history (aim < 50 ms).
 }
 
 /// Why a UI request was not served, answered as an HTML page.

@@ -1,18 +1,19 @@
-//! The UI's pages: the dashboard, an alert, an incident. Any role may read them.
+//! The UI's pages: the dashboard, an alert (with its incidents, or the promote form), an
+//! incident (with its action forms). Any role may read them.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{UiError, html};
+use super::{UiError, html, incident_actions};
 use crate::domain::alert::parse_alert_id;
 use crate::domain::oncall;
 use crate::http::session::CurrentUser;
 use crate::http::{AppError, AppState};
 use crate::store::incidents::{self, IncidentRef};
-use crate::store::{alerts, overrides};
-use crate::web::ui::{self, Dashboard, HORIZON_DAYS, Me, ScheduleShifts};
+use crate::store::{alerts, overrides, postmortems};
+use crate::web::ui::{self, Dashboard, HORIZON_DAYS, IncidentExtras, Me, ScheduleShifts};
 
 fn me(user: &CurrentUser) -> Me<'_> {
     Me {
@@ -98,7 +99,8 @@ pub async fn alert(
     let id = parse_alert_id(&id).ok_or(AppError::NotFound)?;
     let alert = alerts::get(&state.store, id).await?;
     let timeline = alerts::timeline(&state.store, id).await?;
-    let page = ui::alert(&me(&user), &alert, &timeline);
+    let in_incidents = incidents::for_alert(&state.store, id).await?;
+    let page = ui::alert(&me(&user), &alert, &timeline, &in_incidents);
     let page = super::runbooks::with_alert_runbook(&state, &user, &alert, &timeline, page);
     Ok(html(StatusCode::OK, page))
 }
@@ -115,7 +117,8 @@ pub async fn declare_form(
     Ok(html(StatusCode::OK, page))
 }
 
-/// `GET /ui/incidents/{number}` (the link Slack announcements carry).
+/// `GET /ui/incidents/{number}` (the link Slack announcements carry), with the forms of
+/// `incident_actions` and the postmortem's link or offer.
 pub async fn incident(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -125,7 +128,15 @@ pub async fn incident(
     let reference: IncidentRef = number.parse().map_err(|_| AppError::NotFound)?;
     let incident = incidents::get(&state.store, &reference).await?;
     let events = incidents::timeline(&state.store, &incident.id).await?;
-    let page = ui::incident(&config, &me(&user), &incident, &events);
+    let postmortem = postmortems::get(&state.store, &incident.id).await?;
+    let zone = incident_actions::zone_of(&state, &user);
+    let extras = IncidentExtras {
+        people: &incident_actions::people(&state),
+        zone: zone.iana_name().unwrap_or("UTC"),
+        components: &incident_actions::components(&state),
+        postmortem: postmortem.as_ref().map(|p| p.status.as_str()),
+    };
+    let page = ui::incident(&config, &me(&user), &incident, &events, &extras);
     let page = super::runbooks::with_incident_runbooks(&state, &user, &incident, page).await?;
     Ok(html(StatusCode::OK, page))
 }

@@ -1,6 +1,8 @@
 //! The postmortem editor and action items in the web UI (issues #7 and #6, comms spec
 //! §6): `GET /ui/incidents/{number}/postmortem` and its form posts (save the sections,
-//! add an item, mark one done or won't do, publish, skip), and `GET /ui/actions`.
+//! change the owner, add an item, change one's title, owner, due date and ticket, mark it
+//! done or won't do, publish, skip), "request a draft" (offered on the incident page of a
+//! resolved incident without one, beside "skip" for a P3), and `GET /ui/actions`.
 //!
 //! Every change goes through `engine::postmortems`, the functions the API and CLI call,
 //! with source `web`; a refused publish shows the editor again with what is missing.
@@ -25,11 +27,6 @@ use crate::store::incidents::IncidentRef;
 use crate::web::ui::{Me, learning};
 
 type FormPairs = Form<Vec<(String, String)>>;
-
-// TODO(#7): a P3 without a draft has no editor page yet: offer "request a draft" and Skip
-// from the incident page (engine::postmortems::request_draft / skip).
-// TODO(#7): edit an item's title, owner, due date and ticket, and the postmortem's owner,
-// in the editor (engine::postmortems::edit_item / edit already take them).
 
 fn me(user: &CurrentUser) -> Me<'_> {
     Me {
@@ -176,6 +173,92 @@ pub async fn add_item(
     state.wake.notify_one();
     tracing::info!(incident.number = item.incident_number, item.id = %item.id,
         user.login = %user.user.login, "action item added from the web");
+    Ok(see_other(&editor_path(item.incident_number)))
+}
+
+/// `POST /ui/incidents/{number}/postmortem/draft`: drafts the postmortem of a resolved
+/// incident that has none (P3s are not drafted on resolve), then opens the editor.
+pub async fn request_draft(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(form): FormPairs,
+) -> Result<Response, UiError> {
+    let config = state.config.current();
+    user.check_post(&state, &headers, &form, Role::Responder)?;
+    let reference = reference(&number)?;
+    let now = state.clock.now();
+    let full = postmortems::request_draft(&state.store, &config, &reference, now).await?;
+    state.wake.notify_one();
+    tracing::info!(incident.number = full.incident.number, user.login = %user.user.login,
+        "postmortem draft requested from the web");
+    Ok(see_other(&editor_path(full.incident.number)))
+}
+
+/// `POST /ui/incidents/{number}/postmortem/owner`: `owner`, a person id.
+pub async fn set_owner(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(form): FormPairs,
+) -> Result<Response, UiError> {
+    let config = state.config.current();
+    user.check_post(&state, &headers, &form, Role::Responder)?;
+    let reference = reference(&number)?;
+    let owner = session::field(&form, "owner").unwrap_or_default().trim();
+    let edit = Edit {
+        owner: Some(owner.to_string()),
+        ..Edit::default()
+    };
+    let now = state.clock.now();
+    let saved =
+        postmortems::edit(&state.store, &config, &reference, edit, Source::Web, now).await?;
+    tracing::info!(incident.number = saved.incident.number, user.login = %user.user.login,
+        postmortem.owner = %saved.postmortem.owner, "postmortem owner changed from the web");
+    Ok(see_other(&editor_path(saved.incident.number)))
+}
+
+/// `POST /ui/incidents/{number}/postmortem/items/{item}/details`: `title`, `owner` (person
+/// id), `due` (`YYYY-MM-DD`) and `ticket_url`; an empty owner, due date or ticket clears it.
+pub async fn edit_item_details(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path((number, id)): Path<(String, String)>,
+    Form(form): FormPairs,
+) -> Result<Response, UiError> {
+    let config = state.config.current();
+    user.check_post(&state, &headers, &form, Role::Responder)?;
+    let reference = reference(&number)?;
+    let item = item_of(&state, &reference, &id).await?;
+    let text = |name| {
+        session::field(&form, name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let due = match text("due") {
+        None => None,
+        Some(due) => Some(
+            due.parse::<Date>()
+                .map_err(|_| invalid("due", "the due date is written YYYY-MM-DD"))?,
+        ),
+    };
+    let edit = ItemEdit {
+        title: Some(text("title").unwrap_or_default()),
+        owner: Some(text("owner")),
+        due: Some(due),
+        ticket_url: Some(text("ticket_url")),
+        ..ItemEdit::default()
+    };
+    let now = state.clock.now();
+    let item =
+        postmortems::edit_item(&state.store, &config, &item.id, edit, Source::Web, now).await?;
+    state.wake.notify_one();
+    tracing::info!(incident.number = item.incident_number, item.id = %item.id,
+        user.login = %user.user.login, "action item edited from the web");
     Ok(see_other(&editor_path(item.incident_number)))
 }
 

@@ -1,6 +1,6 @@
 //! The UI's admin pages rendered (issue #7): `/ui/admin/users`, every account with its
 //! role, person, state, last login and API tokens, the forms that change them, the people
-//! of team.toml whose `login` has no account yet, and a new password shown once.
+//! of team.toml whose `login` has no account yet, and a new password or token shown once.
 //!
 //! Like the rest of `web::ui`, this takes plain values and returns text, through its own
 //! template environment with the same escaping formatter; `http::ui::admin_users` decides
@@ -10,14 +10,18 @@ use serde::Serialize;
 
 use super::{Me, render, utc};
 use crate::config::Config;
+use crate::domain::accounts::Role;
 use crate::store::accounts::{Account, TokenInfo};
 
-/// A password just set, to show once. No `Debug`, so it cannot end up in a log.
+/// A password just set or an API token just created, to show once. No `Debug`, so it
+/// cannot end up in a log.
 #[derive(Serialize)]
 pub struct Created<'a> {
-    /// "User added" or "Password reset".
+    /// "User added", "Password reset" or "API token created".
     pub heading: &'a str,
     pub login: &'a str,
+    /// The token's name when `password` is an API token.
+    pub token: Option<&'a str>,
     pub password: &'a str,
 }
 
@@ -47,6 +51,8 @@ pub fn users(
         disabled: Option<String>,
         last_login: Option<String>,
         tokens: Vec<TokenView<'a>>,
+        /// Roles a new token of theirs may have: up to their own.
+        token_roles: Vec<&'static str>,
         is_me: bool,
     }
     #[derive(Serialize)]
@@ -92,6 +98,11 @@ pub fn users(
                         role: t.role.as_str(),
                         last_used: t.last_used_at.map(utc),
                     })
+                    .collect(),
+                token_roles: [Role::Viewer, Role::Responder, Role::Admin]
+                    .into_iter()
+                    .filter(|r| user.role.allows(*r))
+                    .map(Role::as_str)
                     .collect(),
                 is_me: user.login == me.login,
             }

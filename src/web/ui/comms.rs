@@ -74,10 +74,11 @@ pub struct IncidentComms<'a> {
     pub timeline: Vec<TimelineView>,
 }
 
-const SEVERITIES: [&str; 3] = ["P1", "P2", "P3"];
-const PUBLIC_STATUSES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+pub(super) const SEVERITIES: [&str; 3] = ["P1", "P2", "P3"];
+pub(super) const PUBLIC_STATUSES: [&str; 4] =
+    ["investigating", "identified", "monitoring", "resolved"];
 /// `under_maintenance` is left out: that is what maintenances are for.
-const INCIDENT_COMPONENT_STATUSES: [&str; 4] = [
+pub(super) const INCIDENT_COMPONENT_STATUSES: [&str; 4] = [
     "operational",
     "degraded_performance",
     "partial_outage",
@@ -107,6 +108,8 @@ pub fn incident(page: &IncidentComms<'_>) -> String {
         severities: &'static [&'static str],
         public_statuses: &'static [&'static str],
         component_statuses: &'static [&'static str],
+        /// Forms on this page come back to it.
+        back: Option<&'static str>,
     }
     render(
         "comms_incident.html",
@@ -121,6 +124,7 @@ pub fn incident(page: &IncidentComms<'_>) -> String {
             severities: &SEVERITIES,
             public_statuses: &PUBLIC_STATUSES,
             component_statuses: &INCIDENT_COMPONENT_STATUSES,
+            back: None,
         },
     )
 }

@@ -95,7 +95,10 @@ struct ItemView<'a> {
     title: &'a str,
     kind: &'static str,
     owner: String,
+    /// The owner's person id, empty for nobody (the edit form's value).
+    owner_id: &'a str,
     due: String,
+    ticket_url: &'a str,
     status: &'static str,
     reason: Option<&'a str>,
     overdue: bool,
@@ -112,7 +115,9 @@ fn item_view<'a>(config: &Config, item: &'a ActionItem, overdue: bool) -> ItemVi
             .owner
             .as_deref()
             .map_or_else(String::new, |o| name(config, o)),
+        owner_id: item.owner.as_deref().unwrap_or(""),
         due: item.due.map(|d| d.to_string()).unwrap_or_default(),
+        ticket_url: item.ticket_url.as_deref().unwrap_or(""),
         status: item.status.as_str(),
         reason: item.reason.as_deref(),
         overdue,
@@ -129,11 +134,17 @@ pub fn postmortem(config: &Config, me: &Me<'_>, full: &Full, refusals: &[String]
         title: &'a str,
         status: &'static str,
         owner: String,
+        owner_id: &'a str,
         due: String,
         header: Vec<Field<'a>>,
         sections: Vec<Field<'a>>,
         skip_reason: Option<&'a str>,
         may_skip: bool,
+    }
+    #[derive(Serialize)]
+    struct Person<'a> {
+        id: &'a str,
+        name: &'a str,
     }
     #[derive(Serialize)]
     struct Page<'a> {
@@ -142,6 +153,7 @@ pub fn postmortem(config: &Config, me: &Me<'_>, full: &Full, refusals: &[String]
         pm: PmView<'a>,
         items: Vec<ItemView<'a>>,
         kinds: Vec<&'static str>,
+        people: Vec<Person<'a>>,
         refusals: &'a [String],
     }
     let pm = &full.postmortem;
@@ -175,6 +187,7 @@ pub fn postmortem(config: &Config, me: &Me<'_>, full: &Full, refusals: &[String]
                 title: &full.incident.title,
                 status: pm.status.as_str(),
                 owner: name(config, &pm.owner),
+                owner_id: &pm.owner,
                 due: utc(pm.due_at),
                 header: header(doc),
                 sections,
@@ -187,6 +200,14 @@ pub fn postmortem(config: &Config, me: &Me<'_>, full: &Full, refusals: &[String]
                 .map(|item| item_view(config, item, false))
                 .collect(),
             kinds: kinds.iter().map(|k| k.as_str()).collect(),
+            people: config
+                .people
+                .values()
+                .map(|p| Person {
+                    id: &p.id,
+                    name: &p.name,
+                })
+                .collect(),
             refusals,
         },
     )

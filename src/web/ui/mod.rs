@@ -46,6 +46,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("dashboard.html", include_str!("templates/dashboard.html")),
         ("alert.html", include_str!("templates/alert.html")),
         ("incident.html", include_str!("templates/incident.html")),
+        (
+            "incident_forms.html",
+            include_str!("templates/incident_forms.html"),
+        ),
         ("error.html", include_str!("templates/error.html")),
         ("declare.html", include_str!("templates/declare.html")),
         ("schedules.html", include_str!("templates/schedules.html")),
@@ -214,7 +218,11 @@ struct IncidentView<'a> {
     title: &'a str,
     severity: &'a str,
     status: &'a str,
+    resolved: bool,
     commander: String,
+    commander_id: &'a str,
+    comms_lead_id: &'a str,
+    public_id: Option<&'a str>,
     services: String,
     declared: String,
     declared_by: String,
@@ -228,7 +236,11 @@ fn incident_view<'a>(config: &Config, incident: &'a Incident) -> IncidentView<'a
         title: &incident.title,
         severity: incident.severity.as_str(),
         status: incident.status.as_str(),
+        resolved: incident.resolved_at.is_some(),
         commander: name(config, &incident.commander),
+        commander_id: &incident.commander,
+        comms_lead_id: incident.comms_lead.as_deref().unwrap_or(""),
+        public_id: incident.public_incident_id.as_deref(),
         services: incident.services.join(", "),
         declared: utc(incident.declared_at),
         declared_by: name(config, &incident.declared_by),
@@ -319,14 +331,29 @@ struct EntryView<'a> {
     detail: String,
 }
 
-/// `/ui/alerts/{id}`: the alert, its timeline, and Ack/Resolve for responders.
-pub fn alert(me: &Me<'_>, alert: &Alert, timeline: &[TimelineEntry]) -> String {
+/// `/ui/alerts/{id}`: the alert, its timeline, Ack/Resolve for responders, and the
+/// incidents it belongs to (`(number, open)`) or, in none yet, the promote form. (The engine
+/// would promote an alert again once its incidents are resolved; the API and CLI can.)
+pub fn alert(
+    me: &Me<'_>,
+    alert: &Alert,
+    timeline: &[TimelineEntry],
+    incidents: &[(i64, bool)],
+) -> String {
+    #[derive(Serialize)]
+    struct InIncident {
+        number: i64,
+        open: bool,
+    }
     #[derive(Serialize)]
     struct Page<'a> {
         me: &'a Me<'a>,
         can_act: bool,
         alert: AlertView<'a>,
         timeline: Vec<EntryView<'a>>,
+        incidents: Vec<InIncident>,
+        may_promote: bool,
+        severities: &'static [&'static str],
     }
     let timeline = timeline
         .iter()
@@ -344,13 +371,37 @@ pub fn alert(me: &Me<'_>, alert: &Alert, timeline: &[TimelineEntry]) -> String {
             can_act: me.role.allows(Role::Responder),
             alert: alert_view(alert),
             timeline,
+            incidents: incidents
+                .iter()
+                .map(|&(number, open)| InIncident { number, open })
+                .collect(),
+            may_promote: incidents.is_empty(),
+            severities: &comms::SEVERITIES,
         },
     )
 }
 
-/// `/ui/incidents/{number}`: the incident, its timeline, and a status form for
-/// responders.
-pub fn incident(config: &Config, me: &Me<'_>, incident: &Incident, events: &[Event]) -> String {
+/// What the incident page offers besides the incident and its timeline: the choices its
+/// forms need (the same forms as `/ui/incidents/{n}/comms`) and the postmortem's state.
+pub struct IncidentExtras<'a> {
+    pub people: &'a [comms::PersonOption],
+    /// The viewer's zone (their person's, else UTC): notes are typed in it.
+    pub zone: &'a str,
+    pub components: &'a [comms::ComponentView],
+    /// The postmortem's status, if the incident has one.
+    pub postmortem: Option<&'a str>,
+}
+
+/// `/ui/incidents/{number}`: the incident, its timeline, and for responders the status,
+/// severity, people, note, update and public-post forms, and the postmortem's link or,
+/// resolved without one, "request a draft" (and "skip" for a P3).
+pub fn incident(
+    config: &Config,
+    me: &Me<'_>,
+    incident: &Incident,
+    events: &[Event],
+    extras: &IncidentExtras<'_>,
+) -> String {
     #[derive(Serialize)]
     struct Page<'a> {
         me: &'a Me<'a>,
@@ -358,6 +409,14 @@ pub fn incident(config: &Config, me: &Me<'_>, incident: &Incident, events: &[Eve
         incident: IncidentView<'a>,
         statuses: Vec<&'static str>,
         timeline: Vec<EntryView<'a>>,
+        people: &'a [comms::PersonOption],
+        zone: &'a str,
+        components: &'a [comms::ComponentView],
+        postmortem: Option<&'a str>,
+        severities: &'static [&'static str],
+        public_statuses: &'static [&'static str],
+        component_statuses: &'static [&'static str],
+        back: &'static str,
     }
     let timeline = events
         .iter()
@@ -380,6 +439,14 @@ pub fn incident(config: &Config, me: &Me<'_>, incident: &Incident, events: &[Eve
             incident: incident_view(config, incident),
             statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
             timeline,
+            people: extras.people,
+            zone: extras.zone,
+            components: extras.components,
+            postmortem: extras.postmortem,
+            severities: &comms::SEVERITIES,
+            public_statuses: &comms::PUBLIC_STATUSES,
+            component_statuses: &comms::INCIDENT_COMPONENT_STATUSES,
+            back: "incident",
         },
     )
 }
