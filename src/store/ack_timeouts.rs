@@ -28,8 +28,9 @@ pub struct DueAckTimeout {
 pub async fn arm(store: &Store, service: &str, timeout: SignedDuration) -> Result<u64> {
     // Read first: most passes find nothing to arm, and a read takes no write lock.
     let unarmed: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM alerts WHERE service_id = $1 AND state = 'acknowledged' \
-         AND ack_timeout_at IS NULL AND acked_at IS NOT NULL)",
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM alerts WHERE service_id = $1 \
+         AND state = 'acknowledged' AND ack_timeout_at IS NULL AND acked_at IS NOT NULL) \
+         THEN 1 ELSE 0 END",
     )
     .bind(service)
     .fetch_one(store.pool())

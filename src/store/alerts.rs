@@ -83,8 +83,8 @@ const ALERT_COLUMNS: &str = "id, service_id, integration_id, dedup_key, summary,
     esc_loop, \
     esc_loop_paged, esc_waiting, next_escalation_at, receiver, \
     (SELECT COUNT(*) FROM alert_members m WHERE m.alert_id = alerts.id) AS members, \
-    (SELECT group_concat(person_id) FROM (SELECT DISTINCT person_id FROM outbox o \
-       WHERE o.alert_id = alerts.id AND o.state = 'sent' ORDER BY person_id)) AS paged";
+    (SELECT string_agg(person_id, ',' ORDER BY person_id) FROM (SELECT DISTINCT person_id \
+       FROM outbox o WHERE o.alert_id = alerts.id AND o.state = 'sent') AS p) AS paged";
 
 fn alert_from_row(row: &sqlx::any::AnyRow) -> Result<Alert> {
     let corrupt = |what: &str, err: String| StoreError::Corrupt(format!("alert {what}: {err}"));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row as _};
 
 use super::alerts::{acknowledge_in, add_event, resolve_in};
-use super::{Result, Store, from_ms, from_ms_opt, to_ms};
+use super::{Dialect, Result, Store, from_ms, from_ms_opt, to_ms};
 use crate::domain::alert::Severity;
 use crate::domain::delivery::{AlertEvent, AlertFields, EventAction, GroupDelivery, Member};
 use crate::domain::members::{self, MemberChange, MemberStatus, Occurrence};
@@ -289,14 +289,16 @@ async fn latest_occurrences(
 ) -> Result<HashMap<String, Known>> {
     let fingerprints: Vec<&str> = members.iter().map(|m| m.fingerprint.as_str()).collect();
     let list = serde_json::to_string(&fingerprints).unwrap_or_else(|_| "[]".into());
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT fingerprint, status, starts_at, ends_at, alert_id FROM alert_members \
-         WHERE integration_id = $1 AND fingerprint IN (SELECT value FROM json_each($2))",
-    )
-    .bind(integration)
-    .bind(list)
-    .fetch_all(conn)
-    .await?;
+         WHERE integration_id = $1 AND fingerprint IN (SELECT value FROM {})",
+        Dialect::of(conn).json_values("$2")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(integration)
+        .bind(list)
+        .fetch_all(conn)
+        .await?;
     let mut known = HashMap::with_capacity(rows.len());
     for row in &rows {
         known.insert(row.try_get("fingerprint")?, known_from_row(row)?);
@@ -480,24 +482,28 @@ async fn write_new(
     }
     let rows = serde_json::Value::Array(std::mem::take(batch)).to_string();
     // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
-    sqlx::query(
+    // `->> 'f'` reads key `f` on both servers; Postgres yields text, so numbers are cast.
+    let sql = format!(
         "INSERT INTO alert_members (integration_id, fingerprint, alert_id, status, \
          starts_at, ends_at, labels, annotations, updated_at, group_key) \
-         SELECT $1, value ->> '$.f', NULL, value ->> '$.s', value ->> '$.a', value ->> '$.e', \
-         value ->> '$.l', value ->> '$.n', $2, $3 FROM json_each($4) WHERE true \
+         SELECT $1, value ->> 'f', NULL, value ->> 's', CAST(value ->> 'a' AS BIGINT), \
+         CAST(value ->> 'e' AS BIGINT), value ->> 'l', value ->> 'n', $2, $3 FROM {} WHERE true \
          ON CONFLICT (integration_id, fingerprint) DO UPDATE SET \
-         alert_id = CASE WHEN excluded.status = 'firing' THEN NULL ELSE alert_id END, \
+         alert_id = CASE WHEN excluded.status = 'firing' THEN NULL \
+         ELSE alert_members.alert_id END, \
          status = excluded.status, starts_at = excluded.starts_at, \
          ends_at = excluded.ends_at, labels = excluded.labels, \
          annotations = excluded.annotations, updated_at = excluded.updated_at, \
          group_key = excluded.group_key, disputed_since = NULL",
-    )
-    .bind(integration)
-    .bind(to_ms(now))
-    .bind(group_key)
-    .bind(rows)
-    .execute(conn)
-    .await?;
+        Dialect::of(conn).json_objects("$4")
+    );
+    sqlx::query(&sql)
+        .bind(integration)
+        .bind(to_ms(now))
+        .bind(group_key)
+        .bind(rows)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -531,15 +537,17 @@ async fn attach_all(
         return Ok(());
     }
     let list = serde_json::to_string(fingerprints).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
+    let sql = format!(
         "UPDATE alert_members SET alert_id = $1 WHERE integration_id = $2 \
-         AND fingerprint IN (SELECT value FROM json_each($3))",
-    )
-    .bind(alert)
-    .bind(integration)
-    .bind(list)
-    .execute(conn)
-    .await?;
+         AND fingerprint IN (SELECT value FROM {})",
+        Dialect::of(conn).json_values("$3")
+    );
+    sqlx::query(&sql)
+        .bind(alert)
+        .bind(integration)
+        .bind(list)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -563,7 +571,8 @@ async fn attach(
 /// When every member of the alert has resolved, the latest member end (G3).
 async fn all_members_resolved(conn: &mut AnyConnection, alert: i64) -> Result<Option<Timestamp>> {
     let row = sqlx::query(
-        "SELECT SUM(status = 'firing') AS firing, MAX(ends_at) AS ended, COUNT(*) AS members \
+        "SELECT CAST(SUM(CASE WHEN status = 'firing' THEN 1 ELSE 0 END) AS BIGINT) AS firing, \
+         MAX(ends_at) AS ended, COUNT(*) AS members \
          FROM alert_members WHERE alert_id = $1",
     )
     .bind(alert)

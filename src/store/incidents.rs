@@ -498,8 +498,8 @@ async fn attach_in(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id, attached_at, role) \
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO incident_alerts (incident_id, alert_id, attached_at, role) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(incident_id)
     .bind(alert_id)
@@ -886,10 +886,15 @@ pub async fn due_nudges(
     limit: i64,
 ) -> Result<Vec<(Incident, Nudge)>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS}, reminder_due_at <= $1 AS remind, publish_prompt_at <= $1 AS prompt \
+        "SELECT {COLUMNS}, CASE WHEN reminder_due_at <= $1 THEN 1 ELSE 0 END AS remind, \
+         CASE WHEN publish_prompt_at <= $1 THEN 1 ELSE 0 END AS prompt \
          FROM incidents WHERE status NOT IN ('resolved', 'closed') \
          AND (reminder_due_at <= $1 OR publish_prompt_at <= $1) \
-         ORDER BY MIN(COALESCE(reminder_due_at, $1), COALESCE(publish_prompt_at, $1)) LIMIT $2"
+         ORDER BY {first} LIMIT $2",
+        first = store.dialect().least(&[
+            "COALESCE(reminder_due_at, $1)",
+            "COALESCE(publish_prompt_at, $1)"
+        ])
     ))
     .bind(to_ms(now))
     .bind(limit)
@@ -948,12 +953,13 @@ pub async fn record_nudge(
 
 /// The earliest nudge due for an open incident.
 pub async fn next_nudge_at(store: &Store) -> Result<Option<Timestamp>> {
-    let at: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(MIN(COALESCE(reminder_due_at, publish_prompt_at), \
-         COALESCE(publish_prompt_at, reminder_due_at))) FROM incidents \
-         WHERE status NOT IN ('resolved', 'closed')",
-    )
-    .fetch_one(store.pool())
-    .await?;
+    let sql = format!(
+        "SELECT MIN({}) FROM incidents WHERE status NOT IN ('resolved', 'closed')",
+        store.dialect().least(&[
+            "COALESCE(reminder_due_at, publish_prompt_at)",
+            "COALESCE(publish_prompt_at, reminder_due_at)"
+        ])
+    );
+    let at: Option<i64> = sqlx::query_scalar(&sql).fetch_one(store.pool()).await?;
     from_ms_opt(at)
 }

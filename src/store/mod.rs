@@ -13,10 +13,11 @@
 //! process kill (the case intake promises), and writers wait up to `busy_timeout` for each
 //! other, so the CLI can act on the database while the server runs.
 //!
-//! Every statement goes through sqlx's Any driver, so one code path can serve SQLite and,
-//! later, Postgres (issue #8): placeholders are `$1, $2, …` in bind order, and values cross
+//! Every statement goes through sqlx's Any driver, so one code path serves SQLite and
+//! Postgres (issue #8): placeholders are `$1, $2, …` in bind order, and values cross
 //! as `i64`, `f64`, `String` or bytes only (flags are stored integers, read by `get_flag`).
-//! `backup` alone opens SQLite connections of its own.
+//! SQL is written to run on both; where no spelling does (JSON, many-argument MAX/MIN),
+//! `Dialect` returns the server's. `backup` alone opens SQLite connections of its own.
 
 pub mod accounts;
 pub mod ack_timeouts;
@@ -85,7 +86,7 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            anyhow::bail!("unsupported database URL {url}: use sqlite://path")
+            anyhow::bail!("unsupported database URL {url}: use sqlite://path or postgres://…")
         }
     }
 }
@@ -130,14 +131,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+    /// Opens the database at `url`: `sqlite://path` (created if needed), `sqlite::memory:`,
+    /// or `postgres://…` (the database must exist).
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         use anyhow::Context as _;
         let backend = Backend::from_url(url)?;
-        if backend == Backend::Postgres {
-            // TODO(#8): the Postgres backend.
-            anyhow::bail!("Postgres is not supported yet; use a sqlite:// database URL");
-        }
         if let Some(path) = url.strip_prefix("sqlite://")
             && let Some(parent) = std::path::Path::new(path).parent()
             && !parent.as_os_str().is_empty()
@@ -187,8 +185,11 @@ impl Store {
                     .run(&self.pool)
                     .await?
             }
-            // TODO(#8): run ./migrations/postgres once `connect` accepts Postgres URLs.
-            Backend::Postgres => anyhow::bail!("Postgres migrations are not wired up yet"),
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -214,6 +215,9 @@ impl Store {
             // deferred transaction that reads first and writes later fails at once with BUSY
             // when another connection wrote in between, so concurrent intake got 503s.
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            // Plain BEGIN (READ COMMITTED) does not serialise writers the way IMMEDIATE does.
+            // TODO(#8): row locks (`SELECT … FOR UPDATE`) where a read-then-write must not
+            // race between several instances; one instance is what works for now.
             Backend::Postgres => Ok(self.pool.begin().await?),
         }
     }
@@ -227,8 +231,119 @@ impl Store {
         self.backend
     }
 
+    /// The SQL spellings of this store's server.
+    pub(crate) fn dialect(&self) -> Dialect {
+        Dialect(self.backend)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// SQL spellings that differ between SQLite and Postgres (issue #8). Each method returns
+/// SQL text; arguments are column expressions or placeholders, never user input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dialect(Backend);
+
+impl Dialect {
+    /// The dialect of the server behind `conn`.
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Dialect {
+        Dialect(Backend::from_driver(conn.backend_name()))
+    }
+
+    /// A FROM item: the scalars of the JSON array `param`, as a column `value` (text).
+    pub(crate) fn json_values(self, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("json_each({param})"),
+            Backend::Postgres => {
+                format!("jsonb_array_elements_text(CAST({param} AS jsonb)) AS j(value)")
+            }
+        }
+    }
+
+    /// A subquery: the integers of the JSON array `param`, for `id IN (…)`.
+    pub(crate) fn json_ints(self, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Backend::Postgres => format!(
+                "SELECT CAST(value AS BIGINT) FROM \
+                 jsonb_array_elements_text(CAST({param} AS jsonb)) AS j(value)"
+            ),
+        }
+    }
+
+    /// A FROM item: the objects of the JSON array `param`, as a column `value` that
+    /// `value ->> 'key'` reads (text on Postgres: cast numbers).
+    pub(crate) fn json_objects(self, param: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("json_each({param})"),
+            Backend::Postgres => {
+                format!("jsonb_array_elements(CAST({param} AS jsonb)) AS j(value)")
+            }
+        }
+    }
+
+    /// A JSON object, as text, of `pairs` (`'key', expr, …`).
+    pub(crate) fn json_object(self, pairs: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("json_object({pairs})"),
+            Backend::Postgres => format!("CAST(json_build_object({pairs}) AS TEXT)"),
+        }
+    }
+
+    /// The text at top-level `key` of the JSON object in column `expr` (NULL when absent).
+    pub(crate) fn json_text(self, expr: &str, key: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("json_extract({expr}, '$.{key}')"),
+            Backend::Postgres => format!("(CAST({expr} AS jsonb) ->> '{key}')"),
+        }
+    }
+
+    /// The integer at top-level `key` of the JSON object in column `expr`.
+    pub(crate) fn json_int(self, expr: &str, key: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("json_extract({expr}, '$.{key}')"),
+            Backend::Postgres => format!("CAST(CAST({expr} AS jsonb) ->> '{key}' AS BIGINT)"),
+        }
+    }
+
+    /// An ORDER BY tail putting the newest inserted rows first, for ties: SQLite's `rowid`.
+    /// Postgres has no such column: the inserting transaction (`xmin`), then the row's place,
+    /// follow insertion for rows never updated, until transaction ids wrap around.
+    /// TODO(#8): tables ordered this way need a sequence column of their own.
+    pub(crate) fn newest_inserted_first(self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite => "rowid DESC",
+            Backend::Postgres => "CAST(CAST(xmin AS TEXT) AS BIGINT) DESC, ctid DESC",
+        }
+    }
+
+    /// The largest of `args` (SQLite's many-argument MAX; Postgres's GREATEST).
+    pub(crate) fn greatest(self, args: &[&str]) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("MAX({})", args.join(", ")),
+            Backend::Postgres => format!("GREATEST({})", args.join(", ")),
+        }
+    }
+
+    /// The smallest of `args` (SQLite's many-argument MIN; Postgres's LEAST).
+    pub(crate) fn least(self, args: &[&str]) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("MIN({})", args.join(", ")),
+            Backend::Postgres => format!("LEAST({})", args.join(", ")),
+        }
+    }
+}
+
+impl Backend {
+    /// The backend an Any connection's driver name tells.
+    fn from_driver(name: &str) -> Backend {
+        if name.eq_ignore_ascii_case("PostgreSQL") || name.eq_ignore_ascii_case("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 }
 
@@ -312,14 +427,22 @@ mod tests {
         assert!(sqlite_any_url("sqlite::memory:").ends_with("?mode=memory&cache=shared"));
     }
 
-    #[tokio::test]
-    async fn postgres_urls_are_refused_for_now() {
-        // Refused before any connection is attempted.
-        let err = Store::connect("postgres://127.0.0.1:1/none")
-            .await
-            .unwrap_err();
+    #[test]
+    fn each_dialect_spells_what_the_other_lacks() {
+        let (lite, pg) = (Dialect(Backend::Sqlite), Dialect(Backend::Postgres));
 
-        assert!(err.to_string().contains("Postgres is not supported yet"));
+        assert_eq!(lite.greatest(&["a", "$1"]), "MAX(a, $1)");
+        assert_eq!(pg.greatest(&["a", "$1"]), "GREATEST(a, $1)");
+        assert_eq!(pg.least(&["a", "b"]), "LEAST(a, b)");
+        assert_eq!(lite.json_text("d", "via"), "json_extract(d, '$.via')");
+        assert_eq!(pg.json_text("d", "via"), "(CAST(d AS jsonb) ->> 'via')");
+        assert_eq!(lite.json_values("$1"), "json_each($1)");
+        assert!(
+            pg.json_ints("$1")
+                .starts_with("SELECT CAST(value AS BIGINT)")
+        );
+        assert_eq!(Backend::from_driver("PostgreSQL"), Backend::Postgres);
+        assert_eq!(Backend::from_driver("SQLite"), Backend::Sqlite);
     }
 
     #[tokio::test]

@@ -493,20 +493,24 @@ pub async fn record_bundle(
         Outcome::Dropped => None,
     };
     if let Some(kind) = kind {
-        sqlx::query(
+        let sql = format!(
             "INSERT INTO timeline (alert_id, at, kind, actor, detail) \
-             SELECT alert_id, $1, $2, NULL, json_object('person', person_id, 'channel', channel, \
-             'message_id', message_id, 'attempt', attempts, 'error', $3, 'bundle', $4) \
+             SELECT alert_id, $1, $2, NULL, {} \
              FROM outbox WHERE message_id = $5 AND state = $6",
-        )
-        .bind(to_ms(now))
-        .bind(kind)
-        .bind(error)
-        .bind(alerts)
-        .bind(message_id)
-        .bind(state)
-        .execute(&mut *tx)
-        .await?;
+            store.dialect().json_object(
+                "'person', person_id, 'channel', channel, 'message_id', message_id, \
+                 'attempt', attempts, 'error', $3, 'bundle', $4"
+            )
+        );
+        sqlx::query(&sql)
+            .bind(to_ms(now))
+            .bind(kind)
+            .bind(error)
+            .bind(alerts)
+            .bind(message_id)
+            .bind(state)
+            .execute(&mut *tx)
+            .await?;
     }
     if matches!(outcome, Outcome::Failed { .. }) {
         let failed: Vec<String> =

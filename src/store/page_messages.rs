@@ -49,10 +49,16 @@ pub struct NewMessage<'a> {
 pub async fn insert(store: &Store, message: &NewMessage<'_>, now: Timestamp) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "INSERT OR REPLACE INTO page_messages (kind, channel, ts, alert_id, person_id, member, \
+        "INSERT INTO page_messages (kind, channel, ts, alert_id, person_id, member, \
          outbox_id, shown_state, shown_acked_at, shown_resolved_at, attempts, due_at, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, \
-         $13)",
+         $13) ON CONFLICT (channel, ts) DO UPDATE SET kind = excluded.kind, \
+         alert_id = excluded.alert_id, person_id = excluded.person_id, \
+         member = excluded.member, outbox_id = excluded.outbox_id, \
+         shown_state = excluded.shown_state, shown_acked_at = excluded.shown_acked_at, \
+         shown_resolved_at = excluded.shown_resolved_at, attempts = excluded.attempts, \
+         due_at = excluded.due_at, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at",
     )
     .bind(message.kind)
     .bind(message.channel)
@@ -87,8 +93,9 @@ pub struct Stale {
 }
 
 /// Messages whose alert differs from what they show.
-const STALE: &str = "m.shown_state <> a.state OR m.shown_acked_at IS NOT a.acked_at \
-    OR m.shown_resolved_at IS NOT a.resolved_at";
+const STALE: &str = "m.shown_state <> a.state \
+    OR m.shown_acked_at IS DISTINCT FROM a.acked_at \
+    OR m.shown_resolved_at IS DISTINCT FROM a.resolved_at";
 
 /// Stale messages of `kind` due for an edit at `now`, the longest-waiting first.
 pub async fn stale(store: &Store, kind: &str, now: Timestamp, limit: i64) -> Result<Vec<Stale>> {
@@ -214,10 +221,15 @@ pub async fn next_due_at(
     burst: jiff::SignedDuration,
 ) -> Result<Option<Timestamp>> {
     let sql = format!(
-        "SELECT MIN(MAX(m.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - $1)) \
+        "SELECT MIN({greatest}) \
          FROM page_messages m JOIN alerts a ON a.id = m.alert_id \
          LEFT JOIN slack_channels c ON c.channel = m.member AND m.kind = 'slack' \
-         WHERE m.kind = $2 AND ({STALE})"
+         WHERE m.kind = $2 AND ({STALE})",
+        greatest = store.dialect().greatest(&[
+            "m.due_at",
+            "COALESCE(c.paused_until, 0)",
+            "COALESCE(c.pace_at, 0) - $1"
+        ])
     );
     let at: Option<i64> = sqlx::query_scalar(&sql)
         .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))

@@ -75,9 +75,9 @@ pub async fn get(store: &Store, incident_id: &str) -> Result<Option<Postmortem>>
 pub async fn create(store: &Store, pm: &Postmortem, now: Timestamp) -> Result<bool> {
     let mut tx = store.begin().await?;
     let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO postmortems (incident_id, status, owner, due_at, document, \
+        "INSERT INTO postmortems (incident_id, status, owner, due_at, document, \
          reminders_sent, next_reminder_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
     )
     .bind(&pm.incident_id)
     .bind(pm.status.as_str())

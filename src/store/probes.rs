@@ -97,8 +97,8 @@ pub async fn schedule(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     sqlx::query(
-        "INSERT OR IGNORE INTO probe_state (probe_id, component, interval_ms, next_due_at) \
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO probe_state (probe_id, component, interval_ms, next_due_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(probe_id)
     .bind(component)
@@ -120,13 +120,15 @@ pub async fn forget_others(
 ) -> Result<u64> {
     let ids = serde_json::to_string(ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
     let mut tx = store.begin().await?;
-    let dropped = sqlx::query(
-        "DELETE FROM probe_state WHERE probe_id NOT IN (SELECT value FROM json_each($1))",
-    )
-    .bind(ids)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let sql = format!(
+        "DELETE FROM probe_state WHERE probe_id NOT IN (SELECT value FROM {})",
+        store.dialect().json_values("$1")
+    );
+    let dropped = sqlx::query(&sql)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if dropped > 0 {
         super::statuspage::recompute(&mut tx, page, now).await?;
     }

@@ -11,15 +11,19 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use sqlx::Row as _;
 
-use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use super::{Dialect, Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
 use crate::domain::reports::Period;
 use crate::domain::reports::hygiene::Firing;
 use crate::domain::reports::load::{Notification, ShiftRow};
 use crate::domain::reports::response::{AckRow, IncidentRow};
 
 /// A timeline entry made by a person (SQL condition over a `timeline t`).
-const BY_HUMAN: &str = "t.actor IS NOT NULL AND t.actor <> 'system' \
-    AND COALESCE(json_extract(t.detail, '$.via'), '') <> 'source'";
+fn by_human(dialect: Dialect) -> String {
+    format!(
+        "t.actor IS NOT NULL AND t.actor <> 'system' AND COALESCE({}, '') <> 'source'",
+        dialect.json_text("t.detail", "via")
+    )
+}
 
 /// Alerts opened by an alert rule, not by a person (incident pages, direct pages).
 const FROM_RULES: &str = "a.integration_id NOT IN ('incident', 'direct')";
@@ -28,10 +32,11 @@ const FROM_RULES: &str = "a.integration_id NOT IN ('incident', 'direct')";
 const NOT_DRILL: &str = "NOT EXISTS (SELECT 1 FROM incident_alerts ia \
     JOIN incidents i ON i.id = ia.incident_id WHERE ia.alert_id = a.id AND i.test <> 0)";
 
-fn first_human_ack() -> String {
+fn first_human_ack(dialect: Dialect) -> String {
     format!(
         "(SELECT MIN(t.at) FROM timeline t WHERE t.alert_id = a.id \
-         AND t.kind = 'acknowledged' AND {BY_HUMAN})"
+         AND t.kind = 'acknowledged' AND {})",
+        by_human(dialect)
     )
 }
 
@@ -48,7 +53,7 @@ pub async fn firings(store: &Store, period: Period) -> Result<Vec<Firing>> {
          {ack} AS human_ack_at FROM alerts a \
          WHERE a.created_at >= $1 AND a.created_at < $2 AND {FROM_RULES} AND {NOT_DRILL} \
          ORDER BY a.id",
-        ack = first_human_ack()
+        ack = first_human_ack(store.dialect())
     );
     let rows = sqlx::query(&sql)
         .bind(start)
@@ -59,11 +64,12 @@ pub async fn firings(store: &Store, period: Period) -> Result<Vec<Firing>> {
     // A person resolving by hand, or putting the alert into an incident, follows up.
     let sql = format!(
         "SELECT t.alert_id, t.at FROM timeline t JOIN alerts a ON a.id = t.alert_id \
-         WHERE a.created_at >= $1 AND a.created_at < $2 AND t.kind = 'resolved' AND {BY_HUMAN} \
+         WHERE a.created_at >= $1 AND a.created_at < $2 AND t.kind = 'resolved' AND {by_human} \
          UNION ALL \
          SELECT ia.alert_id, ia.attached_at FROM incident_alerts ia \
          JOIN alerts a ON a.id = ia.alert_id \
-         WHERE a.created_at >= $3 AND a.created_at < $4 AND ia.role = 'attached'"
+         WHERE a.created_at >= $3 AND a.created_at < $4 AND ia.role = 'attached'",
+        by_human = by_human(store.dialect())
     );
     // TODO(#6): alert notes and ticked runbook steps count as follow-ups too (§7) once
     // alerts can carry notes and runbook ticks reach the alert timeline.
@@ -156,7 +162,7 @@ pub async fn acks(store: &Store, period: Period) -> Result<Vec<AckRow>> {
          WHERE a.created_at >= $1 AND a.created_at < $2 AND {NOT_DRILL} \
          AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.state = 'sent') \
          ORDER BY a.id",
-        ack = first_human_ack()
+        ack = first_human_ack(store.dialect())
     );
     let rows = sqlx::query(&sql)
         .bind(to_ms(period.start))
@@ -271,18 +277,24 @@ pub async fn counts(store: &Store) -> Result<Counts> {
         .await?,
         acks: pairs(
             store,
-            "SELECT CASE WHEN COALESCE(json_extract(detail, '$.via'), '') = 'source' \
-             THEN 'source' ELSE 'human' END AS by, COUNT(*) FROM timeline \
-             WHERE kind = 'acknowledged' GROUP BY by ORDER BY by",
+            &format!(
+                "SELECT CASE WHEN COALESCE({}, '') = 'source' \
+                 THEN 'source' ELSE 'human' END AS who, COUNT(*) FROM timeline \
+                 WHERE kind = 'acknowledged' GROUP BY who ORDER BY who",
+                store.dialect().json_text("detail", "via")
+            ),
         )
         .await?,
         notification_failures: pairs(
             store,
-            "SELECT channel, COUNT(*) FROM ( \
-               SELECT COALESCE(json_extract(detail, '$.channel'), '') AS channel FROM timeline \
-               WHERE kind IN ('notification_failed', 'notification_retry') \
-               UNION ALL SELECT channel FROM notices WHERE state = 'failed') \
-             GROUP BY channel ORDER BY channel",
+            &format!(
+                "SELECT channel, COUNT(*) FROM ( \
+                   SELECT COALESCE({}, '') AS channel FROM timeline \
+                   WHERE kind IN ('notification_failed', 'notification_retry') \
+                   UNION ALL SELECT channel FROM notices WHERE state = 'failed') AS failures \
+                 GROUP BY channel ORDER BY channel",
+                store.dialect().json_text("detail", "channel")
+            ),
         )
         .await?,
         open_incidents,

@@ -42,8 +42,8 @@ pub async fn finish_run(
     sqlx::query(
         "INSERT INTO retention_state (id, next_run_at, alerts_deleted, notices_deleted) \
          VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET next_run_at = excluded.next_run_at, \
-         alerts_deleted = alerts_deleted + excluded.alerts_deleted, \
-         notices_deleted = notices_deleted + excluded.notices_deleted",
+         alerts_deleted = retention_state.alerts_deleted + excluded.alerts_deleted, \
+         notices_deleted = retention_state.notices_deleted + excluded.notices_deleted",
     )
     .bind(to_ms(next))
     .bind(count(alerts_deleted)?)
@@ -61,28 +61,37 @@ pub async fn delete_alerts_batch(store: &Store, cutoff: Timestamp, limit: u32) -
     let mut tx = store.begin().await?;
 
     // Chosen inside the write transaction, so an incident cannot attach one in between.
-    let ids: Vec<i64> = sqlx::query_scalar(
+    let dialect = store.dialect();
+    let sql = format!(
         "SELECT a.id FROM alerts a WHERE a.state = 'resolved' AND a.resolved_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM incident_alerts ia WHERE ia.alert_id = a.id) \
-         AND a.id NOT IN (SELECT json_extract(e.data, '$.alert_id') FROM incident_events e \
-                          WHERE json_extract(e.data, '$.alert_id') IS NOT NULL) \
+         AND a.id NOT IN (SELECT {alert_id} FROM incident_events e \
+                          WHERE {alert_id} IS NOT NULL) \
          ORDER BY a.id LIMIT $2",
-    )
-    .bind(to_ms(cutoff))
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
+        alert_id = dialect.json_int("e.data", "alert_id")
+    );
+    let ids: Vec<i64> = sqlx::query_scalar(&sql)
+        .bind(to_ms(cutoff))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
     if ids.is_empty() {
         return Ok(0);
     }
     let ids = serde_json::to_string(&ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
 
     for table in ALERT_CHILDREN {
-        let sql =
-            format!("DELETE FROM {table} WHERE alert_id IN (SELECT value FROM json_each($1))");
+        let sql = format!(
+            "DELETE FROM {table} WHERE alert_id IN ({})",
+            dialect.json_ints("$1")
+        );
         sqlx::query(&sql).bind(&ids).execute(&mut *tx).await?;
     }
-    let deleted = sqlx::query("DELETE FROM alerts WHERE id IN (SELECT value FROM json_each($1))")
+    let sql = format!(
+        "DELETE FROM alerts WHERE id IN ({})",
+        dialect.json_ints("$1")
+    );
+    let deleted = sqlx::query(&sql)
         .bind(&ids)
         .execute(&mut *tx)
         .await?

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use sqlx::Row as _;
 
 use super::incidents::{self, NewEvent};
-use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use super::{Dialect, Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
 use crate::domain::incident::Source;
 
 /// What a queued item does.
@@ -144,15 +144,17 @@ pub async fn enqueue(store: &Store, work: &[Work], seq: i64, now: Timestamp) -> 
     let mut tx = store.begin().await?;
     for item in work {
         if item.op == Op::Rerender {
-            let joined = sqlx::query(
-                "UPDATE slack_queue SET event_seq = MAX(event_seq, $1) \
+            let sql = format!(
+                "UPDATE slack_queue SET event_seq = {} \
                  WHERE incident_id = $2 AND channel = $3 AND op = 'rerender'",
-            )
-            .bind(item.event_seq)
-            .bind(&item.incident_id)
-            .bind(&item.channel)
-            .execute(&mut *tx)
-            .await?;
+                store.dialect().greatest(&["event_seq", "$1"])
+            );
+            let joined = sqlx::query(&sql)
+                .bind(item.event_seq)
+                .bind(&item.incident_id)
+                .bind(&item.channel)
+                .execute(&mut *tx)
+                .await?;
             if joined.rows_affected() > 0 {
                 continue;
             }
@@ -192,14 +194,16 @@ pub async fn skip_to_end(store: &Store, now: Timestamp) -> Result<()> {
 }
 
 async fn set_cursor(conn: &mut sqlx::AnyConnection, seq: i64, now: Timestamp) -> Result<()> {
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO slack_cursor (id, seq, updated_at) VALUES (1, $1, $2) \
-         ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, $1), updated_at = $2",
-    )
-    .bind(seq)
-    .bind(to_ms(now))
-    .execute(conn)
-    .await?;
+         ON CONFLICT (id) DO UPDATE SET seq = {}, updated_at = $2",
+        Dialect::of(conn).greatest(&["slack_cursor.seq", "$1"])
+    );
+    sqlx::query(&sql)
+        .bind(seq)
+        .bind(to_ms(now))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -384,11 +388,15 @@ pub async fn record(
                     .await?;
                 }
                 sqlx::query(
-                    // OR REPLACE: the post already happened; a `ts` seen before (only a
+                    // Replaces: the post already happened; a `ts` seen before (only a
                     // fake reuses them) must not fail the step and send the post again.
-                    "INSERT OR REPLACE INTO slack_messages (incident_id, channel, ts, kind, \
+                    "INSERT INTO slack_messages (incident_id, channel, ts, kind, \
                      event_seq, rendered_seq, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (channel, ts) DO UPDATE SET incident_id = excluded.incident_id, \
+                     kind = excluded.kind, event_seq = excluded.event_seq, \
+                     rendered_seq = excluded.rendered_seq, created_at = excluded.created_at, \
+                     updated_at = excluded.updated_at",
                 )
                 .bind(&item.incident_id)
                 .bind(&item.channel)
@@ -402,16 +410,18 @@ pub async fn record(
                 .await?;
             }
             if let Outcome::Updated { ts, rendered_seq } = other {
-                sqlx::query(
-                    "UPDATE slack_messages SET rendered_seq = MAX(rendered_seq, $1), \
+                let sql = format!(
+                    "UPDATE slack_messages SET rendered_seq = {}, \
                      updated_at = $2 WHERE channel = $3 AND ts = $4",
-                )
-                .bind(rendered_seq)
-                .bind(to_ms(now))
-                .bind(&item.channel)
-                .bind(ts)
-                .execute(&mut *tx)
-                .await?;
+                    store.dialect().greatest(&["rendered_seq", "$1"])
+                );
+                sqlx::query(&sql)
+                    .bind(rendered_seq)
+                    .bind(to_ms(now))
+                    .bind(&item.channel)
+                    .bind(ts)
+                    .execute(&mut *tx)
+                    .await?;
             }
             if let Outcome::Failed { event, .. } = other {
                 incidents::add_event(&mut tx, &item.incident_id, event, now).await?;
@@ -421,8 +431,8 @@ pub async fn record(
                     dedicated: Some(DedicatedChange::Created { channel, name }),
                 } => {
                     sqlx::query(
-                        "INSERT OR IGNORE INTO slack_incident_channels (incident_id, channel, \
-                         name, created_at) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO slack_incident_channels (incident_id, channel, \
+                         name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     )
                     .bind(&item.incident_id)
                     .bind(channel)
@@ -456,10 +466,11 @@ pub async fn record(
         Outcome::Posted { .. } | Outcome::Updated { .. } | Outcome::Done { .. } => (None, true),
         _ => (None, false),
     };
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO slack_channels (channel, pace_at) VALUES ($1, $2) \
-         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, $2)",
-    )
+             ON CONFLICT (channel) DO UPDATE SET pace_at = {}",
+        store.dialect().greatest(&["slack_channels.pace_at", "$2"])
+    ))
     .bind(&item.channel)
     .bind(to_ms(pace_at))
     .execute(&mut *tx)
@@ -496,13 +507,18 @@ pub async fn pause(store: &Store, channel: &str, until: Timestamp) -> Result<()>
 /// When the next queued item may go out: its due time, after its channel's pause and
 /// pacing (`pace_at` less the allowed `burst`); `None` with an empty queue.
 pub async fn next_due_at(store: &Store, burst: jiff::SignedDuration) -> Result<Option<Timestamp>> {
-    let at: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(MAX(q.due_at, COALESCE(c.paused_until, 0), COALESCE(c.pace_at, 0) - $1)) \
-         FROM slack_queue q LEFT JOIN slack_channels c ON c.channel = q.channel",
-    )
-    .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))
-    .fetch_one(store.pool())
-    .await?;
+    let sql = format!(
+        "SELECT MIN({}) FROM slack_queue q LEFT JOIN slack_channels c ON c.channel = q.channel",
+        store.dialect().greatest(&[
+            "q.due_at",
+            "COALESCE(c.paused_until, 0)",
+            "COALESCE(c.pace_at, 0) - $1"
+        ])
+    );
+    let at: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(i64::try_from(burst.as_millis()).unwrap_or(i64::MAX))
+        .fetch_one(store.pool())
+        .await?;
     from_ms_opt(at)
 }
 
@@ -668,10 +684,11 @@ pub async fn sent(
     now: Timestamp,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO slack_channels (channel, pace_at) VALUES ($1, $2) \
-         ON CONFLICT (channel) DO UPDATE SET pace_at = MAX(pace_at, $2)",
-    )
+             ON CONFLICT (channel) DO UPDATE SET pace_at = {}",
+        store.dialect().greatest(&["slack_channels.pace_at", "$2"])
+    ))
     .bind(key)
     .bind(to_ms(pace_at))
     .execute(&mut *tx)

@@ -57,8 +57,8 @@ pub(crate) async fn ensure_components(
 ) -> Result<()> {
     for component in &page.components {
         let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO statuspage_components (key, created_at, updated_at) \
-             VALUES ($1, $2, $3)",
+            "INSERT INTO statuspage_components (key, created_at, updated_at) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(&component.key)
         .bind(to_ms(now))

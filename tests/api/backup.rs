@@ -41,6 +41,9 @@ fn count(output: &Output, table: &str) -> Option<i64> {
 
 #[tokio::test]
 async fn an_online_backup_restores_elsewhere_and_never_over_a_served_database() {
+    if crate::helpers::skip_on_postgres("backup copies SQLite files") {
+        return;
+    }
     let app = spawn_app().await;
     app.fire("DiskFull").await;
     app.fire("CpuHot").await;
@@ -104,6 +107,9 @@ async fn an_online_backup_restores_elsewhere_and_never_over_a_served_database() 
 
 #[tokio::test]
 async fn restore_refuses_files_that_are_no_dutybell_database() {
+    if crate::helpers::skip_on_postgres("restore swaps SQLite files") {
+        return;
+    }
     let app = spawn_app().await;
     let out = tempfile::tempdir().unwrap();
     let garbage = out.path().join("notes.txt");

@@ -65,6 +65,8 @@ pub struct TestApp {
     env: Env,
     /// Holds the config and database until the test ends.
     _dir: tempfile::TempDir,
+    /// The Postgres database of this app, when the tests run on Postgres; dropped with it.
+    pg: Option<PgDatabase>,
 }
 
 pub struct Setup {
@@ -134,7 +136,99 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     }
     let mut env = test_env();
     env.extend(setup.env.into_iter().map(|(k, v)| (k.to_string(), v)));
-    build_in(dir, smtp, hooks, setup.clock, setup.engine_loop, env).await
+    let pg = PgDatabase::create().await;
+    if let Some(db) = &pg {
+        db.write_into(dir.path());
+    }
+    build_in(dir, smtp, hooks, setup.clock, setup.engine_loop, env, pg).await
+}
+
+/// Whether the tests run on Postgres (`DUTYBELL_TEST_BACKEND=postgres`, issue #8).
+pub fn on_postgres() -> bool {
+    std::env::var("DUTYBELL_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+}
+
+/// Prints why a test does not run on Postgres and returns true when it should skip.
+pub fn skip_on_postgres(reason: &str) -> bool {
+    if on_postgres() {
+        println!("skipped on Postgres: {reason}");
+    }
+    on_postgres()
+}
+
+/// A fresh database with a random name on the server `DUTYBELL_TEST_POSTGRES` names,
+/// dropped (best effort, `WITH (FORCE)`) when the value is.
+pub struct PgDatabase {
+    server: String,
+    name: String,
+    /// The URL of this database, for `Overrides::database_url`.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// One when the tests run on Postgres, `None` on SQLite.
+    async fn create() -> Option<PgDatabase> {
+        if !on_postgres() {
+            return None;
+        }
+        let server = std::env::var("DUTYBELL_TEST_POSTGRES")
+            .expect("DUTYBELL_TEST_BACKEND=postgres needs DUTYBELL_TEST_POSTGRES (a server URL)");
+        let name = format!("dutybell_test_{:016x}", rand::random::<u64>());
+        let mut conn = pg_connect(&server).await;
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.ok();
+        let url = match server.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("DUTYBELL_TEST_POSTGRES is not a postgres:// URL: {server}"),
+        };
+        Some(PgDatabase { server, name, url })
+    }
+}
+
+impl PgDatabase {
+    /// Names the database in `dutybell.toml`'s `[server]` table too, so the CLI run on the
+    /// config directory (`oncall::dutybell`) reaches it.
+    fn write_into(&self, dir: &Path) {
+        let file = dir.join("dutybell.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let line = format!("database_url = \"{}\"\n", self.url);
+        let text = if text.contains("[server]\n") {
+            text.replacen("[server]\n", &format!("[server]\n{line}"), 1)
+        } else {
+            format!("{text}\n[server]\n{line}")
+        };
+        std::fs::write(&file, text).unwrap();
+    }
+}
+
+async fn pg_connect(server: &str) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(server)
+        .await
+        .unwrap()
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop cannot await; a thread with a runtime of its own works inside or outside one.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = pg_connect(&server).await;
+                sqlx::Executor::execute(&mut conn, sql.as_str()).await.ok();
+            });
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
 }
 
 /// Builds and starts the app over the config and database in `dir`.
@@ -145,10 +239,12 @@ async fn build_in(
     clock: Clock,
     engine_loop: bool,
     env: Env,
+    pg: Option<PgDatabase>,
 ) -> TestApp {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.path().join("data")),
+        database_url: pg.as_ref().map(|db| db.url.clone()),
         ..Overrides::default()
     };
     let config = config::load_with(dir.path(), &overrides, &env, &mut Secrets::default()).unwrap();
@@ -179,6 +275,7 @@ async fn build_in(
         smtp_intake,
         env,
         _dir: dir,
+        pg,
     }
 }
 
@@ -189,7 +286,7 @@ impl TestApp {
     pub async fn restart(self, clock: Clock, edit: impl FnOnce(&Path)) -> TestApp {
         edit(self._dir.path());
         let env = self.env.clone();
-        build_in(self._dir, self.smtp, self.hooks, clock, false, env).await
+        build_in(self._dir, self.smtp, self.hooks, clock, false, env, self.pg).await
     }
 
     /// The config directory (team.toml, oncall.toml, …).

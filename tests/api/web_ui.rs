@@ -456,12 +456,12 @@ async fn the_session_cookie_is_httponly_lax_and_secure_behind_https() {
     );
 }
 
-/// One text column of every row a query returns, read from the app's database file.
+/// One text column of every row a query returns, read from the app's database (a file on
+/// SQLite, the test's own database on Postgres) over a connection of the test's own.
 async fn sqlx_rows(app: &TestApp, sql: &str) -> Vec<String> {
-    let path = app.config_dir().join("data").join("dutybell.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    let url = app.engine.config.settings.database_url.clone();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
     pool.close().await;
     rows

@@ -271,7 +271,7 @@ pub async fn prune_tokens(store: &Store, now: Timestamp, limit: i64) -> Result<u
         "DELETE FROM statuspage_subscriber_tokens WHERE token_hash IN (\
          SELECT token_hash FROM (SELECT token_hash, created_at, ROW_NUMBER() OVER (\
          PARTITION BY subscriber_id ORDER BY created_at DESC, token_hash) AS newest \
-         FROM statuspage_subscriber_tokens WHERE purpose = $1) \
+         FROM statuspage_subscriber_tokens WHERE purpose = $1) AS ranked \
          WHERE newest > $2 AND created_at < $3 LIMIT $4)",
     )
     .bind(TokenPurpose::Unsubscribe.as_str())
