@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{UiError, see_other};
+use super::{FormPairs, UiError, see_other};
 use crate::domain::accounts::Role;
 use crate::domain::alert::parse_alert_id;
 use crate::domain::incident::{Change, DeclareRequest, Source, Status};
@@ -17,8 +17,6 @@ use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::alerts;
 use crate::store::incidents::IncidentRef;
-
-type FormPairs = Form<Vec<(String, String)>>;
 
 /// `POST /ui/alerts/{id}/ack`.
 pub async fn ack(

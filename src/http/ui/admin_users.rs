@@ -10,35 +10,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rand::RngCore as _;
 
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, invalid, me, see_other};
 use crate::config::Config;
 use crate::domain::accounts::{self, Role};
 use crate::engine::accounts::missing_accounts;
 use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::accounts as store;
-use crate::web::ui::Me;
 use crate::web::ui::admin::{self as view, Created};
 
 // TODO(#7): admin changes are logged, not yet kept on an audit trail.
-type FormPairs = Form<Vec<(String, String)>>;
 
 const PAGE: &str = "/ui/admin/users";
-
-fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
-
-fn invalid(field: &str, message: String) -> UiError {
-    UiError::App(AppError::Invalid {
-        field: field.into(),
-        message,
-    })
-}
 
 /// The admin page, with a password to show once after an add or a reset.
 async fn page(
@@ -249,7 +232,7 @@ pub async fn create_token(
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
-            "Name the token in one line of at most 64 characters, e.g. ci.".into(),
+            "Name the token in one line of at most 64 characters, e.g. ci.",
         ));
     }
     let role = role(&form)?;

@@ -15,34 +15,16 @@ use axum::response::Response;
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
 
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, invalid, me, see_other};
 use crate::domain::accounts::Role;
 use crate::domain::incident::{self, Change, Severity, Source};
 use crate::engine::publishing::{self, PublicPost};
 use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::incidents::{self as store_incidents, IncidentRef};
-use crate::web::ui::Me;
 use crate::web::ui::comms::{self, ComponentView, IncidentComms, IncidentHead, PersonOption};
 
-type FormPairs = Form<Vec<(String, String)>>;
-
 // TODO(#7): `display_at` and `notify` for public updates are not offered yet.
-
-fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> UiError {
-    UiError::App(AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    })
-}
 
 /// A wire name (`partial_outage`) read as the enum the API takes.
 pub(super) fn wire<T: DeserializeOwned>(field: &str, text: &str) -> Result<T, UiError> {

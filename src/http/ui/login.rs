@@ -8,13 +8,11 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, see_other};
 use crate::domain::accounts::{self, SESSION_COOKIE};
 use crate::http::AppState;
 use crate::http::session::{self, CurrentUser, LOGIN_COOKIE};
 use crate::store::accounts as store;
-
-type FormPairs = Form<Vec<(String, String)>>;
 
 /// How long the login form's CSRF cookie lives, in seconds.
 const LOGIN_COOKIE_AGE: i64 = 3600;

@@ -231,6 +231,26 @@ impl IntoResponse for UiError {
     }
 }
 
+/// Form bodies as ordered pairs: a repeated field (checkboxes, pickers) keeps every value.
+pub(super) type FormPairs = axum::Form<Vec<(String, String)>>;
+
+/// The signed-in user as the page header shows them, with the token their forms carry.
+pub(super) fn me(user: &crate::http::session::CurrentUser) -> crate::web::ui::Me<'_> {
+    crate::web::ui::Me {
+        login: &user.user.login,
+        role: user.user.role,
+        csrf: &user.csrf,
+    }
+}
+
+/// A form field the page refuses, shown back on the error page.
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> UiError {
+    UiError::App(AppError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
 /// An HTML response with the UI's headers: never cached, never framed, no script, forms
 /// only to this origin.
 pub fn html(status: StatusCode, body: String) -> Response {

@@ -6,22 +6,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{UiError, html, incident_actions};
+use super::{UiError, html, incident_actions, me};
 use crate::domain::alert::parse_alert_id;
 use crate::domain::oncall;
 use crate::http::session::CurrentUser;
 use crate::http::{AppError, AppState};
 use crate::store::incidents::{self, IncidentRef};
 use crate::store::{alerts, overrides, postmortems};
-use crate::web::ui::{self, Dashboard, HORIZON_DAYS, IncidentExtras, Me, ScheduleShifts};
-
-fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
+use crate::web::ui::{self, Dashboard, HORIZON_DAYS, IncidentExtras, ScheduleShifts};
 
 /// `GET /ui`.
 pub async fn dashboard(

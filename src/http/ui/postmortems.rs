@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use jiff::civil::Date;
 
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, invalid, me, see_other};
 use crate::domain::accounts::Role;
 use crate::domain::incident::Source;
 use crate::domain::postmortem::{self as pm, ItemStatus, ItemType, Status};
@@ -24,27 +24,10 @@ use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::action_items::{self, ActionItem};
 use crate::store::incidents::IncidentRef;
-use crate::web::ui::{Me, learning};
-
-type FormPairs = Form<Vec<(String, String)>>;
-
-fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
+use crate::web::ui::learning;
 
 fn reference(number: &str) -> Result<IncidentRef, UiError> {
     Ok(number.parse().map_err(|_| AppError::NotFound)?)
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> UiError {
-    UiError::App(AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    })
 }
 
 fn editor_path(number: i64) -> String {

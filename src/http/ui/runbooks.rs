@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{UiError, html, see_other};
+use super::{UiError, html, invalid, me, see_other};
 use crate::domain::accounts::Role;
 use crate::domain::alert::parse_alert_id;
 use crate::engine::outbox::covering;
@@ -21,15 +21,7 @@ use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::alerts::{self, Alert, TimelineEntry};
 use crate::store::incidents::Incident;
-use crate::web::ui::{Me, learning};
-
-fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
+use crate::web::ui::learning;
 
 /// `GET /ui/runbooks`.
 pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
@@ -101,13 +93,6 @@ fn back(form: &[(String, String)], alert_id: i64) -> String {
         Some(number) => format!("/ui/incidents/{number}"),
         None => format!("/ui/alerts/{alert_id}"),
     }
-}
-
-fn invalid(field: &str, message: &str) -> UiError {
-    UiError::App(AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    })
 }
 
 /// `page` (the alert page) with the alert's covering runbook and its steps.

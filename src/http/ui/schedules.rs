@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, me, see_other};
 use crate::config::Config;
 use crate::domain::accounts::Role;
 use crate::domain::oncall::{self, Schedule};
@@ -22,18 +22,7 @@ use crate::domain::override_request::OverrideRequest;
 use crate::http::session::{self, CurrentUser};
 use crate::http::{AppError, AppState};
 use crate::store::overrides;
-use crate::web::ui::Me;
 use crate::web::ui::schedules::{self as view, MonthPage, ScheduleRow};
-
-type FormPairs = Form<Vec<(String, String)>>;
-
-pub(super) fn me(user: &CurrentUser) -> Me<'_> {
-    Me {
-        login: &user.user.login,
-        role: user.user.role,
-        csrf: &user.csrf,
-    }
-}
 
 fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, AppError> {
     config.schedules.get(id).ok_or(AppError::NotFound)

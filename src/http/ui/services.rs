@@ -11,7 +11,7 @@ use axum::response::Response;
 use jiff::SignedDuration;
 use secrecy::ExposeSecret as _;
 
-use super::schedules::me;
+use super::me;
 use super::{UiError, html};
 use crate::domain::accounts::Role;
 use crate::domain::escalation::Target;

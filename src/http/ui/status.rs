@@ -10,28 +10,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::incident_actions::{components, wire};
-use super::{UiError, html, see_other};
+use super::{FormPairs, UiError, html, invalid, see_other};
 use crate::domain::accounts::Role;
 use crate::domain::maintenance::{Boundary, boundary};
 use crate::domain::statuspage::{ComponentStatus, MaintenanceStatus};
 use crate::engine::publishing;
+use crate::http::AppState;
 use crate::http::session::{self, CurrentUser};
-use crate::http::{AppError, AppState};
 use crate::store::statuspage::{self, maintenances, wire_name};
 use crate::web::ui::Me;
 use crate::web::ui::comms::{self, MaintenanceView, PublicIncidentView, StatusAdmin};
 
-type FormPairs = Form<Vec<(String, String)>>;
-
 /// How many recent public incidents the page lists.
 const RECENT: usize = 10;
-
-fn invalid(field: &str, message: impl Into<String>) -> UiError {
-    UiError::App(AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    })
-}
 
 /// `GET /ui/status`.
 pub async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Response, UiError> {
