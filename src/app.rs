@@ -13,8 +13,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::config::{Config, Overrides, Source};
-use crate::engine::Engine;
 use crate::engine::reload::{self, Live, Reloader, SharedNotifiers};
+use crate::engine::{Engine, leader};
 use crate::http::{self, AppState};
 use crate::notify::Notifiers;
 use crate::store::Store;
@@ -45,6 +45,8 @@ pub struct App {
     state: AppState,
     engine: Engine,
     run_engine: bool,
+    /// Publishes whether this instance leads; `leader::start` drives it.
+    lead: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -102,7 +104,13 @@ impl App {
             .await
             .context("mapping accounts to people")?;
         let config = Arc::new(config);
+        // Handlers poke `poke`; the engine waits on `wake`. They are one on SQLite; on
+        // Postgres `engine::leader::relay` carries pokes to whichever instance leads.
         let wake = Arc::new(Notify::new());
+        let poke = match store.backend() {
+            crate::store::Backend::Sqlite => wake.clone(),
+            crate::store::Backend::Postgres => Arc::new(Notify::new()),
+        };
         let notifiers = Notifiers::new(&config.settings)?;
         let statuspage = Arc::new(
             http::statuspage::StatusCache::load(&store, &config, options.clock.now())
@@ -120,7 +128,7 @@ impl App {
             store: store.clone(),
             statuspage: statuspage.clone(),
             clock: options.clock.clone(),
-            wake: wake.clone(),
+            wake: poke.clone(),
         }));
         let engine = Engine {
             store: store.clone(),
@@ -131,17 +139,19 @@ impl App {
             wake: wake.clone(),
             statuspage: statuspage.clone(),
         };
+        let (lead_tx, lead) = leader::channel(&store);
         let state = AppState {
             store,
             config: live.config,
             clock: options.clock,
-            wake,
+            wake: poke,
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
             slack_seen: Arc::default(),
             notifiers: live.notifiers,
             statuspage,
             reloader,
+            lead,
         };
         Ok(App {
             listener,
@@ -150,6 +160,7 @@ impl App {
             state,
             engine,
             run_engine: options.engine,
+            lead: lead_tx,
         })
     }
 
@@ -178,15 +189,25 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Several instances on one Postgres: pokes reach the leader, one instance leads.
+        let url = self.state.config.current().settings.database_url.clone();
+        let store = &self.state.store;
+        let (poke, wake) = (self.state.wake.clone(), self.engine.wake.clone());
+        leader::relay(store, &url, poke, wake, stop_rx.clone());
+        let lead = self.state.lead.clone();
+        if self.run_engine {
+            leader::start(store, &url, self.lead, stop_rx.clone());
+        }
         let engine = self
             .run_engine
-            .then(|| tokio::spawn(self.engine.clone().run(stop_rx.clone())));
+            .then(|| tokio::spawn(self.engine.clone().run(stop_rx.clone(), lead.clone())));
         // Probes run beside the engine, never inside its pass (issue #9).
         let probes = if self.run_engine {
             let runner = crate::engine::probes::ProbeRunner::new(self.engine.clone())?;
             Some(tokio::spawn(crate::engine::probes::run(
                 runner,
                 stop_rx.clone(),
+                lead,
             )))
         } else {
             None

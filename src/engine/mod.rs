@@ -25,6 +25,8 @@
 //! code back) that the CLI and the admin API share; so is the declare/change half of
 //! `incidents`, which the API, the CLI and Slack share. Nor is `accounts`: it maps the
 //! accounts named by people's `login` in team.toml, at startup and on config reload.
+//! `leader` decides which instance runs passes when several share one Postgres database
+//! (issue #8): the holder of an advisory lock leads, the others stand by.
 //! `reload` is the config reload itself (SIGHUP, admin API, web UI): validate, re-anchor
 //! rotations, then swap the config each pass takes its snapshot from.
 
@@ -36,6 +38,7 @@ pub mod discord_pages;
 pub mod escalation;
 pub mod incidents;
 pub mod intake;
+pub mod leader;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
@@ -200,10 +203,20 @@ impl Engine {
         })
     }
 
-    /// Runs passes until `stop` turns true.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs passes while this instance leads (`lead`, always on SQLite), until `stop`
+    /// turns true. A standby only keeps its status page rendering fresh.
+    pub async fn run(self, mut stop: watch::Receiver<bool>, mut lead: leader::Lead) {
         tracing::info!("engine started");
         loop {
+            if !*lead.borrow_and_update() {
+                self.stand_by().await;
+                tokio::select! {
+                    () = leader::changed(&mut lead) => {}
+                    () = tokio::time::sleep(leader::STANDBY_POLL) => {}
+                    _ = stop.changed() => break,
+                }
+                continue;
+            }
             let now = self.clock.now();
             let wait = match self.run_once(now).await {
                 Ok(pass) => pass
@@ -222,9 +235,24 @@ impl Engine {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}
+                () = leader::changed(&mut lead) => {}
                 _ = stop.changed() => break,
             }
         }
         tracing::info!("engine stopped");
+    }
+
+    /// What a standby instance does instead of a pass: render the status page again when
+    /// the leader or another process published, or the rendering is a minute old.
+    async fn stand_by(&self) {
+        let (store, now) = (&self.store, self.clock.now());
+        let config = self.live.config.current();
+        if let Err(err) = self.statuspage.notice_outside_writes(store).await {
+            tracing::warn!(error = %crate::telemetry::chain(&err), "status page check failed");
+        }
+        if let Err(err) = self.statuspage.refresh(store, &config, now).await {
+            tracing::warn!(error = %crate::telemetry::chain(&err),
+                "status page rebuild failed; serving the previous one");
+        }
     }
 }

@@ -646,11 +646,22 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 
 /// Runs probe passes until `stop` turns true. Without probes it only idles, so probes a
 /// config reload adds start at once.
-pub async fn run(runner: ProbeRunner, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    runner: ProbeRunner,
+    mut stop: watch::Receiver<bool>,
+    mut lead: super::leader::Lead,
+) {
     let count = runner.engine.live.config.current().probes.len();
     tracing::info!(probes = count, "probes started");
     let clock = runner.engine.clock.clone();
     loop {
+        // Only the leading instance probes, so each probe runs once per interval.
+        if !*lead.borrow_and_update() {
+            tokio::select! {
+                () = super::leader::changed(&mut lead) => continue,
+                _ = stop.changed() => break,
+            }
+        }
         let now = clock.now();
         let pass = tokio::select! {
             pass = runner.run_once(now) => pass,

@@ -12,7 +12,9 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     state.store.ping().await?;
-    Ok(Json(
-        serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    ))
+    Ok(Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "engine": if *state.lead.borrow() { "leading" } else { "standby" },
+    })))
 }

@@ -86,6 +86,8 @@ pub struct AppState {
     pub statuspage: Arc<statuspage::StatusCache>,
     /// Reloads the config directory (SIGHUP, `reload`, the web UI).
     pub reloader: Arc<crate::engine::reload::Reloader>,
+    /// Whether this instance runs the background work (always on SQLite; issue #8).
+    pub lead: crate::engine::leader::Lead,
 }
 
 /// The whole application router; public so tests can call it without a socket.

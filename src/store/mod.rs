@@ -91,6 +91,10 @@ impl Backend {
     }
 }
 
+/// The transaction-level advisory lock every Postgres writer takes first (see `begin`);
+/// another key than the engine leader's session lock (`engine::leader::LOCK_KEY`).
+const WRITE_LOCK_KEY: i64 = 0x6475_7479_7772_6974;
+
 /// Per-connection settings the `sqlite` URL cannot carry. `busy_timeout` comes first: the
 /// switch to WAL itself may have to wait for another process's lock.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
@@ -194,6 +198,17 @@ impl Store {
         Ok(())
     }
 
+    /// Wakes every instance listening on `channel` (Postgres `NOTIFY`; nothing on SQLite).
+    pub(crate) async fn notify_instances(&self, channel: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(channel)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -215,10 +230,18 @@ impl Store {
             // deferred transaction that reads first and writes later fails at once with BUSY
             // when another connection wrote in between, so concurrent intake got 503s.
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-            // Plain BEGIN (READ COMMITTED) does not serialise writers the way IMMEDIATE does.
-            // TODO(#8): row locks (`SELECT … FOR UPDATE`) where a read-then-write must not
-            // race between several instances; one instance is what works for now.
-            Backend::Postgres => Ok(self.pool.begin().await?),
+            // Writers on every instance take one transaction-level advisory lock first, so
+            // each read-then-write sees the writes committed before it, as under IMMEDIATE:
+            // two instances deduplicating one alert, or acking while the leader escalates,
+            // never both act on the same stale read. The lock ends with the transaction.
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
         }
     }
 
