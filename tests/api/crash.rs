@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,58 +14,16 @@ use std::time::Duration;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use crate::helpers::{STORM_KEY, SmtpSink, WebhookSink, free_port, test_env, write_config};
+use crate::helpers::{STORM_KEY, SmtpSink, WebhookSink, free_port, write_config};
+use crate::process::{Server, serve, wait_healthy};
 
 /// Concurrent senders.
 const SENDERS: usize = 8;
 /// Kills in one test run.
 const KILLS: usize = 3;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(dir: &Path, port: u16) -> Server {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("dutybell.log"))
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dutybell"))
-        .arg("--config")
-        .arg(dir)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("serve")
-        .envs(test_env())
-        .env("DUTYBELL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting dutybell");
-    Server(child)
-}
-
-async fn wait_healthy(client: &reqwest::Client, port: u16) {
-    for _ in 0..400 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("dutybell did not become healthy");
+    serve(dir, port, "dutybell.log", &[("DUTYBELL_LOG", "warn")])
 }
 
 /// Sends alerts with keys `r<round>-s<sender>-<n>` until the server stops answering;
@@ -153,8 +110,7 @@ async fn acknowledged_intake_survives_kill_9_mid_storm() {
         tokio::time::timeout(Duration::from_secs(30), storm)
             .await
             .expect("the storm never reached the kill point");
-        server.0.kill().unwrap(); // SIGKILL: no shutdown path runs
-        server.0.wait().unwrap();
+        server.kill(); // SIGKILL: no shutdown path runs
         for task in senders {
             task.await.unwrap();
         }

@@ -4,60 +4,21 @@
 //! across the restart without waiting 15 minutes.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::helpers::{
-    API_TOKEN, KEY, SmtpSink, TOKEN, WebhookSink, am_body, free_port, test_env, wait_until,
-    write_config,
+    API_TOKEN, KEY, SmtpSink, TOKEN, WebhookSink, am_body, free_port, wait_until, write_config,
 };
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::process::{Server, serve, wait_healthy};
 
 fn start(dir: &Path, port: u16, clock: &Path) -> Server {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("dutybell.log"))
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dutybell"))
-        .arg("--config")
-        .arg(dir)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("serve")
-        .envs(test_env())
-        .env("DUTYBELL_CLOCK_FILE", clock)
-        .env("DUTYBELL_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting dutybell");
-    Server(child)
-}
-
-async fn wait_healthy(client: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("dutybell did not become healthy");
+    let clock = clock.display().to_string();
+    let env = [
+        ("DUTYBELL_CLOCK_FILE", clock.as_str()),
+        ("DUTYBELL_LOG", "info"),
+    ];
+    serve(dir, port, "dutybell.log", &env)
 }
 
 /// Receivers, a config directory, a clock file at t0 and a free port for one process.
@@ -144,8 +105,7 @@ async fn a_killed_process_still_pages_the_secondary_on_time() {
     wait_recorded(&client, port, 2).await;
 
     std::fs::write(&clock, "2025-06-12T03:10:00Z").unwrap();
-    server.0.kill().unwrap(); // SIGKILL: no shutdown path runs
-    server.0.wait().unwrap();
+    server.kill(); // SIGKILL: no shutdown path runs
     std::fs::write(&clock, "2025-06-12T03:14:00Z").unwrap();
     let _server = start(dir.path(), port, &clock);
     wait_healthy(&client, port).await;
