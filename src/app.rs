@@ -147,7 +147,6 @@ impl App {
             wake: poke,
             draining: Arc::new(AtomicBool::new(false)),
             limiter: Arc::default(),
-            slack_seen: Arc::default(),
             notifiers: live.notifiers,
             statuspage,
             reloader,

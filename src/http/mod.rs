@@ -80,8 +80,6 @@ pub struct AppState {
     /// Channels for messages sent while answering (verification codes); rebuilt by a
     /// reload like the config.
     pub notifiers: SharedNotifiers,
-    /// Slack requests already taken, so none is taken twice.
-    pub slack_seen: Arc<slack::SeenRequests>,
     /// The public status page, pre-rendered; public routes read only this.
     pub statuspage: Arc<statuspage::StatusCache>,
     /// Reloads the config directory (SIGHUP, `reload`, the web UI).

@@ -64,7 +64,7 @@ async fn events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    verified(&state, &headers, &body)?;
+    verified(&state, &headers, &body).await?;
     let envelope: Value = serde_json::from_slice(&body).map_err(|err| AppError::Invalid {
         field: "body".into(),
         message: format!("not a Slack event: {err}"),
@@ -202,28 +202,8 @@ fn app_mode(state: &AppState) -> Result<SlackSettings, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-/// The signatures of Slack requests already taken. A signed request is good for 300 s
-/// either side of its timestamp; remembering each for 600 s means a captured request
-/// cannot be replayed to declare or act twice.
-#[derive(Debug, Default)]
-pub struct SeenRequests(std::sync::Mutex<std::collections::HashMap<String, i64>>);
-
-impl SeenRequests {
-    const KEEP_S: i64 = 600;
-
-    /// Whether `signature` is new (and now remembered); forgets entries past their use.
-    fn first_time(&self, signature: &str, now_s: i64) -> bool {
-        let mut seen = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, at| now_s - *at < Self::KEEP_S);
-        seen.insert(signature.to_string(), now_s).is_none()
-    }
-}
-
 /// §2.2, before anything reads the body; a replay of a request already taken is refused.
-fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
+async fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     let slack = app_mode(state)?;
     let secret = slack.signing_secret.as_ref().ok_or(AppError::NotFound)?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
@@ -239,10 +219,10 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Ap
         AppError::Unauthorized
     })?;
     let signature = header(verify::SIGNATURE_HEADER).unwrap_or_default();
-    if !state
-        .slack_seen
-        .first_time(signature, state.clock.now().as_second())
-    {
+    // A request verifies for 300 s either side of its timestamp; remembering each taken
+    // signature in the database for 600 s means a captured request cannot be replayed to
+    // declare or act twice, on any instance, even across a restart.
+    if !slack_store::first_request(&state.store, signature, state.clock.now()).await? {
         tracing::warn!("Slack request refused: a replay of one already taken");
         return Err(AppError::Unauthorized);
     }
@@ -325,7 +305,7 @@ async fn commands(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    verified(&state, &headers, &body)?;
+    verified(&state, &headers, &body).await?;
     let fields = form::parse(&body);
     let user_id = form::field(&fields, "user_id")
         .unwrap_or_default()
@@ -778,7 +758,7 @@ async fn interactivity(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    verified(&state, &headers, &body)?;
+    verified(&state, &headers, &body).await?;
     let fields = form::parse(&body);
     let payload: Value = form::field(&fields, "payload")
         .and_then(|p| serde_json::from_str(p).ok())

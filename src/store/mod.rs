@@ -86,9 +86,43 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
+            let url = redacted(url);
             anyhow::bail!("unsupported database URL {url}: use sqlite://path or postgres://…")
         }
     }
+}
+
+/// `url` with its password (in the user info, or a `password=` parameter) shown as `***`:
+/// what error messages and logs may say about a database URL.
+pub fn redacted(url: &str) -> String {
+    let (address, query) = match url.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = match address.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end]
+                .rfind('@')
+                .map(|at| (rest[..at].split_once(':'), at))
+            {
+                Some((Some((user, _)), at)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+                _ => address.to_owned(),
+            }
+        }
+        None => address.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{shown}?{}", pairs.join("&"));
+    }
+    shown
 }
 
 /// The transaction-level advisory lock every Postgres writer takes first (see `begin`);
@@ -173,7 +207,7 @@ impl Store {
             })
             .connect(&any_url)
             .await
-            .with_context(|| format!("opening database {url}"))?;
+            .with_context(|| format!("opening database {}", redacted(url)))?;
         Ok(Store {
             pool,
             backend,
@@ -405,6 +439,40 @@ pub(crate) fn from_ms_opt(ms: Option<i64>) -> Result<Option<Timestamp>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_loses_its_password_in_messages() {
+        let cases = [
+            (
+                "postgres://dutybell:s3cr@t@db:5432/x",
+                "postgres://dutybell:***@db:5432/x",
+            ),
+            (
+                "postgres://dutybell@db/x?sslmode=off&password=no",
+                "postgres://dutybell@db/x?sslmode=off&password=***",
+            ),
+            ("postgresql://u:p@h", "postgresql://u:***@h"),
+            (
+                "sqlite:///var/lib/dutybell/dutybell.db",
+                "sqlite:///var/lib/dutybell/dutybell.db",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_connect_does_not_print_the_password() {
+        let err = Store::connect("postgres://dutybell:hunter2@127.0.0.1:1/x")
+            .await
+            .err()
+            .map(|err| format!("{err:#}"))
+            .unwrap_or_default();
+        assert!(err.contains("dutybell:***@127.0.0.1:1"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
 
     /// The settings every pooled SQLite connection must carry (`synchronous` 1 is NORMAL).
     async fn settings(conn: &mut sqlx::AnyConnection) -> (String, i64, i64, i64) {

@@ -574,6 +574,33 @@ pub async fn claim_event(store: &Store, capture: &Capture, now: Timestamp) -> Re
     Ok(claimed.rows_affected() == 1)
 }
 
+/// How long a signed request is remembered: twice the 300 s window either side of its
+/// timestamp, so a replay is refused for as long as its signature could verify.
+pub const REQUESTS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
+
+/// Takes the signed request with `signature` at `now`: `true` the first time, `false` for a
+/// replay, on whichever instance sharing the database took it. Forgets requests older than
+/// [`REQUESTS_KEPT`] in the same transaction.
+pub async fn first_request(store: &Store, signature: &str, now: Timestamp) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let cutoff = now.saturating_sub(REQUESTS_KEPT).unwrap_or(now);
+    sqlx::query("DELETE FROM slack_seen_requests WHERE seen_at <= $1")
+        .bind(to_ms(cutoff))
+        .execute(&mut *tx)
+        .await?;
+    let taken = sqlx::query(
+        "INSERT INTO slack_seen_requests (signature, seen_at) VALUES ($1, $2) \
+         ON CONFLICT (signature) DO NOTHING",
+    )
+    .bind(signature)
+    .bind(to_ms(now))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(taken == 1)
+}
+
 /// How long a taken Events API delivery is remembered: Slack retries within the hour, and
 /// the engine relays a captured note's event long before this.
 pub const EVENTS_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);

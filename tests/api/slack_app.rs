@@ -801,13 +801,30 @@ async fn a_replayed_slash_command_is_refused() {
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", ts.to_string())
         .header("x-slack-signature", signature(ts, &body))
-        .body(body)
+        .body(body.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(replay.status(), 401);
     let all = incidents::list(&app.store, false).await.unwrap();
     assert_eq!(all.len(), 1);
+
+    // Taken signatures live in the database: another instance on it, or this one after a
+    // restart, refuses the replay too (issue #8).
+    let clock = app.clock.clone();
+    let app = app.restart(clock, |_| {}).await;
+    let replay = app
+        .client
+        .post(app.url("/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    assert_eq!(incidents::list(&app.store, false).await.unwrap().len(), 1);
 }
 
 /// An Events API delivery as Slack posts it (JSON), signed at the clock's now; `retry`
