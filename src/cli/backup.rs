@@ -1,4 +1,6 @@
-//! `dutybell backup <FILE>` and `dutybell restore <FILE>` (issue #8), SQLite only.
+//! `dutybell backup <FILE>` and `dutybell restore <FILE>` (issue #8). This module does
+//! SQLite and the file handling both backends share; `postgres` does a `postgres://`
+//! database with `pg_dump` / `pg_restore`.
 //!
 //! A backup is `VACUUM INTO` a temporary file next to `FILE`, checked with `PRAGMA
 //! integrity_check`, synced and renamed into place: the server keeps serving meanwhile, and
@@ -7,6 +9,8 @@
 //! another command has it open, see `store::backup::claim_exclusive`), swaps the copy in by
 //! rename, drops the old `-wal`/`-shm` files and migrates. The SQL is in `store::backup`.
 
+mod postgres;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +18,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
-use crate::store::Store;
 use crate::store::backup::{self, Inspection};
+use crate::store::{Backend, Store};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -31,13 +35,16 @@ pub struct RestoreArgs {
     /// A file written by `dutybell backup`.
     pub file: PathBuf,
     /// Restore even when the live database cannot be opened to check that no server holds
-    /// it (a corrupt file). Never overrides a database found in use.
+    /// it (a corrupt file; SQLite only). Never overrides a database found in use.
     #[arg(long)]
     pub force: bool,
 }
 
 pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<()> {
     let url = &config.settings.database_url;
+    if Backend::from_url(url).ok() == Some(Backend::Postgres) {
+        return postgres::backup(url, args).await;
+    }
     let live = sqlite_path(url)?;
     anyhow::ensure!(
         live.exists(),
@@ -81,12 +88,15 @@ pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<()> {
         live.display(),
         args.file.display()
     );
-    print_summary(&inspection);
+    print_summary("integrity_check", &inspection);
     Ok(())
 }
 
 pub async fn restore(config: &Config, args: &RestoreArgs) -> anyhow::Result<()> {
     let url = &config.settings.database_url;
+    if Backend::from_url(url).ok() == Some(Backend::Postgres) {
+        return postgres::restore(url, args).await;
+    }
     let live = sqlite_path(url)?;
     let wal = with_suffix(&args.file, "-wal");
     if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
@@ -141,7 +151,7 @@ pub async fn restore(config: &Config, args: &RestoreArgs) -> anyhow::Result<()> 
         "database restored"
     );
     println!("Restored {} from {}.", live.display(), args.file.display());
-    print_summary(&inspection);
+    print_summary("integrity_check", &inspection);
     Ok(())
 }
 
@@ -180,38 +190,47 @@ async fn checked(file: &Path) -> anyhow::Result<Inspection> {
         file.display(),
         inspection.integrity.join("; ")
     );
-    anyhow::ensure!(
-        !inspection.migrations.is_empty() && inspection.has_alerts,
-        "{} is not a dutybell database (no migrations table or no alerts)",
-        file.display()
-    );
-    let unknown = inspection.unknown_migrations();
-    anyhow::ensure!(
-        unknown.is_empty(),
-        "{} has migrations this dutybell does not know ({unknown:?}); use a newer dutybell",
-        file.display()
-    );
+    vetted(&file.display(), &inspection, Backend::Sqlite)?;
     Ok(inspection)
 }
 
-fn print_summary(inspection: &Inspection) {
+/// Fails unless `inspection` (of `what`) shows a dutybell database this build can migrate.
+fn vetted(
+    what: &dyn std::fmt::Display,
+    inspection: &Inspection,
+    backend: Backend,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !inspection.migrations.is_empty() && inspection.has_alerts,
+        "{what} is not a dutybell database (no migrations table or no alerts)"
+    );
+    let unknown = inspection.unknown_migrations(backend);
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "{what} has migrations this dutybell does not know ({unknown:?}); use a newer dutybell"
+    );
+    Ok(())
+}
+
+/// The check that passed (`integrity_check`), the schema version and the row counts.
+fn print_summary(check: &str, inspection: &Inspection) {
     let latest = inspection
         .migrations
         .last()
         .map_or(0, |(version, _)| *version);
-    println!("integrity_check: ok; schema version {latest}");
+    println!("{check}: ok; schema version {latest}");
     for (table, rows) in &inspection.counts {
         println!("  {table:<16} {rows:>9}");
     }
 }
 
 /// The file of a `sqlite://` database URL.
-// TODO(#8): backup and restore for Postgres (pg_dump / pg_restore) once that backend exists.
 fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    // Not the URL in the message: another scheme's may carry a password.
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .with_context(|| format!("backup and restore need a sqlite:// database, not {url}"))?;
+        .context("backup and restore need a sqlite:// or postgres:// database URL")?;
     let path = rest.split('?').next().unwrap_or_default();
     anyhow::ensure!(
         !path.is_empty() && !path.starts_with(":memory:"),

@@ -171,7 +171,7 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Exit 0 when a running server's /health answers 200 (for container health checks).
     Healthcheck(healthcheck::HealthcheckArgs),
-    /// Copy the live SQLite database to FILE while the server runs (checked, with counts).
+    /// Copy the live database to FILE while the server runs (checked, with counts).
     Backup(backup::BackupArgs),
     /// Replace the database with a backup FILE; refused while a server has it open.
     Restore(backup::RestoreArgs),

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Result, Store, StoreError, from_ms, from_ms_opt, to_ms};
+use super::{Result, Store, StoreError, can_match, from_ms, from_ms_opt, to_ms};
 use crate::domain::accounts::{self, Role};
 
 /// An account as the UI and CLI show it.
@@ -127,6 +127,9 @@ pub async fn list_accounts(store: &Store) -> Result<Vec<Account>> {
 
 /// The account named `login`, enabled or not.
 pub async fn account(store: &Store, login: &str) -> Result<Option<Account>> {
+    if !can_match(login) {
+        return Ok(None);
+    }
     let sql = format!(
         "SELECT {USER_COLUMNS}, u.disabled_at, u.last_login_at FROM users u WHERE u.login = $1"
     );
@@ -161,6 +164,9 @@ async fn id_and_role(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     login: &str,
 ) -> Result<(i64, Role)> {
+    if !can_match(login) {
+        return Err(StoreError::NotFound);
+    }
     let row = sqlx::query("SELECT id, role FROM users WHERE login = $1")
         .bind(login)
         .fetch_optional(&mut **tx)
@@ -278,6 +284,9 @@ pub async fn map_if_unmapped(store: &Store, login: &str, person_id: &str) -> Res
 
 /// An enabled user and their password hash, for a login attempt.
 pub async fn credentials(store: &Store, login: &str) -> Result<Option<(User, String)>> {
+    if !can_match(login) {
+        return Ok(None);
+    }
     let sql = format!(
         "SELECT {USER_COLUMNS}, u.password_hash FROM users u \
          WHERE u.login = $1 AND u.disabled_at IS NULL"
@@ -382,6 +391,9 @@ pub async fn create_token(
     token_hash: &str,
     now: Timestamp,
 ) -> Result<TokenInfo> {
+    if !can_match(login) {
+        return Err(StoreError::NotFound);
+    }
     let mut tx = store.begin().await?;
     let row = sqlx::query("SELECT id, role FROM users WHERE login = $1 AND disabled_at IS NULL")
         .bind(login)
@@ -485,6 +497,9 @@ pub async fn list_tokens(store: &Store) -> Result<Vec<TokenInfo>> {
 
 /// Deletes `login`'s token named `name`; none such is `NotFound`.
 pub async fn revoke_token(store: &Store, login: &str, name: &str) -> Result<()> {
+    if !can_match(login) || !can_match(name) {
+        return Err(StoreError::NotFound);
+    }
     let mut tx = store.begin().await?;
     let done = sqlx::query(
         "DELETE FROM api_tokens WHERE name = $1 \
@@ -530,7 +545,8 @@ pub async fn recent_failures(
 ) -> Result<(Vec<Timestamp>, Vec<Timestamp>)> {
     let since = to_ms(now.checked_sub(accounts::LOGIN_WINDOW).unwrap_or(now));
     let mut lists = Vec::with_capacity(2);
-    for (column, value) in [("login", login), ("ip", ip)] {
+    let login = failure_login(login);
+    for (column, value) in [("login", login.as_str()), ("ip", ip)] {
         let sql = format!("SELECT at FROM login_failures WHERE {column} = $1 AND at > $2");
         let times: Vec<i64> = sqlx::query_scalar(&sql)
             .bind(value)
@@ -544,11 +560,19 @@ pub async fn recent_failures(
     Ok((login_list, ip_list))
 }
 
+/// The login a failed attempt is counted under. No account's login holds NUL, which
+/// Postgres cannot store, so such an attempt counts (for its address and its login) under
+/// a login with U+FFFD in place of each NUL, on both backends (issue #8).
+fn failure_login(login: &str) -> String {
+    login.replace('\0', "\u{fffd}")
+}
+
 /// Records a failed login, and forgets failures older than the window.
 pub async fn record_failure(store: &Store, login: &str, ip: &str, now: Timestamp) -> Result<()> {
+    let login = failure_login(login);
     let mut tx = store.begin().await?;
     sqlx::query("INSERT INTO login_failures (login, ip, at) VALUES ($1, $2, $3)")
-        .bind(login)
+        .bind(&login)
         .bind(ip)
         .bind(to_ms(now))
         .execute(&mut *tx)

@@ -1,6 +1,9 @@
 //! Whole-database files (issue #8): an online copy of the live database, the checks that
 //! tell a good dutybell backup from anything else, and the exclusive claim a restore needs.
-//! `cli::backup` does the file moves around these and prints the results.
+//! This module does SQLite; `pg` does Postgres with `pg_dump` / `pg_restore`. `cli::backup`
+//! does the file moves around these and prints the results.
+
+pub mod pg;
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
-use super::{Result, Store, StoreError};
+use super::{Backend, Result, Store, StoreError};
 
 /// Tables whose row counts a backup and a restore print, in this order.
 pub const COUNTED: [&str; 10] = [
@@ -27,7 +30,8 @@ pub const COUNTED: [&str; 10] = [
 /// What a database file holds, read without changing it.
 #[derive(Clone, Debug)]
 pub struct Inspection {
-    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else the problems found.
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else the problems found
+    /// (always `["ok"]` on Postgres, which has no such check).
     pub integrity: Vec<String>,
     /// `(version, checksum)` of each migration applied; empty when the file has no
     /// migrations table (then it is no dutybell database).
@@ -43,10 +47,13 @@ impl Inspection {
         self.integrity == ["ok"]
     }
 
-    /// Migrations this build does not know, or whose contents differ from this build's:
-    /// a file written by a newer dutybell, or by another program.
-    pub fn unknown_migrations(&self) -> Vec<i64> {
-        let known = sqlx::migrate!("./migrations/sqlite");
+    /// Migrations this build does not know for `backend`, or whose contents differ from this
+    /// build's: a file written by a newer dutybell, or by another program.
+    pub fn unknown_migrations(&self, backend: Backend) -> Vec<i64> {
+        let known = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
         self.migrations
             .iter()
             .filter(|(version, checksum)| {

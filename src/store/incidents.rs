@@ -714,22 +714,23 @@ where
 /// the state first reaches (`identified_at`, `mitigated_at`) and `resolved_at` (last).
 async fn set_status(conn: &mut AnyConnection, id: &str, to: Status, now: Timestamp) -> Result<()> {
     let milestone = match to {
-        Status::Identified => ", identified_at = COALESCE(identified_at, $1)",
-        Status::Monitoring => ", mitigated_at = COALESCE(mitigated_at, $1)",
-        Status::Resolved => ", resolved_at = $1",
-        Status::Closed => ", closed_at = $1",
-        Status::Investigating => "",
+        Status::Identified => Some("identified_at = COALESCE(identified_at, $3)"),
+        Status::Monitoring => Some("mitigated_at = COALESCE(mitigated_at, $3)"),
+        Status::Resolved => Some("resolved_at = $3"),
+        Status::Closed => Some("closed_at = $3"),
+        Status::Investigating => None,
     };
-    // TODO(#8): Postgres cannot type `$1` when `Investigating` leaves it unused; bind the
-    // instant only when a milestone takes it before this runs on Postgres.
-    sqlx::query(&format!(
-        "UPDATE incidents SET status = $2{milestone} WHERE id = $3"
-    ))
-    .bind(to_ms(now))
-    .bind(to.as_str())
-    .bind(id)
-    .execute(conn)
-    .await?;
+    // The instant is bound only when a milestone takes it, so every placeholder is used
+    // and Postgres never has to type one from the bound value alone (issue #8).
+    let sql = match milestone {
+        Some(set) => format!("UPDATE incidents SET status = $1, {set} WHERE id = $2"),
+        None => "UPDATE incidents SET status = $1 WHERE id = $2".to_owned(),
+    };
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(id);
+    if milestone.is_some() {
+        query = query.bind(to_ms(now));
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 

@@ -365,17 +365,6 @@ impl Dialect {
         }
     }
 
-    /// An ORDER BY tail putting the newest inserted rows first, for ties: SQLite's `rowid`.
-    /// Postgres has no such column: the inserting transaction (`xmin`), then the row's place,
-    /// follow insertion for rows never updated, until transaction ids wrap around.
-    /// TODO(#8): tables ordered this way need a sequence column of their own.
-    pub(crate) fn newest_inserted_first(self) -> &'static str {
-        match self.0 {
-            Backend::Sqlite => "rowid DESC",
-            Backend::Postgres => "CAST(CAST(xmin AS TEXT) AS BIGINT) DESC, ctid DESC",
-        }
-    }
-
     /// The largest of `args` (SQLite's many-argument MAX; Postgres's GREATEST).
     pub(crate) fn greatest(self, args: &[&str]) -> String {
         match self.0 {
@@ -402,6 +391,14 @@ impl Backend {
             Backend::Sqlite
         }
     }
+}
+
+/// Whether a caller-given string can name a stored row. None holds a NUL, and Postgres
+/// refuses NUL in a text parameter (a failed statement where SQLite finds nothing), so a
+/// lookup by a caller-given string asks this first and finds nothing without asking the
+/// database (issue #8).
+pub(crate) fn can_match(key: &str) -> bool {
+    !key.contains('\0')
 }
 
 /// A stored flag (an INTEGER, 0 or 1) → bool. Read as an integer: through the Any driver

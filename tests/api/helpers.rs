@@ -67,6 +67,11 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     /// The Postgres database of this app, when the tests run on Postgres; dropped with it.
     pg: Option<PgDatabase>,
+    /// Stops the server task, and the task, until `stop` is called.
+    server: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
 }
 
 pub struct Setup {
@@ -89,6 +94,9 @@ pub struct Setup {
     /// More environment variables for the config, over `test_env()` (URLs of receivers
     /// whose ports are only known at run time).
     pub env: Vec<(&'static str, String)>,
+    /// Run on a fresh, empty Postgres database of the `DUTYBELL_TEST_POSTGRES` server even
+    /// when the suite runs on SQLite (Postgres backup tests, #8).
+    pub postgres: bool,
 }
 
 impl Default for Setup {
@@ -104,6 +112,7 @@ impl Default for Setup {
             services: String::new(),
             statuspage: String::new(),
             env: Vec::new(),
+            postgres: false,
         }
     }
 }
@@ -136,7 +145,10 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     }
     let mut env = test_env();
     env.extend(setup.env.into_iter().map(|(k, v)| (k.to_string(), v)));
-    let pg = PgDatabase::create().await;
+    let pg = match PgDatabase::create().await {
+        None if setup.postgres => Some(PgDatabase::create_empty().await),
+        pg => pg,
+    };
     if let Some(db) = &pg {
         db.write_into(dir.path());
     }
@@ -157,7 +169,8 @@ pub fn skip_on_postgres(reason: &str) -> bool {
 }
 
 /// A fresh database with a random name on the server `DUTYBELL_TEST_POSTGRES` names,
-/// dropped (best effort, `WITH (FORCE)`) when the value is.
+/// cloned from this process's migrated template ([`PgTemplate`]) and dropped (best effort,
+/// `WITH (FORCE)`) when the value is.
 pub struct PgDatabase {
     server: String,
     name: String,
@@ -173,21 +186,146 @@ impl PgDatabase {
         }
         let server = std::env::var("DUTYBELL_TEST_POSTGRES")
             .expect("DUTYBELL_TEST_BACKEND=postgres needs DUTYBELL_TEST_POSTGRES (a server URL)");
+        let template = PG_TEMPLATE
+            .get_or_init(|| PgTemplate::create(&server))
+            .await;
         let name = format!("dutybell_test_{:016x}", rand::random::<u64>());
+
+        // Cloning copies files instead of running every migration again (issue #8). Two
+        // clones of one template at once fail ("being accessed by other users").
+        let one_at_a_time = template.clones.lock().await;
         let mut conn = pg_connect(&server).await;
-        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        let sql = format!("CREATE DATABASE {name} TEMPLATE {}", template.name);
+        sqlx::Executor::execute(&mut conn, sql.as_str())
             .await
             .unwrap();
         sqlx::Connection::close(conn).await.ok();
-        let url = match server.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("DUTYBELL_TEST_POSTGRES is not a postgres:// URL: {server}"),
-        };
+        drop(one_at_a_time);
+
+        let url = pg_database_url(&server, &name);
         Some(PgDatabase { server, name, url })
     }
 }
 
+/// The process's migrated template every [`PgDatabase`] is cloned from, made on first use.
+static PG_TEMPLATE: tokio::sync::OnceCell<PgTemplate> = tokio::sync::OnceCell::const_new();
+
+/// A database migrated with dutybell's own migrations, never connected to once made (Postgres
+/// refuses to clone a database with sessions). A session of the process on the server's
+/// own database, named after the template, lives until the process exits: templates
+/// without such a session belong to finished processes and the next process drops them.
+struct PgTemplate {
+    name: String,
+    /// Held while cloning.
+    clones: tokio::sync::Mutex<()>,
+}
+
+impl PgTemplate {
+    async fn create(server: &str) -> PgTemplate {
+        let name = format!("dutybell_template_{:016x}", rand::random::<u64>());
+        // The owner session first, so no other process ever sees the template unowned.
+        keep_owner_session(server, &name);
+        drop_orphaned_templates(server).await;
+
+        let mut conn = pg_connect(server).await;
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.ok();
+        let store = Store::connect(&pg_database_url(server, &name))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        // Waits until every pooled connection is closed.
+        store.close().await;
+        PgTemplate {
+            name,
+            clones: tokio::sync::Mutex::const_new(()),
+        }
+    }
+}
+
+/// Opens a session named `name` on `server` and keeps it open until the process exits, on
+/// a thread of its own: each test has a runtime of its own that ends with the test.
+fn keep_owner_session(server: &str, name: &str) {
+    use std::str::FromStr as _;
+    let options = sqlx::postgres::PgConnectOptions::from_str(server)
+        .unwrap()
+        .application_name(name);
+    let (opened, is_open) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await;
+            opened.send(conn.is_ok()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    assert!(
+        is_open.recv().unwrap(),
+        "cannot connect to DUTYBELL_TEST_POSTGRES"
+    );
+}
+
+/// Drops the templates of test processes that have exited (best effort).
+async fn drop_orphaned_templates(server: &str) {
+    let mut conn = pg_connect(server).await;
+    let orphans: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database d \
+         WHERE datname LIKE 'dutybell\\_template\\_%' AND NOT EXISTS \
+         (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = d.datname)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for name in orphans {
+        let sql = format!("DROP DATABASE IF EXISTS {name}");
+        sqlx::Executor::execute(&mut conn, sql.as_str()).await.ok();
+    }
+    sqlx::Connection::close(conn).await.ok();
+}
+
+/// The URL of database `name` on the server at `server` (a `postgres://…/db` URL).
+fn pg_database_url(server: &str, name: &str) -> String {
+    match server.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("DUTYBELL_TEST_POSTGRES is not a postgres:// URL: {server}"),
+    }
+}
+
 impl PgDatabase {
+    /// An empty database on the `DUTYBELL_TEST_POSTGRES` server whichever backend the suite
+    /// runs on (`Setup::postgres`); the app migrates it.
+    async fn create_empty() -> PgDatabase {
+        let server = std::env::var("DUTYBELL_TEST_POSTGRES")
+            .expect("Setup::postgres needs DUTYBELL_TEST_POSTGRES (a server URL)");
+        let name = format!("dutybell_test_{:016x}", rand::random::<u64>());
+        let mut conn = pg_connect(&server).await;
+        let sql = format!("CREATE DATABASE {name}");
+        sqlx::Executor::execute(&mut conn, sql.as_str())
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.ok();
+        let url = pg_database_url(&server, &name);
+        PgDatabase { server, name, url }
+    }
+
+    /// Ends every session connected to this database, as the exit of its server would.
+    async fn end_sessions(&self) {
+        let mut conn = pg_connect(&self.server).await;
+        let sql = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        );
+        sqlx::Executor::execute(&mut conn, sql.as_str())
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.ok();
+    }
+
     /// Names the database in `dutybell.toml`'s `[server]` table too, so the CLI run on the
     /// config directory (`oncall::dutybell`) reaches it.
     fn write_into(&self, dir: &Path) {
@@ -263,7 +401,13 @@ async fn build_in(
     let smtp_intake = app.smtp_addr();
     let engine = app.engine().clone();
     let store = app.state().store.clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    // Runs until `TestApp::stop`; a TestApp dropped (or restarted) leaves it running.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
     TestApp {
         addr,
         client: reqwest::Client::new(),
@@ -276,6 +420,7 @@ async fn build_in(
         env,
         _dir: dir,
         pg,
+        server: Some((stop, server)),
     }
 }
 
@@ -292,6 +437,25 @@ impl TestApp {
     /// The config directory (team.toml, oncall.toml, …).
     pub fn config_dir(&self) -> &Path {
         self._dir.path()
+    }
+
+    /// Stops the server as SIGTERM does and waits until it has closed its database
+    /// connections (restore tests, #8). The app can be restarted afterwards.
+    pub async fn stop(&mut self) {
+        if let Some((stop, server)) = self.server.take() {
+            let _ = stop.send(());
+            server.await.unwrap().unwrap();
+        }
+        // A stopped process's connections die with it; here a task may still hold one
+        // (sqlx's `Pool::close` does not wait for connections checked out), so end them.
+        if let Some(db) = &self.pg {
+            db.end_sessions().await;
+        }
+    }
+
+    /// The URL of the app's Postgres database, when it runs on one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|db| db.url.as_str())
     }
 }
 

@@ -34,6 +34,7 @@ mod maintenance;
 mod notifiers;
 mod oncall;
 mod oncall_api;
+mod pg_gaps;
 mod pg_schema;
 mod postmortem_gaps;
 mod postmortems;

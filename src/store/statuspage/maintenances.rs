@@ -13,7 +13,7 @@ use super::subscribers::{self, MailKind};
 use super::{parse_stored, recompute, wire_name};
 use crate::config::StatusPageConfig;
 use crate::domain::statuspage::{ComponentStatus, MaintenanceStatus, new_public_id};
-use crate::store::{Dialect, Result, Store, StoreError, from_ms_opt, get_flag, to_ms};
+use crate::store::{Result, Store, StoreError, can_match, from_ms_opt, get_flag, to_ms};
 
 /// A maintenance to schedule.
 #[derive(Clone, Debug)]
@@ -318,15 +318,13 @@ pub async fn remind(store: &Store, id: &str, now: Timestamp) -> Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let sql = format!(
-        "SELECT id FROM statuspage_updates WHERE public_id = $1 ORDER BY display_at DESC, \
-         created_at DESC, {} LIMIT 1",
-        Dialect::of(&tx).newest_inserted_first()
-    );
-    let first: Option<String> = sqlx::query_scalar(&sql)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let first: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM statuspage_updates WHERE public_id = $1 \
+         ORDER BY display_at DESC, created_at DESC, seq DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     if let (true, Some(update_id)) = (current.notify, first) {
         let about = (id, update_id.as_str(), "reminder");
         let kind = MailKind::Maintenance;
@@ -359,9 +357,7 @@ pub async fn get(store: &Store, id: &str) -> Result<Maintenance> {
 }
 
 async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Maintenance> {
-    // No id holds NUL, and Postgres refuses it in a text parameter.
-    // TODO(#8): every lookup by a caller-given string has this; answer NotFound there too.
-    if id.contains('\0') {
+    if !can_match(id) {
         return Err(StoreError::NotFound);
     }
     let row = sqlx::query(

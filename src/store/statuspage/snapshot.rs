@@ -18,7 +18,7 @@ use crate::domain::statuspage::{
     AffectedComponent, Component, ComponentStatus, MaintenanceWindow, PublicIncident, Snapshot,
     StateInterval, Update, public_id, rollup,
 };
-use crate::store::{Dialect, Result, Store, StoreError, from_ms, from_ms_opt, get_flag, to_ms};
+use crate::store::{Result, Store, StoreError, from_ms, from_ms_opt, get_flag, to_ms};
 
 /// How many incidents (and, separately, finished maintenances) a snapshot holds: the API
 /// lists 50, history pages show more.
@@ -256,16 +256,15 @@ async fn items(
 }
 
 async fn updates(conn: &mut AnyConnection, public_id: &str) -> Result<Vec<Update>> {
-    let sql = format!(
+    // `seq` (insertion order) breaks ties of updates made in the same millisecond.
+    let rows = sqlx::query(
         "SELECT id, status, body, display_at, created_at, updated_at, affected_components, \
          deliver_notifications FROM statuspage_updates WHERE public_id = $1 \
-         ORDER BY display_at DESC, created_at DESC, {}",
-        Dialect::of(conn).newest_inserted_first()
-    );
-    let rows = sqlx::query(&sql)
-        .bind(public_id)
-        .fetch_all(&mut *conn)
-        .await?;
+         ORDER BY display_at DESC, created_at DESC, seq DESC",
+    )
+    .bind(public_id)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|row| {
             let affected: Option<String> = row.try_get("affected_components")?;
