@@ -3,7 +3,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = dutybell::cli::Cli::parse();
-    dutybell::telemetry::init(&cli.log);
+    dutybell::telemetry::init(cli.log_filter());
     match dutybell::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -40,11 +40,24 @@ use crate::store::Store;
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
-    /// Log filter, e.g. `info` or `dutybell=debug`.
-    #[arg(long, env = "DUTYBELL_LOG", default_value = "info", global = true)]
-    pub log: String,
+    /// Log filter, e.g. `info` or `dutybell=debug` (default: `info` for `serve`, `warn` for
+    /// the other commands, whose output is their answer).
+    #[arg(long, env = "DUTYBELL_LOG", global = true)]
+    pub log: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log filter to install: the one asked for, else `info` for the server and `warn`
+    /// for commands, so their stderr carries only what went wrong.
+    pub fn log_filter(&self) -> &str {
+        match (&self.log, &self.command) {
+            (Some(filter), _) => filter,
+            (None, Command::Serve) => "info",
+            (None, _) => "warn",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -315,3 +315,32 @@ async fn healthcheck_exits_0_when_the_server_answers_and_1_when_it_does_not() {
     assert_eq!(up_output.status.code(), Some(0));
     assert_eq!(down_output.status.code(), Some(1));
 }
+
+/// Commands other than `serve` log warnings only unless `--log` asks for more, so a backup's
+/// stderr is empty when it works; `--log info` brings its INFO line back.
+#[test]
+fn commands_keep_info_logs_out_of_stderr_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dutybell"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .args(["--data-dir", data])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Creates the database.
+    assert!(run(&["user", "list"]).status.success());
+    let backup = |file: &str, log: &[&str]| {
+        let file = format!("{data}/{file}");
+        run(&[log, &["backup", &file]].concat())
+    };
+    let quiet = backup("quiet.db", &[]);
+    assert!(quiet.status.success(), "{quiet:?}");
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    let loud = backup("loud.db", &["--log", "info"]);
+    assert!(loud.status.success(), "{loud:?}");
+    assert!(String::from_utf8_lossy(&loud.stderr).contains("INFO"), "{loud:?}");
+}
