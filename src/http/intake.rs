@@ -65,7 +65,8 @@ enum Parsed {
     Group(Box<GroupDelivery>),
     /// `alert` mode: one single-member group per fingerprint (intake spec §3.3).
     Alerts(Vec<GroupDelivery>),
-    Events(Vec<AlertEvent>),
+    /// Generic events, and warnings for the sender.
+    Events(Vec<AlertEvent>, Vec<String>),
 }
 
 /// The native endpoints: key in the path, the answer in dutybell's own shape.
@@ -116,7 +117,10 @@ async fn keyed(
         (IntegrationKind::Grafana, _) => Parsed::Group(Box::new(alertmanager::parse_grafana(
             &body, id, severity, now,
         )?)),
-        (IntegrationKind::Generic, _) => Parsed::Events(generic::parse(&body, now, new_key)?),
+        (IntegrationKind::Generic, _) => {
+            let (events, warnings) = generic::parse_with_warnings(&body, now, new_key)?;
+            Parsed::Events(events, warnings)
+        }
         (IntegrationKind::Pagerduty | IntegrationKind::Email, _) => {
             return Err(AppError::UnknownIntegration);
         }
@@ -130,7 +134,7 @@ async fn keyed(
             .iter()
             .flat_map(|d| &d.members)
             .any(|m| m.occurrence.status.is_firing()),
-        Parsed::Events(events) => events.iter().any(|e| e.action == EventAction::Trigger),
+        Parsed::Events(events, _) => events.iter().any(|e| e.action == EventAction::Trigger),
     };
     admit(&state, &integration, firing)?;
     match parsed {
@@ -178,7 +182,7 @@ async fn keyed(
                 "warnings": warnings,
             })))
         }
-        Parsed::Events(events) => {
+        Parsed::Events(events, warnings) => {
             let (delivery_id, outcomes) =
                 apply_events(&state, &integration, &events, &body).await?;
             let keys: Vec<&str> = outcomes.iter().map(|o| o.dedup_key.as_str()).collect();
@@ -188,7 +192,7 @@ async fn keyed(
                 "duplicate": false,
                 "dedup_keys": keys,
                 "results": outcomes,
-                "warnings": [],
+                "warnings": warnings,
             })))
         }
     }

@@ -19,8 +19,18 @@ pub const MAX_EVENTS: usize = 1000;
 pub fn parse(
     body: &[u8],
     now: Timestamp,
-    mut new_key: impl FnMut() -> String,
+    new_key: impl FnMut() -> String,
 ) -> Result<Vec<AlertEvent>, IntakeError> {
+    parse_with_warnings(body, now, new_key).map(|(events, _)| events)
+}
+
+/// [`parse`], and what the sender should hear about fields taken but not understood (an
+/// unknown severity: the integration's default applies, and the alert is kept).
+pub fn parse_with_warnings(
+    body: &[u8],
+    now: Timestamp,
+    mut new_key: impl FnMut() -> String,
+) -> Result<(Vec<AlertEvent>, Vec<String>), IntakeError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|err| IntakeError::invalid("", format!("body is not JSON: {err}")))?;
     let (items, array) = match value {
@@ -39,21 +49,20 @@ pub fn parse(
             format!("send 1 to {MAX_EVENTS} events"),
         ));
     }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let prefix = if array {
-                format!("[{i}].")
-            } else {
-                String::new()
-            };
-            let Value::Object(item) = item else {
-                return Err(IntakeError::invalid(format!("[{i}]"), "expected an object"));
-            };
-            event(item, &prefix, now, &mut new_key)
-        })
-        .collect()
+    let mut warnings = Vec::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let prefix = if array {
+            format!("[{i}].")
+        } else {
+            String::new()
+        };
+        let Value::Object(item) = item else {
+            return Err(IntakeError::invalid(format!("[{i}]"), "expected an object"));
+        };
+        events.push(event(item, &prefix, now, &mut new_key, &mut warnings)?);
+    }
+    Ok((events, warnings))
 }
 
 fn event(
@@ -61,6 +70,7 @@ fn event(
     prefix: &str,
     now: Timestamp,
     new_key: &mut impl FnMut() -> String,
+    warnings: &mut Vec<String>,
 ) -> Result<AlertEvent, IntakeError> {
     let field = |name: &str| format!("{prefix}{name}");
     let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::trim);
@@ -137,7 +147,17 @@ fn event(
         AlertFields {
             summary: truncate_chars(summary, MAX_SUMMARY_CHARS),
             details,
-            severity: text("severity").and_then(Severity::from_wire),
+            severity: text("severity").and_then(|given| {
+                let severity = Severity::from_wire(given);
+                if severity.is_none() {
+                    warnings.push(format!(
+                        "{}: unknown severity {given:?} (expected critical, error, warning or \
+                         info); the integration's default applies",
+                        field("severity")
+                    ));
+                }
+                severity
+            }),
             source: text("source").unwrap_or("").to_string(),
             runbook_url: text("runbook_url").filter(|u| is_http(u)).map(String::from),
             labels,

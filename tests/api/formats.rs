@@ -193,6 +193,38 @@ async fn change_events_land_on_the_service_timeline_and_page_no_one() {
     assert_eq!(entries[0]["at"], "2025-06-12T02:58:00Z");
 }
 
+/// An unknown severity keeps the alert, at the integration's default severity, and the
+/// answer says so rather than staying silent.
+#[tokio::test]
+async fn generic_json_with_an_unknown_severity_is_kept_and_warned_about() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/integrations/{GENERIC_KEY}/generic");
+    let batch = json!([
+        { "summary": "Queue backlog", "severity": "blocker" },
+        { "summary": "Cert expires", "severity": "critical" },
+    ]);
+    let (status, body) = post(&app, &path, &batch).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        body["warnings"],
+        json!([
+            "[0].severity: unknown severity \"blocker\" (expected critical, error, warning or \
+             info); the integration's default applies"
+        ])
+    );
+    let alerts = app.open_alerts().await;
+    let severity = |summary: &str| {
+        let alert = alerts.iter().find(|a| a["summary"] == summary).unwrap();
+        alert["severity"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        severity("Queue backlog"),
+        "warning",
+        "the integration's default"
+    );
+    assert_eq!(severity("Cert expires"), "critical");
+}
+
 #[tokio::test]
 async fn generic_json_array_opens_alerts_and_resolves_by_key() {
     let app = spawn_app().await;
