@@ -11,7 +11,8 @@ use crate::engine::reload::{Reloader, Trigger};
 
 pub async fn run(config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
     let config_dir = config.dir.clone();
-    let database = config.settings.database_url.clone();
+    // Never the password a postgres:// URL may carry.
+    let database = crate::store::redacted(&config.settings.database_url);
     let app = App::build_from(
         config,
         source,

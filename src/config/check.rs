@@ -188,7 +188,7 @@ type Schedules = BTreeMap<String, Schedule>;
 /// steps; `None` when `team.toml` or `oncall.toml` does not parse. What these steps
 /// report is already among the load's findings, so it is dropped here.
 fn on_call_parts(dir: &Path, env: &Env) -> Option<(People, Rotations, Schedules)> {
-    let mut v = Validator { errors: Vec::new() };
+    let mut v = Validator::default();
     let team = v.file::<raw::TeamFile>(dir, "team.toml", true)?;
     let oncall = v.file::<raw::OncallFile>(dir, "oncall.toml", true)?;
     let people = v.people(dir, team, env, None);

@@ -422,7 +422,7 @@ mod tests {
 
     fn load(text: &str) -> (StatusPageConfig, Vec<String>) {
         let raw: raw::StatusPageFile = toml::from_str(text).unwrap();
-        let mut v = Validator { errors: Vec::new() };
+        let mut v = Validator::default();
         let page = v.statuspage(Path::new("/cfg"), raw, &Default::default());
         let errors = v
             .errors
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_must_be_addresses_or_blocks() {
-        let mut v = Validator { errors: Vec::new() };
+        let mut v = Validator::default();
         let raw = [
             "127.0.0.1/32".to_string(),
             "::1".into(),

@@ -494,7 +494,7 @@ pub fn load_with(
     env: &Env,
     secrets: &mut Secrets,
 ) -> Result<Config, ConfigErrors> {
-    let mut v = Validator { errors: Vec::new() };
+    let mut v = Validator::default();
     let instance = v.file::<raw::InstanceFile>(dir, "dutybell.toml", false);
     let team = v.file::<raw::TeamFile>(dir, "team.toml", true);
     let oncall = v.file::<raw::OncallFile>(dir, "oncall.toml", true);
@@ -558,8 +558,13 @@ fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ConfigEr
         })
 }
 
+#[derive(Default)]
 struct Validator {
     errors: Vec<ConfigError>,
+    /// On a Postgres database several instances may serve one team, so none may generate a
+    /// secret of its own: keys, tokens and the signing secret must come from the
+    /// environment, the same on every instance (issue #8).
+    shared_secrets: bool,
 }
 
 impl Validator {
@@ -579,6 +584,23 @@ impl Validator {
 
     /// An instance secret from the environment. Set but short (or empty) is refused: an
     /// empty API token or signing key would let anyone in.
+    /// On Postgres, refuses to generate the secret `key` names (see `shared_secrets`):
+    /// records why and returns a placeholder. `None` on SQLite, where generating is fine.
+    fn unshared(&mut self, file: &str, key: &str) -> Option<String> {
+        if !self.shared_secrets {
+            return None;
+        }
+        self.errors.push(ConfigError::Invalid {
+            file: PathBuf::from(file),
+            key: key.to_string(),
+            problem: "is not set: on a Postgres database every instance must use the same \
+                      secrets, so none is generated; set it in each instance's environment \
+                      (see README, Postgres and several instances)"
+                .into(),
+        });
+        Some(String::new())
+    }
+
     fn instance_secret(&mut self, env: &Env, var: &str) -> Option<String> {
         let value = env.get(var)?;
         if value.chars().count() < MIN_SECRET_CHARS {
@@ -814,11 +836,15 @@ impl Validator {
             .retention
             .map(|raw| self.retention(dir, raw))
             .unwrap_or_default();
+        self.shared_secrets = crate::store::Backend::from_url(&database_url)
+            .is_ok_and(|backend| backend == crate::store::Backend::Postgres);
         let signing_secret = self
             .instance_secret(env, "DUTYBELL_SIGNING_SECRET")
+            .or_else(|| self.unshared("environment", "DUTYBELL_SIGNING_SECRET"))
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::SigningSecret));
         let api_token = self
             .instance_secret(env, "DUTYBELL_API_TOKEN")
+            .or_else(|| self.unshared("environment", "DUTYBELL_API_TOKEN"))
             .unwrap_or_else(|| secrets.get_or_generate(SecretSlot::ApiToken));
         Some(Settings {
             listen,
@@ -1453,7 +1479,14 @@ impl Validator {
                     }
                     _ => match integration.key_env.as_deref().and_then(|var| env.get(var)) {
                         Some(value) => value.clone(),
-                        None => secrets.get_or_generate(SecretSlot::IntegrationKey(&id)),
+                        None => {
+                            let var = integration.key_env.as_deref().unwrap_or("key_env");
+                            let key = format!("integration {id}: {var}");
+                            match self.unshared("services.toml", &key) {
+                                Some(_) => continue,
+                                None => secrets.get_or_generate(SecretSlot::IntegrationKey(&id)),
+                            }
+                        }
                     },
                 };
                 if kind != IntegrationKind::Email && key_value.len() < 16 {

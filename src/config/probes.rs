@@ -359,7 +359,7 @@ mod tests {
     fn load(text: &str) -> (Vec<Probe>, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE), text).unwrap();
-        let mut v = Validator { errors: Vec::new() };
+        let mut v = Validator::default();
         let probes = v.probes(dir.path(), &services(), &StatusPageConfig::default());
         let errors = v
             .errors
@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn absent_file_means_no_probes() {
         let dir = tempfile::tempdir().unwrap();
-        let mut v = Validator { errors: Vec::new() };
+        let mut v = Validator::default();
 
         let probes = v.probes(dir.path(), &services(), &StatusPageConfig::default());
 

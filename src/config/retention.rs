@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     fn check(alerts: Option<&str>, notifications: Option<&str>) -> (Retention, Vec<String>) {
-        let mut validator = Validator { errors: Vec::new() };
+        let mut validator = Validator::default();
         let raw = RawRetention {
             alerts: alerts.map(str::to_string),
             notifications: notifications.map(str::to_string),

@@ -5,7 +5,9 @@
 //! ([`LOCK_KEY`]) on a connection of its own runs engine passes and probes; the others
 //! serve HTTP and intake and stand by. When the leader dies, even by `kill -9`, its
 //! connection closes, Postgres drops the lock, and a standby takes it within
-//! [`STANDBY_POLL`]. Due work is all in the database, so the new leader resumes where the
+//! [`STANDBY_POLL`]. A leader that freezes or is cut off keeps its socket open; its session
+//! ends after [`IDLE_SESSION_TIMEOUT`] without a check, and a leader whose check gets no
+//! answer within three seconds stops leading by itself. Due work is all in the database, so the new leader resumes where the
 //! old one stopped; a message the old leader sent but had not yet recorded goes out once
 //! more with the same delivery id (`dutybell-delivery`), which receivers can deduplicate.
 //!
@@ -28,6 +30,11 @@ use crate::store::{Backend, Store};
 pub const LOCK_KEY: i64 = 0x6475_7479_6265_6c6c;
 /// How often a standby tries to take the lead, and the leader checks it still holds it.
 pub const STANDBY_POLL: Duration = Duration::from_secs(1);
+/// How long the lock's session may sit idle before Postgres ends it, so a frozen or
+/// cut-off leader loses the lead this long after its last check.
+pub const IDLE_SESSION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one check may take before this instance counts the lock as lost.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// The Postgres notification channel for wake-ups.
 pub const WAKE_CHANNEL: &str = "dutybell_wake";
 
@@ -57,12 +64,28 @@ pub async fn changed(lead: &mut Lead) {
 /// Holds or tries the lock every [`STANDBY_POLL`], publishing whether this instance leads.
 async fn contend(url: String, lead: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
     let mut conn: Option<PgConnection> = None;
+    // Failures in a row: only the first of a run is logged as a warning.
+    let mut failures = 0u32;
     loop {
         let was_leading = *lead.borrow();
-        let leading = match check(&url, &mut conn, was_leading).await {
-            Ok(leading) => leading,
-            Err(err) => {
-                tracing::warn!(error = %err, "leader lock connection failed");
+        let checked = tokio::time::timeout(CHECK_TIMEOUT, check(&url, &mut conn, was_leading));
+        let leading = match checked.await {
+            Ok(Ok(leading)) => {
+                failures = 0;
+                leading
+            }
+            outcome => {
+                let error = match outcome {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+                };
+                if failures == 0 {
+                    tracing::warn!(error = %error, "leader lock connection failed");
+                } else {
+                    tracing::debug!(error = %error, failures, "leader lock connection failed");
+                }
+                failures = failures.saturating_add(1);
+                // Dropping the connection ends the session, and with it any lock it held.
                 conn = None;
                 false
             }
@@ -86,7 +109,17 @@ async fn contend(url: String, lead: watch::Sender<bool>, mut stop: watch::Receiv
 /// the session); a standby tries the lock.
 async fn check(url: &str, conn: &mut Option<PgConnection>, leading: bool) -> sqlx::Result<bool> {
     if conn.is_none() {
-        *conn = Some(PgConnection::connect(url).await?);
+        let mut fresh = PgConnection::connect(url).await?;
+        // A leader that stops answering (frozen, cut off) must lose the lock although its
+        // socket stays open: the server ends a session idle this long, and a live leader
+        // pings every second.
+        sqlx::query(&format!(
+            "SET idle_session_timeout = '{}s'",
+            IDLE_SESSION_TIMEOUT.as_secs()
+        ))
+        .execute(&mut fresh)
+        .await?;
+        *conn = Some(fresh);
     }
     let Some(conn) = conn.as_mut() else {
         return Ok(false);

@@ -140,3 +140,46 @@ fn a_parse_error_is_reported_alone_without_cascading_reference_errors() {
     assert!(message.contains("1 problem(s)"), "{message}");
     assert!(message.contains("team.toml: cannot parse"), "{message}");
 }
+
+/// On Postgres several instances share one database, so each must use the same secrets:
+/// none is generated, and every missing one is named; with them all set it loads, and the
+/// same environment on SQLite generates nothing it does not need.
+#[test]
+fn on_postgres_secrets_come_from_the_environment_and_none_is_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    write_config(dir.path(), addr, addr, None);
+    let postgres = Overrides {
+        database_url: Some("postgres://dutybell@127.0.0.1:1/dutybell".into()),
+        ..Overrides::default()
+    };
+    let mut env = test_env();
+    env.remove("DUTYBELL_SIGNING_SECRET");
+    env.remove("DUTYBELL_API_TOKEN");
+    env.remove("KEY_GENERIC");
+
+    let mut secrets = Secrets::default();
+    let errors = config::load_with(dir.path(), &postgres, &env, &mut secrets)
+        .unwrap_err()
+        .to_string();
+    for missing in [
+        "environment: `DUTYBELL_SIGNING_SECRET`: is not set: on a Postgres database",
+        "environment: `DUTYBELL_API_TOKEN`: is not set",
+        "services.toml: `integration checkout/generic: KEY_GENERIC`: is not set",
+    ] {
+        assert!(errors.contains(missing), "{missing:?} not in {errors}");
+    }
+    assert!(secrets.signing_secret.is_none() && secrets.integration_keys.is_empty());
+
+    // SQLite: one instance, so the same environment generates what is missing.
+    let mut secrets = Secrets::default();
+    config::load_with(dir.path(), &Overrides::default(), &env, &mut secrets).unwrap();
+    assert!(secrets.signing_secret.is_some());
+    assert_eq!(
+        secrets.integration_keys.len(),
+        1,
+        "the generic integration's key"
+    );
+    // Postgres with every secret set loads.
+    config::load_with(dir.path(), &postgres, &test_env(), &mut Secrets::default()).unwrap();
+}
