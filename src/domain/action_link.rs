@@ -51,6 +51,18 @@ pub struct ActionClaim {
     pub exp: i64,
 }
 
+/// How long an action link stays valid after it is signed.
+pub const LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+impl ActionClaim {
+    /// Whether the link can be about an alert created at `created`: links are signed when
+    /// a page about an existing alert goes out, [`LIFETIME`] before they expire. An alert
+    /// created later holds a number reused since (a restore rolled the ids back).
+    pub fn predates(&self, created: Timestamp) -> bool {
+        created.as_second() <= self.exp.saturating_sub(LIFETIME.as_secs())
+    }
+}
+
 /// Why a link was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {

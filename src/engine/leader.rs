@@ -7,9 +7,10 @@
 //! connection closes, Postgres drops the lock, and a standby takes it within
 //! [`STANDBY_POLL`]. A leader that freezes or is cut off keeps its socket open; its session
 //! ends after [`IDLE_SESSION_TIMEOUT`] without a check, and a leader whose check gets no
-//! answer within three seconds stops leading by itself. Due work is all in the database, so the new leader resumes where the
-//! old one stopped; a message the old leader sent but had not yet recorded goes out once
-//! more with the same delivery id (`dutybell-delivery`), which receivers can deduplicate.
+//! answer within three seconds stops leading by itself. Due work is all in the database,
+//! so the new leader resumes where the old one stopped; a message the old leader sent but
+//! had not yet recorded goes out once more with the same delivery id (`dutybell-delivery`),
+//! which receivers can deduplicate.
 //!
 //! Intake and acks on any instance must wake the leader: [`relay`] turns this process's
 //! local pokes into a Postgres `NOTIFY`, and every instance `LISTEN`s and wakes its engine.

@@ -38,7 +38,7 @@ pub const RETRY_SCHEDULE: [SignedDuration; 5] = [
     SignedDuration::from_mins(30),
 ];
 /// How long an action link in a page stays valid.
-pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
+pub const LINK_LIFETIME: SignedDuration = action_link::LIFETIME;
 
 /// Handles the groups due at `now`; returns how many messages were attempted.
 pub async fn deliver_due(engine: &Engine, now: Timestamp) -> anyhow::Result<usize> {

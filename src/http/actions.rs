@@ -34,15 +34,25 @@ async fn confirm(
     Path(token): Path<String>,
 ) -> Result<Html<String>, (StatusCode, Html<String>)> {
     let claim = claim(&state, &token)?;
+    let alert = alerts::get(&state.store, claim.target).await.ok();
+    if alert
+        .as_ref()
+        .is_some_and(|a| !claim.predates(a.created_at))
+    {
+        return Err((
+            StatusCode::GONE,
+            page("Link not valid", &[REUSED.into()], None),
+        ));
+    }
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }
     if claim.act == Action::Runbook {
         return runbook(&state, claim.target).await;
     }
-    let summary = match alerts::get(&state.store, claim.target).await {
-        Ok(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
-        Err(_) => format!("#A-{}", claim.target),
+    let summary = match alert {
+        Some(alert) => format!("#A-{} {} ({})", alert.id, alert.summary, alert.state),
+        None => format!("#A-{}", claim.target),
     };
     let title = if claim.act == Action::AckAll {
         "Acknowledge all alerts of this bundle".to_string()
@@ -108,6 +118,16 @@ async fn act(
     Path(token): Path<String>,
 ) -> Result<Html<String>, (StatusCode, Html<String>)> {
     let claim = claim(&state, &token)?;
+    let alert = alerts::get(&state.store, claim.target).await.ok();
+    if alert
+        .as_ref()
+        .is_some_and(|a| !claim.predates(a.created_at))
+    {
+        return Err((
+            StatusCode::GONE,
+            page("Link not valid", &[REUSED.into()], None),
+        ));
+    }
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }
@@ -147,6 +167,10 @@ async fn act(
 /// Carries out a verified `claim` as its person, recorded as coming `via` a surface
 /// (`link`, `voice`), and wakes the engine. Every signed link acts through here. `View`
 /// changes nothing.
+/// Why a link acts on nothing when its alert number now names a newer alert.
+const REUSED: &str = "the link was sent about an earlier alert with this number, before the \
+                      database was restored";
+
 pub(crate) async fn apply(
     state: &AppState,
     claim: &ActionClaim,
@@ -154,6 +178,12 @@ pub(crate) async fn apply(
 ) -> Result<alerts::Transition, StoreError> {
     let now = state.clock.now();
     let (id, person) = (claim.target, claim.person.as_str());
+    if claim.act == Action::View || claim.act == Action::Runbook {
+        return Ok(alerts::Transition::Unchanged);
+    }
+    if !claim.predates(alerts::get(&state.store, id).await?.created_at) {
+        return Err(StoreError::Conflict(REUSED.into()));
+    }
     let result = match claim.act {
         Action::View | Action::Runbook => return Ok(alerts::Transition::Unchanged),
         Action::Ack => alerts::acknowledge(&state.store, id, person, via, now).await,

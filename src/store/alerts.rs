@@ -250,6 +250,8 @@ pub(crate) async fn acknowledge_in(
     let dropped = outbox::drop_pending(conn, id).await?;
     let detail = serde_json::json!({ "via": via, "dropped_pages": dropped });
     add_event(conn, id, now, "acknowledged", Some(by), detail).await?;
+    // Reports read the first human ack from the alert (issue #7).
+    super::reports::store_human_ack(conn, id).await?;
     Ok(Transition::Changed)
 }
 

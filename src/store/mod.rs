@@ -349,6 +349,24 @@ impl Dialect {
         }
     }
 
+    /// An aggregate: one JSON array, as text, holding for each row the JSON array of
+    /// `values` (`expr, …`), in the order of `order` (`expr, …`). NULL over no rows on
+    /// Postgres, `[]` on SQLite. An ORDER BY inside an aggregate needs SQLite 3.44, which
+    /// the bundled SQLite (sqlx's `sqlite` feature) is past.
+    pub(crate) fn json_rows(self, values: &str, order: &str) -> String {
+        let order = if order.is_empty() {
+            String::new()
+        } else {
+            format!(" ORDER BY {order}")
+        };
+        match self.0 {
+            Backend::Sqlite => format!("json_group_array(json_array({values}){order})"),
+            Backend::Postgres => {
+                format!("CAST(json_agg(json_build_array({values}){order}) AS TEXT)")
+            }
+        }
+    }
+
     /// The text at top-level `key` of the JSON object in column `expr` (NULL when absent).
     pub(crate) fn json_text(self, expr: &str, key: &str) -> String {
         match self.0 {

@@ -109,3 +109,43 @@ async fn the_alert_link_in_a_page_shows_the_alert_and_its_timeline_without_login
     let forged = format!("{url}x");
     assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 403);
 }
+
+/// A link signed before its alert existed names a reused number (a restore rolled the ids
+/// back): it shows nothing and acts on nothing, while the alert's own link still works.
+#[tokio::test]
+async fn a_link_older_than_its_alert_number_acts_on_nothing() {
+    use dutybell::domain::action_link::{self, Action, ActionClaim};
+    let app = spawn_app().await;
+    let own = ack_link(&app).await;
+    let alert = app.open_alerts().await[0]["id"].as_i64().unwrap();
+    // Signed two hours before the alert was created, for the number it has now.
+    let signed_at = app.clock.now() - SignedDuration::from_hours(2);
+    let claim = ActionClaim {
+        act: Action::Ack,
+        target: alert,
+        person: "ben".into(),
+        exp: (signed_at + action_link::LIFETIME).as_second(),
+    };
+    let token = action_link::sign(&claim, crate::helpers::SIGNING_SECRET.as_bytes());
+    let stale = format!("http://{}/a/{token}", app.addr);
+
+    let page = app.client.get(&stale).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("earlier alert with this number")
+    );
+    let done = app.client.post(&stale).send().await.unwrap();
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("earlier alert with this number")
+    );
+    assert_eq!(app.open_alerts().await[0]["state"], "triggered");
+
+    assert_eq!(app.client.post(&own).send().await.unwrap().status(), 200);
+    assert_eq!(app.open_alerts().await[0]["state"], "acknowledged");
+}

@@ -342,5 +342,8 @@ fn commands_keep_info_logs_out_of_stderr_unless_asked() {
     assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
     let loud = backup("loud.db", &["--log", "info"]);
     assert!(loud.status.success(), "{loud:?}");
-    assert!(String::from_utf8_lossy(&loud.stderr).contains("INFO"), "{loud:?}");
+    assert!(
+        String::from_utf8_lossy(&loud.stderr).contains("INFO"),
+        "{loud:?}"
+    );
 }

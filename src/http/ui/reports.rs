@@ -19,9 +19,6 @@ use crate::web::ui::comms::{self, Reports};
 
 // TODO(#7): per-shift load, open action items and overdue postmortems (the CLI's response
 // report shows them) are not on the page yet.
-// TODO(#7): a 365-day window takes 65–180 ms (benches/ui.rs), over the 50 ms aim: both the
-// hygiene and the response report query every alert's first human ack; one shared alert
-// query, or that ack stored on the alert when it happens, would bring it down.
 /// Longest window, as the CLI allows.
 const MAX_DAYS: u32 = 3660;
 
