@@ -181,6 +181,8 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating database directory {}", parent.display()))?;
         }
+        // TODO(#8): TLS to Postgres (`sslmode=require`): sqlx is built without a TLS feature,
+        // so the database must sit on a private network or behind a tunnel for now.
         // Idempotent: sqlx guards the registration with its own `Once`.
         sqlx::any::install_default_drivers();
         let any_url = match backend {
