@@ -29,21 +29,29 @@ fn claim(state: &AppState, token: &str) -> Result<ActionClaim, (StatusCode, Html
     })
 }
 
-async fn confirm(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> Result<Html<String>, (StatusCode, Html<String>)> {
-    let claim = claim(&state, &token)?;
+/// The link's claim and the alert it names, if any; refused (410) when that alert is newer
+/// than the link, its number reused since.
+async fn checked(
+    state: &AppState,
+    token: &str,
+) -> Result<(ActionClaim, Option<alerts::Alert>), (StatusCode, Html<String>)> {
+    let claim = claim(state, token)?;
     let alert = alerts::get(&state.store, claim.target).await.ok();
     if alert
         .as_ref()
         .is_some_and(|a| !claim.predates(a.created_at))
     {
-        return Err((
-            StatusCode::GONE,
-            page("Link not valid", &[REUSED.into()], None),
-        ));
+        let refused = page("Link not valid", &[REUSED.into()], None);
+        return Err((StatusCode::GONE, refused));
     }
+    Ok((claim, alert))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, (StatusCode, Html<String>)> {
+    let (claim, alert) = checked(&state, &token).await?;
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }
@@ -117,17 +125,7 @@ async fn act(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Html<String>, (StatusCode, Html<String>)> {
-    let claim = claim(&state, &token)?;
-    let alert = alerts::get(&state.store, claim.target).await.ok();
-    if alert
-        .as_ref()
-        .is_some_and(|a| !claim.predates(a.created_at))
-    {
-        return Err((
-            StatusCode::GONE,
-            page("Link not valid", &[REUSED.into()], None),
-        ));
-    }
+    let (claim, _) = checked(&state, &token).await?;
     if claim.act == Action::View {
         return view(&state, claim.target).await;
     }

@@ -785,6 +785,21 @@ async fn a_repeated_ts_is_recorded_once_and_nothing_is_posted_twice() {
     );
 }
 
+/// Sends `body` to `/slack/commands` again with the signature it had at `ts`; the status.
+async fn replay(app: &TestApp, ts: i64, body: &str) -> u16 {
+    let response = app
+        .client
+        .post(app.url("/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature(ts, body))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
 /// A captured signed request replayed within its 300 s window is refused: the incident is
 /// declared once.
 #[tokio::test]
@@ -795,17 +810,7 @@ async fn a_replayed_slash_command_is_refused() {
     assert_eq!(first.status(), 200);
     app.clock.advance(SignedDuration::from_secs(30));
     let ts = (app.clock.now() - SignedDuration::from_secs(30)).as_second();
-    let replay = app
-        .client
-        .post(app.url("/slack/commands"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature(ts, &body))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 401);
+    assert_eq!(replay(&app, ts, &body).await, 401);
     let all = incidents::list(&app.store, false).await.unwrap();
     assert_eq!(all.len(), 1);
 
@@ -813,17 +818,7 @@ async fn a_replayed_slash_command_is_refused() {
     // restart, refuses the replay too (issue #8).
     let clock = app.clock.clone();
     let app = app.restart(clock, |_| {}).await;
-    let replay = app
-        .client
-        .post(app.url("/slack/commands"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature(ts, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 401);
+    assert_eq!(replay(&app, ts, &body).await, 401);
     assert_eq!(incidents::list(&app.store, false).await.unwrap().len(), 1);
 }
 
