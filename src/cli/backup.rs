@@ -74,14 +74,7 @@ pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<()> {
             return Err(err.context("checking the copy"));
         }
     };
-    sync_file(&tmp)?;
-    std::fs::rename(&tmp, &args.file)
-        .with_context(|| format!("moving the copy to {}", args.file.display()))?;
-    sync_parent(&args.file)?;
-
-    let size = std::fs::metadata(&args.file)
-        .with_context(|| format!("reading the size of {}", args.file.display()))?
-        .len();
+    let size = put_in_place(&tmp, &args.file)?;
     tracing::info!(backup.file = %args.file.display(), backup.bytes = size, "backup written");
     println!(
         "Backed up {} to {} ({size} bytes).",
@@ -261,6 +254,24 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Moves the checked copy `tmp` to `file` durably, readable by its owner only (it holds
+/// password hashes and subscribers' addresses); returns its size.
+fn put_in_place(tmp: &Path, file: &Path) -> anyhow::Result<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", tmp.display()))?;
+    }
+    sync_file(tmp)?;
+    std::fs::rename(tmp, file).with_context(|| format!("moving the copy to {}", file.display()))?;
+    sync_parent(file)?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading the size of {}", file.display()))?
+        .len();
+    Ok(size)
 }
 
 fn sync_file(path: &Path) -> anyhow::Result<()> {

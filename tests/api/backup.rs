@@ -30,6 +30,13 @@ async fn cli(app: &TestApp, data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A backup holds password hashes and subscribers' addresses: its owner alone reads it.
+fn assert_private(file: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{file} has mode {mode:o}");
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -68,6 +75,7 @@ async fn an_online_backup_restores_elsewhere_and_never_over_a_served_database() 
 
     assert!(backup.status.success(), "{}", text(&backup.stderr));
     assert!(text(&backup.stdout).contains("integrity_check: ok"));
+    assert_private(file);
     assert_eq!(
         count(&backup, "alerts"),
         Some(2),
@@ -248,6 +256,7 @@ async fn a_postgres_backup_restores_its_moment_and_never_over_a_served_database(
     let after_restore = rows(&url).await;
 
     assert!(backup.status.success(), "{}", text(&backup.stderr));
+    assert_private(file);
     assert!(
         text(&backup.stdout).contains("pg_restore --list: ok"),
         "{}",

@@ -11,10 +11,7 @@
 
 use anyhow::Context as _;
 
-use super::{
-    BackupArgs, RestoreArgs, print_summary, remove_if_exists, sibling, sync_file, sync_parent,
-    vetted,
-};
+use super::{BackupArgs, RestoreArgs, print_summary, remove_if_exists, sibling, vetted};
 use crate::store::backup::pg::{self, PgTarget};
 use crate::store::{Backend, Store, StoreError};
 
@@ -51,14 +48,7 @@ pub async fn backup(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
         remove_if_exists(&tmp)?;
         return Err(err.context("checking the copy"));
     }
-    sync_file(&tmp)?;
-    std::fs::rename(&tmp, &args.file)
-        .with_context(|| format!("moving the copy to {}", args.file.display()))?;
-    sync_parent(&args.file)?;
-
-    let size = std::fs::metadata(&args.file)
-        .with_context(|| format!("reading the size of {}", args.file.display()))?
-        .len();
+    let size = super::put_in_place(&tmp, &args.file)?;
     tracing::info!(
         backup.file = %args.file.display(),
         backup.bytes = size,
