@@ -131,7 +131,8 @@ impl App {
             wake: poke.clone(),
         }));
         let engine = Engine {
-            store: store.clone(),
+            // Fenced: once leadership starts, the engine writes only while it leads.
+            store: store.fenced(),
             config: config.clone(),
             notifiers: notifiers.clone(),
             live: live.clone(),
@@ -195,7 +196,7 @@ impl App {
         leader::relay(store, &url, poke, wake, stop_rx.clone());
         let lead = self.state.lead.clone();
         if self.run_engine {
-            leader::start(store, &url, self.lead, stop_rx.clone());
+            leader::start(&self.engine.store, &url, self.lead, stop_rx.clone());
         }
         let engine = self
             .run_engine

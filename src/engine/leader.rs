@@ -18,6 +18,7 @@
 //! `Store::begin`, the Postgres counterpart of SQLite's `BEGIN IMMEDIATE`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use sqlx::Connection as _;
@@ -39,6 +40,12 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// The Postgres notification channel for wake-ups.
 pub const WAKE_CHANNEL: &str = "dutybell_wake";
 
+/// [`LOCK_KEY`] as `pg_locks` shows a held bigint advisory lock: `classid` the high 32
+/// bits, `objid` the low 32 bits.
+pub fn lock_key_halves() -> (i64, i64) {
+    (LOCK_KEY >> 32, LOCK_KEY & 0xffff_ffff)
+}
+
 /// Whether this instance leads now; engine and probes check it before each pass.
 pub type Lead = watch::Receiver<bool>;
 
@@ -51,7 +58,10 @@ pub fn channel(store: &Store) -> (watch::Sender<bool>, Lead) {
 /// `stop` turns true. SQLite's lead is constant and needs nothing.
 pub fn start(store: &Store, url: &str, lead: watch::Sender<bool>, stop: watch::Receiver<bool>) {
     if store.backend() == Backend::Postgres {
-        tokio::spawn(contend(url.to_owned(), lead, stop));
+        // From here the engine's writes need the lead (`Store::begin`).
+        let fence = store.fence();
+        fence.store(crate::store::NOT_LEADING, Ordering::SeqCst);
+        tokio::spawn(contend(url.to_owned(), lead, fence, stop));
     }
 }
 
@@ -63,7 +73,12 @@ pub async fn changed(lead: &mut Lead) {
 }
 
 /// Holds or tries the lock every [`STANDBY_POLL`], publishing whether this instance leads.
-async fn contend(url: String, lead: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
+async fn contend(
+    url: String,
+    lead: watch::Sender<bool>,
+    fence: Arc<AtomicI32>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conn: Option<PgConnection> = None;
     // Failures in a row: only the first of a run is logged as a warning.
     let mut failures = 0u32;
@@ -93,7 +108,16 @@ async fn contend(url: String, lead: watch::Sender<bool>, mut stop: watch::Receiv
         };
         if leading != was_leading {
             tracing::info!(leading, "engine leadership changed");
-            lead.send_replace(leading);
+            // The fence moves first: a pass still running writes nothing once it is down.
+            let pid = match (leading, conn.as_mut()) {
+                (true, Some(conn)) => sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(conn)
+                    .await
+                    .unwrap_or(crate::store::NOT_LEADING),
+                _ => crate::store::NOT_LEADING,
+            };
+            fence.store(pid, Ordering::SeqCst);
+            lead.send_replace(leading && pid != crate::store::NOT_LEADING);
         }
         tokio::select! {
             () = tokio::time::sleep(STANDBY_POLL) => {}

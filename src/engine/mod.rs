@@ -218,7 +218,16 @@ impl Engine {
                 continue;
             }
             let now = self.clock.now();
-            let wait = match self.run_once(now).await {
+            // Losing the lead mid-pass ends the pass at once: the new leader redoes what this
+            // one had not recorded, as after a crash, instead of both sending what is left.
+            let pass = tokio::select! {
+                pass = self.run_once(now) => pass,
+                () = leader::changed(&mut lead) => {
+                    tracing::warn!("engine lead lost mid-pass; pass abandoned");
+                    continue;
+                }
+            };
+            let wait = match pass {
                 Ok(pass) => pass
                     .next_due
                     .map(|due| Duration::try_from(due.duration_since(now)).unwrap_or_default())

@@ -113,6 +113,7 @@ impl From<StoreError> for AppError {
                 message: err.to_string(),
             },
             StoreError::Corrupt(_) => AppError::Internal(err.into()),
+            StoreError::NotLeading => AppError::Unavailable(err.into()),
         }
     }
 }

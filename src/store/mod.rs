@@ -45,7 +45,7 @@ pub mod temporary;
 pub mod verification;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -67,6 +67,10 @@ pub enum StoreError {
     CapReached { limit: u32 },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The engine's writes are fenced to the leading instance, and this one no longer
+    /// leads (issue #8): its pass must stop before it claims work the new leader owns.
+    #[error("this instance no longer leads the engine")]
+    NotLeading,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -129,6 +133,10 @@ pub fn redacted(url: &str) -> String {
 /// another key than the engine leader's session lock (`engine::leader::LOCK_KEY`).
 const WRITE_LOCK_KEY: i64 = 0x6475_7479_7772_6974;
 
+/// Per-connection settings on Postgres. No dutybell transaction waits on anything but the
+/// database, so ten idle seconds inside one mean its process froze or lost the network.
+const POSTGRES_SETTINGS: &str = "SET idle_in_transaction_session_timeout = '10s'";
+
 /// Per-connection settings the `sqlite` URL cannot carry. `busy_timeout` comes first: the
 /// switch to WAL itself may have to wait for another process's lock.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
@@ -166,7 +174,16 @@ pub struct Store {
     backend: Backend,
     /// Test hook: when set, every write fails as if the disk were gone.
     fail_writes: Arc<AtomicBool>,
+    /// The engine's fence on Postgres (`engine::leader`): [`UNFENCED`], [`NOT_LEADING`], or
+    /// the server pid of the session holding the leader lock, which every write transaction
+    /// checks still holds it.
+    fence: Arc<AtomicI32>,
 }
+
+/// A store whose writes need no lead: handlers, the CLI, tests driving the engine.
+pub const UNFENCED: i32 = -1;
+/// A fenced store of an instance that does not lead: every write transaction is refused.
+pub const NOT_LEADING: i32 = 0;
 
 impl Store {
     /// Opens the database at `url`: `sqlite://path` (created if needed), `sqlite::memory:`,
@@ -201,9 +218,13 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(SQLITE_PRAGMAS).await?;
-                    }
+                    match backend {
+                        Backend::Sqlite => conn.execute(SQLITE_PRAGMAS).await?,
+                        // A frozen or cut-off instance must not hold the write lock (taken
+                        // in every transaction, see `begin`) for the other instances: the
+                        // server ends a session idle inside a transaction this long.
+                        Backend::Postgres => conn.execute(POSTGRES_SETTINGS).await?,
+                    };
                     Ok(())
                 })
             })
@@ -214,7 +235,22 @@ impl Store {
             pool,
             backend,
             fail_writes: Arc::new(AtomicBool::new(false)),
+            fence: Arc::new(AtomicI32::new(UNFENCED)),
         })
+    }
+
+    /// This store's pool behind a fence of its own, [`UNFENCED`] until leadership sets it:
+    /// what the engine writes through, so a pass that outlives its lead claims nothing.
+    pub fn fenced(&self) -> Store {
+        Store {
+            fence: Arc::new(AtomicI32::new(UNFENCED)),
+            ..self.clone()
+        }
+    }
+
+    /// The fence [`fenced`](Self::fenced) made, for leadership to set.
+    pub fn fence(&self) -> Arc<AtomicI32> {
+        self.fence.clone()
     }
 
     /// Applies pending migrations.
@@ -276,6 +312,29 @@ impl Store {
                     .bind(WRITE_LOCK_KEY)
                     .execute(&mut *tx)
                     .await?;
+                // Under the write lock no leader can change hands unseen: if the session
+                // that holds the leader lock is not this instance's, nothing is written.
+                match self.fence.load(Ordering::SeqCst) {
+                    UNFENCED => {}
+                    NOT_LEADING => return Err(StoreError::NotLeading),
+                    pid => {
+                        let (high, low) = crate::engine::leader::lock_key_halves();
+                        let holds: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+                             AND CAST(classid AS BIGINT) = $1 AND CAST(objid AS BIGINT) = $2 \
+                             AND objsubid = 1 AND pid = $3 \
+                             AND granted)",
+                        )
+                        .bind(high)
+                        .bind(low)
+                        .bind(pid)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if !holds {
+                            return Err(StoreError::NotLeading);
+                        }
+                    }
+                }
                 Ok(tx)
             }
         }

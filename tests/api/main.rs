@@ -16,6 +16,7 @@ mod browser;
 mod bundles;
 mod chaos;
 mod check;
+mod cluster_races;
 mod comms_probes;
 mod config;
 mod config_reload;
