@@ -219,6 +219,8 @@ async fn plan_shows_the_on_call_diff_of_a_rotation_change() {
             .env_clear()
             .envs(test_env())
             .env("DUTYBELL_LOG", "warn")
+            // The added integration's key: on Postgres none is generated (issue #8).
+            .env("KEY_PAYMENTS", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
             .arg("plan")
             .arg(&dir)
             .args(["--server", &server, "--token", API_TOKEN])
