@@ -108,6 +108,19 @@ struct Setup<'a> {
 }
 
 impl Cluster {
+    /// `instances` sharing one config directory on the clock file, `services` appended to
+    /// `services.toml`; `None` without a test Postgres.
+    async fn shared(instances: usize, services: &str) -> Option<Cluster> {
+        let setup = Setup {
+            instances,
+            own_dirs: false,
+            system_clock: false,
+            services,
+            env: Vec::new(),
+        };
+        Cluster::start(setup).await
+    }
+
     /// Starts the cluster, or `None` (after saying why) without a test Postgres.
     async fn start(setup: Setup<'_>) -> Option<Cluster> {
         let Ok(server) = std::env::var("DUTYBELL_TEST_POSTGRES") else {
@@ -268,14 +281,7 @@ fn storm_service(id: &str, extra: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_dedup_key_posted_to_two_instances_at_once_is_one_alert_and_one_page() {
     let services = storm_service("race", "max_open_unacked = 100000");
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services: &services,
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, &services).await else {
         return;
     };
     let cluster = Arc::new(cluster);
@@ -338,14 +344,7 @@ async fn one_dedup_key_posted_to_two_instances_at_once_is_one_alert_and_one_page
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn incidents_declared_on_three_instances_at_once_get_unique_numbers() {
-    let setup = Setup {
-        instances: 3,
-        own_dirs: false,
-        system_clock: false,
-        services: "",
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(3, "").await else {
         return;
     };
     let cluster = Arc::new(cluster);
@@ -388,14 +387,7 @@ async fn incidents_declared_on_three_instances_at_once_get_unique_numbers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn open_alert_cap_holds_across_two_instances() {
     let services = storm_service("capped", "max_open_unacked = 3");
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services: &services,
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, &services).await else {
         return;
     };
     let cluster = Arc::new(cluster);
@@ -434,14 +426,7 @@ async fn integration_rate_is_a_window_per_instance() {
     let services = "[[service]]\nid = \"rated\"\nescalation = \"default\"\n\
                     integrations = [{ kind = \"generic\", key_env = \"KEY_STORM\", \
                     rate = \"4/1m\" }]\n";
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services,
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, services).await else {
         return;
     };
 
@@ -747,14 +732,7 @@ async fn frozen_leader_that_thaws_during_the_takeover_sends_no_page_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ack_on_a_standby_racing_the_leaders_escalation_never_escalates_after_it() {
     let services = storm_service("acked", "max_open_unacked = 1000");
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services: &services,
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, &services).await else {
         return;
     };
     let cluster = Arc::new(cluster);
@@ -855,14 +833,7 @@ async fn ack_on_a_standby_racing_the_leaders_escalation_never_escalates_after_it
 /// their status page rendering fresh"); prints how long it took each way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn publish_on_one_instance_shows_on_the_others_status_page() {
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services: "",
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, "").await else {
         return;
     };
     let leader = cluster.leader().await;
@@ -989,14 +960,7 @@ async fn try_login(cluster: &Cluster, instance: usize, password: &str) -> reqwes
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn web_session_made_on_one_instance_works_and_ends_on_the_other() {
     let services = storm_service("ui_race", "max_open_unacked = 1000");
-    let setup = Setup {
-        instances: 2,
-        own_dirs: false,
-        system_clock: false,
-        services: &services,
-        env: Vec::new(),
-    };
-    let Some(cluster) = Cluster::start(setup).await else {
+    let Some(cluster) = Cluster::shared(2, &services).await else {
         return;
     };
     const PASSWORD: &str = "racer-password-0123";
