@@ -30,7 +30,7 @@ use sqlx::{Connection as _, PgConnection};
 use tokio::sync::{Mutex, Notify};
 
 use crate::helpers::{STORM_KEY, SmtpSink, free_port, write_config};
-use crate::process::{Server, serve, wait_healthy};
+use crate::process::{Server, fresh_pg_database, serve, wait_healthy};
 
 const INSTANCES: usize = 3;
 const ALERTS: usize = 1000;
@@ -125,19 +125,6 @@ async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap) -> S
     StatusCode::NO_CONTENT
 }
 
-/// A fresh database on the test server; its URL and name.
-async fn fresh_database(server: &str) -> (String, String) {
-    let name = format!("dutybell_chaos_{:016x}", rand::random::<u64>());
-    let mut conn = PgConnection::connect(server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), name)
-}
-
 /// Posts alert `n` until an instance answers 2xx, starting at instance `n % 3`.
 async fn send(cluster: &Cluster, n: usize) {
     let body = serde_json::json!({"dedup_key": format!("chaos-{n}"), "summary": "chaos"});
@@ -187,7 +174,7 @@ async fn three_instances_killed_at_random_page_every_alert_exactly_once() {
         println!("skipped: DUTYBELL_TEST_POSTGRES names no Postgres server (./scripts/test does)");
         return;
     };
-    let (database_url, _name) = fresh_database(&server).await;
+    let database_url = fresh_pg_database(&server, "dutybell_chaos").await;
     let smtp = SmtpSink::start().await;
     let (receiver, hooks) = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,7 @@ use sqlx::{Connection as _, PgConnection};
 use tokio::sync::Notify;
 
 use crate::helpers::{API_TOKEN, STORM_KEY, SmtpSink, free_port, write_config};
-use crate::process::{Server, serve, wait_healthy};
+use crate::process::{Server, fresh_pg_database, serve, wait_healthy};
 
 /// Where the clock file starts: Thursday 05:00 Madrid, ben is the primary.
 const T0: &str = "2025-06-12T03:00:00Z";
@@ -129,7 +129,7 @@ impl Cluster {
             );
             return None;
         };
-        let db_url = fresh_database(&server).await;
+        let db_url = fresh_pg_database(&server, "dutybell_races").await;
         let smtp = SmtpSink::start().await;
         let (hooks, hooks_addr) = Hooks::start().await;
         let dirs: Vec<tempfile::TempDir> = (0..if setup.own_dirs { setup.instances } else { 1 })
@@ -235,19 +235,6 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.servers.clear();
     }
-}
-
-/// A fresh database on the test server; its URL.
-async fn fresh_database(server: &str) -> String {
-    let name = format!("dutybell_races_{:016x}", rand::random::<u64>());
-    let mut conn = PgConnection::connect(server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 async fn count(db: &mut PgConnection, sql: &str) -> i64 {
@@ -495,7 +482,7 @@ async fn generated_integration_key_from_one_instance_works_on_the_other() {
 /// no test Postgres).
 async fn postgres_serve_refuses(services: &str) -> Option<String> {
     let server = std::env::var("DUTYBELL_TEST_POSTGRES").ok()?;
-    let db_url = fresh_database(&server).await;
+    let db_url = fresh_pg_database(&server, "dutybell_races").await;
     let dir = tempfile::tempdir().unwrap();
     let local = "127.0.0.1:9".parse().unwrap();
     write_config(dir.path(), local, local, None);

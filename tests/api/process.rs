@@ -1,5 +1,6 @@
 //! Real `dutybell serve` processes for tests that kill and restart them (crash, restart,
-//! chaos): spawn with the test environment and a log file, wait for `/health`, SIGKILL.
+//! chaos, cluster races): spawn with the test environment and a log file, wait for
+//! `/health`, SIGKILL; and the fresh Postgres database several of them share.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -64,4 +65,19 @@ pub async fn wait_healthy(client: &reqwest::Client, port: u16) -> serde_json::Va
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("dutybell on port {port} did not become healthy");
+}
+
+/// A fresh, empty database named `<prefix>_<random>` on the Postgres server at `server`
+/// (a `postgres://…/db` URL); its URL. The throwaway test server goes with its data.
+pub async fn fresh_pg_database(server: &str, prefix: &str) -> String {
+    use sqlx::Connection as _;
+    let name = format!("{prefix}_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
 }
